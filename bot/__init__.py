@@ -1,0 +1,1 @@
+"""Loa Ấp: the service behind a commune's Zalo Official Account."""

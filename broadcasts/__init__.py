@@ -1,0 +1,1 @@
+"""Announcements to hamlets: campaigns, approval, scheduling, fan-out and tracking."""
