@@ -1,0 +1,315 @@
+"""Match a resident's message to a FAQ entry: answer, ask which one, or hand over to a person."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from bot.faq.index import ACCENTED, Bm25Index, Field, FloatArray, text_terms, view_terms
+from bot.faq.loader import FaqItem
+from bot.faq.normalize import analyze, tokens_of
+
+Outcome = Literal["answer", "clarify", "fallback"]
+
+# Field weights: residents' phrasings resemble the questions; keywords are short and pointed;
+# the answer is long and only helps when a message describes rather than names.
+W_QUESTIONS = 1.0
+W_KEYWORDS = 1.5
+W_ID = 1.0
+W_ANSWER = 0.25
+# How much the accented view adds when the resident typed diacritics.
+W_ACCENTED = 0.6
+CANDIDATES = 8
+MAX_CHOICES = 3
+# Confidence model (fitted as a logistic regression on resident-style messages, then rounded):
+# answer only when sure enough, offer a choice when the runner-up is nearly as good.
+CONF_CORE = 1.15
+CONF_BIGRAM = 0.7
+CONF_UNIGRAM = 1.65
+CONF_BIAS = -6.45
+ANSWER_MIN = 0.5
+CHOICE_MIN = 0.4
+CLOSE_RATIO = 0.92
+# Names that move a message outside the commune's policies even when it borrows their words:
+# a commercial bank's loan, a social network's password, a shop.
+OUT_OF_SCOPE_CUES: frozenset[str] = frozenset(
+    {
+        "agribank",
+        "vietcombank",
+        "vietinbank",
+        "bidv",
+        "techcombank",
+        "sacombank",
+        "vpbank",
+        "mbbank",
+        "tpbank",
+        "shb",
+        "hdbank",
+        "facebook",
+        "fb",
+        "face",
+        "tiktok",
+        "shopee",
+        "lazada",
+        "tiki",
+        "instagram",
+        "youtube",
+        "gmail",
+        "icloud",
+        "garena",
+        "game",
+        "netflix",
+    }
+)
+OUT_OF_SCOPE_PENALTY = 3.0
+# An entry about another household status than the one the resident names (hộ nghèo / cận nghèo /
+# mới thoát nghèo / mức sống trung bình) is a neighbour, not the answer.
+STATUS_MISMATCH = 0.7
+STATUS_SILENT = 0.9  # the entry names no status while the resident does
+# A word that, among ids and keywords, belongs almost only to one topic (vay → vay-von) is a cue
+# for that topic; entries of a cued topic get a small lift.
+TOPIC_CUE_SHARE = 0.8
+TOPIC_CUE_MIN = 3
+TOPIC_BOOST = 1.12
+POOR, NEAR, ESCAPED, AVERAGE = "poor", "near", "escaped", "average"
+# Folded phrases that say a household left the poor list, told as a story rather than named.
+_LEFT_LIST = (
+    ("thoat",),
+    ("het", "la"),
+    ("het", "ho"),
+    ("ra", "khoi"),
+    ("khoi", "danh", "sach"),
+    ("gach", "ten"),
+    ("khong", "con", "la"),
+    ("khong", "con", "ngheo"),
+)
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """A ranked entry and its score (0..1)."""
+
+    id: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with a message: answer one entry, offer a choice, or hand to a person."""
+
+    outcome: Outcome
+    entry_id: str | None  # set only when outcome == "answer"
+    score: float  # 0..1, the top entry's score
+    alternatives: list[Alternative]  # ranked; for clarify: the 2–3 choices to offer
+
+
+def _entry_fields(item: FaqItem) -> list[Field]:
+    """The weighted fields an entry is indexed by."""
+    questions: list[str] = []
+    for q in item.questions:
+        questions.extend(text_terms(tokens_of(q, True)))
+    keywords: list[str] = []
+    for k in item.keywords:
+        keywords.extend(text_terms(tokens_of(k, True)))
+    slug = [w for w in item.id.split("-") if w]
+    return [
+        Field(questions, W_QUESTIONS),
+        Field(keywords, W_KEYWORDS),
+        Field(list(view_terms(slug)), W_ID),
+        Field(text_terms(tokens_of(item.answer, True)), W_ANSWER),
+    ]
+
+
+_NOT_A_STATUS = frozenset({("giam",), ("xoa",), ("chong",)})
+
+
+def statuses(folded: Sequence[str]) -> frozenset[str]:
+    """Household statuses a text names: each "nghèo" read with the words just before it."""
+    found: set[str] = set()
+    for i, tok in enumerate(folded):
+        if tok == "trung" and i + 1 < len(folded) and folded[i + 1] == "binh":
+            found.add(AVERAGE)
+        if tok != "ngheo":
+            continue
+        before = tuple(folded[max(0, i - 4) : i])
+        if before[-1:] in _NOT_A_STATUS:
+            continue  # "giảm nghèo" is the programme, not a household
+        if before[-1:] == ("can",):
+            # "thoát cận nghèo" is a household that left the near-poor list.
+            found.add(ESCAPED if before[-2:-1] == ("thoat",) else NEAR)
+        elif any(_ends_with(before, cue) or _contains(before, cue) for cue in _LEFT_LIST):
+            found.add(ESCAPED)
+        else:
+            found.add(POOR)
+    return frozenset(found)
+
+
+def _ends_with(seq: tuple[str, ...], cue: tuple[str, ...]) -> bool:
+    """Whether seq ends with cue."""
+    return len(seq) >= len(cue) and seq[-len(cue) :] == cue
+
+
+def _contains(seq: tuple[str, ...], cue: tuple[str, ...]) -> bool:
+    """Whether cue occurs in seq."""
+    n = len(cue)
+    return any(seq[i : i + n] == cue for i in range(len(seq) - n + 1))
+
+
+def _entry_statuses(item: FaqItem) -> frozenset[str]:
+    """The statuses an entry is about: named by its id, else by its keywords (questions mention many)."""
+    named = statuses(item.id.split("-"))
+    if named:
+        return named
+    found: set[str] = set()
+    for text in item.keywords:
+        found |= statuses(analyze(text).folded)
+    return frozenset(found)
+
+
+def _topic_cues(items: Sequence[FaqItem]) -> dict[str, str]:
+    """Folded words of ids and keywords that point to one topic."""
+    per_word: dict[str, dict[str, int]] = {}
+    for item in items:
+        words = set(item.id.split("-"))
+        for k in item.keywords:
+            words.update(analyze(k).folded)
+        for w in words:
+            counts = per_word.setdefault(w, {})
+            counts[item.topic] = counts.get(item.topic, 0) + 1
+    cues: dict[str, str] = {}
+    for w, counts in per_word.items():
+        topic, n = max(counts.items(), key=lambda kv: kv[1])
+        if n >= TOPIC_CUE_MIN and n / sum(counts.values()) >= TOPIC_CUE_SHARE:
+            cues[w] = topic
+    return cues
+
+
+def query_terms(text: str) -> dict[str, float]:
+    """Weighted index terms of a message."""
+    a = analyze(text)
+    terms: dict[str, float] = {}
+    for t in view_terms(a.folded):
+        terms[t] = terms.get(t, 0.0) + 1.0
+    if a.marked:
+        for t in view_terms(a.accented, ACCENTED):
+            terms[t] = terms.get(t, 0.0) + W_ACCENTED
+    return terms
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A ranked entry with what the decision looks at."""
+
+    id: str
+    rank_score: float  # BM25F over all fields, after status and topic cues
+    confidence: float  # 0..1: how sure the message is about this entry at all
+
+
+class FaqMatcher:
+    """Ranks FAQ entries for a message and decides what to do with it."""
+
+    def __init__(self, items: Sequence[FaqItem], index: Bm25Index, core: Bm25Index) -> None:
+        """Use build(); this only stores what build made."""
+        self._items = list(items)
+        self._by_id = {item.id: item for item in self._items}
+        self._index = index
+        self._core = core
+        self._statuses = [_entry_statuses(item) for item in self._items]
+        self._topic_cues = _topic_cues(self._items)
+        self._topics = [item.topic for item in self._items]
+
+    @classmethod
+    def build(cls, entries: Sequence[FaqItem]) -> FaqMatcher:
+        """Index the entries."""
+        fields = [_entry_fields(item) for item in entries]
+        # The core index leaves the answers out: answers share everyday words with any message,
+        # so only questions, keywords and ids tell whether a message is about an entry at all.
+        core = Bm25Index([f[:3] for f in fields])
+        return cls(entries, Bm25Index(fields), core)
+
+    def entry(self, entry_id: str) -> FaqItem:
+        """The entry with this id (KeyError if unknown)."""
+        return self._by_id[entry_id]
+
+    def rank(self, text: str, limit: int = CANDIDATES) -> list[Candidate]:
+        """The best entries for a message, best first."""
+        terms = query_terms(text)
+        if not terms or not self._items:
+            return []
+        scores = self._index.scores(terms)
+        folded = analyze(text).folded
+        asked = statuses(folded)
+        cued = {self._topic_cues[w] for w in folded if w in self._topic_cues}
+        if asked or cued:
+            # Only the leading candidates need the cues; the rest cannot overtake them after.
+            pre = _top(scores, limit * 3)
+            for i in pre:
+                if self._topics[i] in cued:
+                    scores[i] *= TOPIC_BOOST
+                about = self._statuses[i]
+                if not asked:
+                    continue
+                if not about:
+                    scores[i] *= STATUS_SILENT
+                elif not (about & asked):
+                    scores[i] *= STATUS_MISMATCH
+        top = [int(i) for i in _top(scores, limit) if scores[i] > 0]
+        if not top:
+            return []
+        folded_terms = {t: w for t, w in terms.items() if not t.startswith(ACCENTED)}
+        core_scores = self._core.scores_of(folded_terms, top)
+        masses = self._core.matched_mass(folded_terms, top)
+        penalty = OUT_OF_SCOPE_PENALTY if any(w in OUT_OF_SCOPE_CUES for w in folded) else 0.0
+        return [
+            Candidate(
+                self._items[i].id,
+                float(scores[i]),
+                _confidence(core, bigram, unigram, self._core.max_idf, penalty),
+            )
+            for i, core, (bigram, unigram) in zip(top, core_scores, masses, strict=True)
+        ]
+
+    def decide(self, text: str) -> Decision:
+        """Answer, clarify or fall back for one message."""
+        ranked = self.rank(text)
+        if not ranked:
+            return Decision("fallback", None, 0.0, [])
+        best = ranked[0]
+        alts = [Alternative(c.id, round(c.confidence, 4)) for c in ranked[:3]]
+        if best.confidence < ANSWER_MIN:
+            return Decision("fallback", None, alts[0].score, alts)
+        close = [
+            c
+            for c in ranked[1:MAX_CHOICES]
+            if c.rank_score >= CLOSE_RATIO * best.rank_score and c.confidence >= CHOICE_MIN
+        ]
+        if close:
+            choices = [best, *close]
+            return Decision(
+                "clarify", None, alts[0].score, [Alternative(c.id, round(c.confidence, 4)) for c in choices]
+            )
+        return Decision("answer", best.id, alts[0].score, alts)
+
+
+def _top(scores: FloatArray, k: int) -> npt.NDArray[np.intp]:
+    """Indices of the k highest scores, highest first (ties keep index order)."""
+    k = min(k, len(scores))
+    part = np.argpartition(-scores, k - 1)[:k]
+    return part[np.lexsort((part, -scores[part]))]
+
+
+def _confidence(core: float, bigram: float, unigram: float, max_idf: float, penalty: float) -> float:
+    """0..1: a logistic of the core score and the idf mass of matched words and word pairs."""
+    logit = (
+        CONF_CORE * math.log1p(core)
+        + CONF_BIGRAM * bigram / max_idf
+        + CONF_UNIGRAM * unigram / max_idf
+        + CONF_BIAS
+        - penalty
+    )
+    return 1.0 / (1.0 + math.exp(-logit))
