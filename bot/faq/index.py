@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -50,13 +49,13 @@ class Bm25Index:
     def __init__(self, docs: Sequence[Sequence[Field]]) -> None:
         """Index documents made of weighted fields."""
         self.size = len(docs)
-        tfs: list[Counter[str]] = []
+        tfs: list[dict[str, float]] = []
         lengths = np.zeros(self.size, dtype=np.float64)
         for i, fields in enumerate(docs):
-            tf: Counter[str] = Counter()
+            tf: dict[str, float] = {}
             for field in fields:
                 for term in field.terms:
-                    tf[term] += field.weight
+                    tf[term] = tf.get(term, 0.0) + field.weight
                 lengths[i] += field.weight * len(field.terms)
             tfs.append(tf)
         avg = float(lengths.mean()) if self.size else 1.0
