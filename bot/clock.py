@@ -51,4 +51,3 @@ def epoch_ms(when: datetime) -> str:
 def from_epoch_ms(value: str | int) -> datetime:
     """Parse Zalo's epoch-millisecond timestamp into an aware UTC datetime."""
     return datetime.fromtimestamp(int(value) / 1000, UTC)
-

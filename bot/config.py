@@ -46,6 +46,7 @@ class Settings:
     zalo_oauth_base: str = REAL_OAUTH_BASE
     zalo_rate_per_minute: int = 4000
     handoff_hours: int = 24
+    seed_demo: bool = False
     log_level: str = "INFO"
     templates_dir: Path = REPO_ROOT / "templates"
 
@@ -89,7 +90,9 @@ class Settings:
             raw = get(key) or default
             parts = urlsplit(raw)
             if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
-                problems.append(f"{key}: '{raw}' must be a scheme and host only, like https://openapi.zalo.me")
+                problems.append(
+                    f"{key}: '{raw}' must be a scheme and host only, like https://openapi.zalo.me"
+                )
             return raw.rstrip("/")
 
         port = integer("LOA_PORT", 8080, 1, 65535)
@@ -101,6 +104,9 @@ class Settings:
         public_url = get("LOA_PUBLIC_URL")
         if public_url:
             public_url = base("LOA_PUBLIC_URL", public_url)
+        seed_raw = get("LOA_SEED_DEMO").lower()
+        if seed_raw not in ("", "1", "0", "true", "false", "yes", "no"):
+            problems.append(f"LOA_SEED_DEMO: '{seed_raw}' must be 1 or 0")
         log_level = (get("LOA_LOG_LEVEL") or "INFO").upper()
         if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             problems.append(f"LOA_LOG_LEVEL: '{log_level}' must be DEBUG, INFO, WARNING or ERROR")
@@ -150,6 +156,7 @@ class Settings:
             zalo_oauth_base=oauth_base,
             zalo_rate_per_minute=rate,
             handoff_hours=handoff_hours,
+            seed_demo=seed_raw in ("1", "true", "yes") if seed_raw else app_id == SANDBOX_APP_ID,
             log_level=log_level,
         )
 
@@ -157,5 +164,9 @@ class Settings:
 def async_url(url: str) -> str:
     """Map plain sqlite:// and postgresql:// URLs onto their asyncio drivers."""
     scheme, sep, rest = url.partition("://")
-    driver = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
+    driver = {
+        "sqlite": "sqlite+aiosqlite",
+        "postgresql": "postgresql+asyncpg",
+        "postgres": "postgresql+asyncpg",
+    }
     return driver.get(scheme, scheme) + sep + rest

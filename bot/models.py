@@ -173,6 +173,7 @@ class OutboundMessage(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sending_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolve_attempts: Mapped[int] = mapped_column(Integer, default=0)  # reads of the chat after a crash
     zalo_message_id: Mapped[str | None] = mapped_column(String(128), index=True)
     error_code: Mapped[int | None] = mapped_column(Integer)
     error_reason: Mapped[str | None] = mapped_column(Text)

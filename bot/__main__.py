@@ -1,0 +1,158 @@
+"""`loa` / `python -m bot`: load .env, build Settings, run the chosen command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from dotenv import load_dotenv
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import SystemClock
+from bot.config import ConfigError, Settings
+from bot.db import make_engine, make_sessionmaker
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="loa", description="Loa Ấp: the commune's Zalo OA service")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="apply migrations and run the webhook server")
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply every migration")
+    faq = sub.add_parser("faq", help="the FAQ the bot answers from").add_subparsers(
+        dest="faq_command", required=True
+    )
+    imp = faq.add_parser("import", help="upsert entries from a YAML file (all or nothing)")
+    imp.add_argument("file", type=Path)
+    faq.add_parser("match", help="one message per stdin line -> one JSON decision per line")
+    zalo = sub.add_parser("zalo", help="the Zalo OA connection").add_subparsers(
+        dest="zalo_command", required=True
+    )
+    zalo.add_parser("connect", help="print the OA permission URL (PKCE) to grant this service access")
+    sandbox = sub.add_parser("sandbox", help="run the Zalo sandbox platform on its own port")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8090)
+    sandbox.add_argument("--webhook-url", required=True, help="where the sandbox delivers events")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `loa` console script."""
+    args = _parser().parse_args(argv)
+    load_dotenv(Path.cwd() / ".env")
+    try:
+        settings = Settings.from_env(os.environ)
+    except ConfigError as exc:
+        print("Cấu hình chưa đúng (bad configuration):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "serve":
+        return serve(settings)
+    if args.command == "db":
+        return upgrade(settings)
+    if args.command == "faq" and args.faq_command == "import":
+        return _with_db(settings, lambda sessions: faq_import(sessions, args.file))
+    if args.command == "faq":
+        return _with_db(settings, faq_match)
+    if args.command == "zalo":
+        return _with_db(settings, lambda sessions: zalo_connect(settings, sessions))
+    return sandbox(args.host, args.port, args.webhook_url)
+
+
+def upgrade(settings: Settings) -> int:
+    """Apply migrations to LOA_DATABASE_URL."""
+    from bot.migrate import upgrade as run_upgrade
+
+    run_upgrade(settings.database_url)
+    return 0
+
+
+def serve(settings: Settings) -> int:
+    """Apply migrations, then serve until interrupted."""
+    from aiohttp import web
+
+    from bot.app import create_app
+
+    upgrade(settings)
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        access_log=logging.getLogger("aiohttp.access") if settings.log_level == "DEBUG" else None,
+        print=lambda text: logging.getLogger("bot").info(
+            "serving on %s (%s)", settings.base_url, "sandbox" if settings.sandbox else "Zalo"
+        ),
+    )
+    return 0
+
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+def _with_db(settings: Settings, body: Callable[[Sessions], Awaitable[int]]) -> int:
+    """Migrate, open the database, run an async command, close."""
+    upgrade(settings)
+
+    async def run() -> int:
+        engine = make_engine(settings.database_url)
+        try:
+            return await body(make_sessionmaker(engine))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+async def faq_import(sessions: Sessions, path: Path) -> int:
+    """`loa faq import FILE`."""
+    from bot.faq.commands import faq_import_command
+
+    return await faq_import_command(sessions, path, sys.stdout, SystemClock().now())
+
+
+async def faq_match(sessions: Sessions) -> int:
+    """`loa faq match`."""
+    from bot.faq.commands import faq_match_command
+
+    stdin = open(sys.stdin.fileno(), encoding="utf-8", errors="replace", closefd=False)
+    stdout = open(sys.stdout.fileno(), "w", encoding="utf-8", closefd=False)
+    try:
+        return await faq_match_command(sessions, stdin, stdout)
+    finally:
+        stdout.flush()
+
+
+async def zalo_connect(settings: Settings, sessions: Sessions) -> int:
+    """`loa zalo connect`: print the OA permission URL."""
+    from bot.oauth_routes import begin_connect, redirect_uri
+
+    async with sessions() as session:
+        url = await begin_connect(session, settings, SystemClock().now())
+    print("Mở đường dẫn sau bằng tài khoản quản trị OA và bấm Cho phép:")
+    print(url)
+    print(
+        f"(Zalo sẽ chuyển về {redirect_uri(settings)}; địa chỉ này phải khai báo trong trang ứng dụng Zalo.)"
+    )
+    return 0
+
+
+def sandbox(host: str, port: int, webhook_url: str) -> int:
+    """`loa sandbox`: the Zalo sandbox platform on its own port."""
+    from bot.sandbox.api import serve_sandbox
+
+    try:
+        asyncio.run(serve_sandbox(host, port, webhook_url))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,231 @@
+"""The one composition root: builds the service from settings and wires every part."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import aiohttp
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import jobs
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.context import Context
+from bot.db import make_engine, make_sessionmaker
+from bot.dispatch import residents_dispatcher
+from bot.events import parse_event
+from bot.faq_book import FaqBook
+from bot.inbox import InboxWriter
+from bot.keys import INBOX, RUNTIME, SETTINGS
+from bot.models import InboxEvent, OutboundMessage
+from bot.oauth_routes import oauth_callback
+from bot.outbox import OutboxSender
+from bot.processor import InboxProcessor, decode_body
+from bot.replies import Replies
+from bot.runtime import Runtime
+from bot.seed import seed_demo
+from bot.token_store import DbTokenStore
+from bot.webhook import zalo_webhook
+from bot.zalo.client import ZaloClient
+from bot.zalo.limiter import RateLimiter
+from bot.zalo.oauth import refresh_tokens
+from bot.zalo.tokens import TokenManager, TokenPair
+
+log = logging.getLogger(__name__)
+
+ACCESS_TOKEN_LIFETIME = timedelta(hours=25)
+
+
+def serves_sandbox(settings: Settings) -> bool:
+    """Whether this process also plays the Zalo platform (sandbox mode, API pointed at ourselves)."""
+    own = {f"http://{settings.host}:{settings.port}", f"http://localhost:{settings.port}"}
+    return settings.sandbox and settings.zalo_api_base in own
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None, start_jobs: bool = True) -> web.Application:
+    """Build the aiohttp application; resources start and stop with it."""
+    clock = clock or SystemClock()
+    app = web.Application(client_max_size=1024 * 1024 + 1024)
+    app[SETTINGS] = settings
+    app.router.add_get("/healthz", healthz)
+    app.router.add_post("/zalo/webhook", zalo_webhook)
+    app.router.add_get("/zalo/oauth/callback", oauth_callback)
+
+    platform = None
+    if serves_sandbox(settings):
+        from bot.sandbox.api import setup_sandbox
+        from bot.sandbox.platform import SandboxPlatform
+
+        platform = SandboxPlatform(
+            app_id=settings.zalo_app_id,
+            app_secret=settings.zalo_app_secret,
+            oa_secret_key=settings.zalo_oa_secret_key,
+            oa_id=settings.zalo_oa_id,
+            webhook_url=f"{settings.base_url}/zalo/webhook",
+            clock=clock,
+        )
+        platform.seed_demo()
+        setup_sandbox(app, platform)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        rt = await start_runtime(settings, clock, platform, start_jobs=start_jobs)
+        app[RUNTIME] = rt
+        app[INBOX] = rt.inbox
+        try:
+            yield
+        finally:
+            await stop_runtime(rt)
+
+    app.cleanup_ctx.append(lifecycle)
+    return app
+
+
+async def start_runtime(
+    settings: Settings, clock: Clock, platform: object | None = None, *, start_jobs: bool = True
+) -> Runtime:
+    """Open the database, load the FAQ, connect the Zalo client and start the background workers."""
+    engine = make_engine(settings.database_url)
+    sessions = make_sessionmaker(engine)
+    if settings.seed_demo:
+        async with sessions() as session:
+            if await seed_demo(session, clock.now()):
+                log.info("empty database: seeded the demo commune")
+            await session.commit()
+    faq = FaqBook()
+    async with sessions() as session:
+        await faq.reload_if_changed(session)
+    replies = Replies(settings.templates_dir)
+    dispatcher = residents_dispatcher()
+    http = aiohttp.ClientSession()
+    limiter = RateLimiter(settings.zalo_rate_per_minute)
+
+    async def refresher(refresh_token: str) -> TokenPair:
+        return await refresh_tokens(
+            http,
+            settings.zalo_oauth_base,
+            settings.zalo_app_id,
+            settings.zalo_app_secret,
+            refresh_token,
+            now=clock.now,
+        )
+
+    store = DbTokenStore(sessions, settings.zalo_oa_id, clock)
+    tokens = TokenManager(store, refresher, now=clock.now)
+    zalo = ZaloClient(http, api_base=settings.zalo_api_base, tokens=tokens, limiter=limiter)
+
+    async def send(row: OutboundMessage) -> str:
+        if row.channel == "group":
+            return (await zalo.send_group(row.recipient_id, row.message, priority=row.priority)).message_id
+        return (await zalo.send_cs(row.recipient_id, row.message, priority=row.priority)).message_id
+
+    async def history(row: OutboundMessage) -> list[dict[str, object]]:
+        if row.channel == "group":
+            return await zalo.group_conversation(row.recipient_id, 0, 10)
+        return await zalo.user_conversation(row.recipient_id, 0, 10)
+
+    outbox = OutboxSender(sessions, clock, send, history)
+
+    async def handle(session: AsyncSession, row: InboxEvent) -> None:
+        ctx = Context(session, clock.now(), settings, replies, faq, row.id, row.received_at)
+        await dispatcher.dispatch(ctx, parse_event(decode_body(row)))
+
+    processor = InboxProcessor(sessions, clock, handle, on_committed=outbox.wake)
+    inbox = InboxWriter(sessions, clock, on_stored=processor.submit)
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    rt = Runtime(
+        settings=settings,
+        clock=clock,
+        engine=engine,
+        sessions=sessions,
+        replies=replies,
+        faq=faq,
+        dispatcher=dispatcher,
+        http=http,
+        limiter=limiter,
+        tokens=tokens,
+        zalo=zalo,
+        inbox=inbox,
+        processor=processor,
+        outbox=outbox,
+        scheduler=scheduler,
+        sandbox=platform,  # type: ignore[arg-type]
+    )
+    await bootstrap_tokens(rt, store)
+    inbox.start()
+    if start_jobs:
+        processor.start()
+        outbox.start()
+        # After a crash: everything pending is nobody's now, and every SENDING row's outcome is unknown.
+        await jobs.sweep_inbox(rt, timedelta(0))
+        await jobs.resolve_outbox(rt, timedelta(0))
+        scheduler.add_job(jobs.sweep_inbox, "interval", seconds=30, args=[rt])
+        scheduler.add_job(jobs.resolve_outbox, "interval", seconds=60, args=[rt])
+        scheduler.add_job(jobs.expire_handoff_windows, "interval", minutes=5, args=[rt])
+        scheduler.add_job(jobs.reload_faq, "interval", seconds=60, args=[rt])
+        scheduler.add_job(jobs.check_tokens, "interval", minutes=10, args=[rt])
+        scheduler.start()
+    return rt
+
+
+async def bootstrap_tokens(rt: Runtime, store: DbTokenStore) -> None:
+    """Make sure a token pair is stored: the stored (rotated) pair wins over the environment's first pair."""
+    if await store.load() is not None:
+        return
+    settings = rt.settings
+    pair: TokenPair | None = None
+    if settings.zalo_access_token and settings.zalo_refresh_token:
+        pair = TokenPair(
+            settings.zalo_access_token, settings.zalo_refresh_token, rt.clock.now() + ACCESS_TOKEN_LIFETIME
+        )
+    elif rt.sandbox is not None:
+        pair = rt.sandbox.issue_initial_tokens()
+    elif settings.sandbox:
+        async with rt.http.get(f"{settings.zalo_api_base}/sandbox/api/tokens/initial") as resp:
+            body = await resp.json()
+        pair = TokenPair(body["access_token"], body["refresh_token"], rt.clock.now() + ACCESS_TOKEN_LIFETIME)
+    if pair is not None:
+        await rt.tokens.install(pair)
+        return
+    rt.zalo_status = "not_connected"
+    log.error("no Zalo token pair: set ZALO_ACCESS_TOKEN/ZALO_REFRESH_TOKEN or run `loa zalo connect`")
+
+
+async def stop_runtime(rt: Runtime) -> None:
+    """Stop workers (flushing the inbox), close connections."""
+    if rt.scheduler.running:
+        rt.scheduler.shutdown(wait=False)
+    await rt.inbox.stop()
+    await rt.processor.stop()
+    await rt.outbox.stop()
+    if rt.sandbox is not None:
+        await rt.sandbox.close()
+    await rt.http.close()
+    await rt.engine.dispose()
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 with the service's state when the database answers, 503 otherwise."""
+    rt = request.app[RUNTIME]
+    try:
+        async with rt.sessions() as session:
+            await session.execute(text("SELECT 1"))
+    except Exception as exc:
+        log.error("health check: database unreachable: %s", exc)
+        return web.json_response({"status": "down", "database": "unreachable"}, status=503)
+    if rt.tokens.lost and rt.zalo_status == "ok":
+        rt.zalo_status = "authorization_lost"
+    status = "ok" if rt.zalo_status == "ok" else "degraded"
+    return web.json_response(
+        {
+            "status": status,
+            "database": "ok",
+            "zalo": rt.zalo_status,
+            "sandbox": rt.settings.sandbox,
+            "inbox_backlog": rt.processor.backlog,
+        }
+    )

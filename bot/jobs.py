@@ -1,0 +1,102 @@
+"""Scheduled jobs: plain module-level functions of the runtime, so restarts and tests are trivial."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot.context import Context
+from bot.conversation import expire_handoffs
+from bot.models import Alert, Commune, Staff, StaffRole
+from bot.outbox import queue_message
+from bot.runtime import Runtime
+from bot.zalo.errors import AuthorizationLost, ZaloClientError
+
+log = logging.getLogger(__name__)
+
+AUTH_ALERT = "authorization_lost"
+
+
+async def sweep_inbox(rt: Runtime, older_than: timedelta = timedelta(seconds=30)) -> int:
+    """Re-queue inbox rows a crash or a retry-later left pending."""
+    return await rt.processor.sweep(older_than)
+
+
+async def resolve_outbox(rt: Runtime, older_than: timedelta = timedelta(minutes=2)) -> int:
+    """Settle sends whose outcome is unknown (see OutboxSender.resolve_unknown)."""
+    return await rt.outbox.resolve_unknown(older_than=older_than)
+
+
+async def expire_handoff_windows(rt: Runtime) -> int:
+    """Give conversations back to the bot when the handoff window has passed."""
+    async with rt.sessions() as session:
+        ctx = Context(session, rt.clock.now(), rt.settings, rt.replies, rt.faq, 0, rt.clock.now())
+        count = await expire_handoffs(ctx)
+        await session.commit()
+    return count
+
+
+async def reload_faq(rt: Runtime) -> bool:
+    """Pick up entries imported by `loa faq import` while the service runs."""
+    async with rt.sessions() as session:
+        return await rt.faq.reload_if_changed(session)
+
+
+async def check_tokens(rt: Runtime) -> str:
+    """Refresh the OA token when due; on a final failure alert the admins once."""
+    try:
+        await rt.tokens.access_token()
+    except AuthorizationLost as exc:
+        await raise_auth_alert(rt, str(exc))
+    except ZaloClientError as exc:
+        log.warning("token check could not reach Zalo: %s", exc)
+    else:
+        rt.zalo_status = "ok"
+    return rt.zalo_status
+
+
+async def raise_auth_alert(rt: Runtime, detail: str) -> None:
+    """Record that the OA needs re-authorising: log, /healthz degraded, a message to commune admins."""
+    rt.zalo_status = "authorization_lost"
+    now = rt.clock.now()
+    async with rt.sessions() as session:
+        open_alert = await session.scalar(
+            select(Alert.id).where(Alert.kind == AUTH_ALERT, Alert.resolved_at.is_(None)).limit(1)
+        )
+        if open_alert is not None:
+            return
+        log.error("OA authorisation lost (%s); run `loa zalo connect` to grant access again", detail)
+        alert = Alert(kind=AUTH_ALERT, detail=detail[:2000], created_at=now)
+        session.add(alert)
+        await session.flush()
+        admins = (
+            await session.scalars(select(Staff).where(Staff.role == StaffRole.ADMIN, Staff.active.is_(True)))
+        ).all()
+        for admin in admins:
+            commune = await session.get(Commune, admin.commune_id)
+            # The access token usually outlives a failed early refresh by hours, so this can still go.
+            queue_message(
+                session,
+                key=f"alert:{alert.id}:{admin.id}",
+                channel="cs",
+                recipient_id=admin.zalo_user_id,
+                text=rt.replies.render("authorization_lost", commune=commune.name if commune else "xã"),
+                purpose="alert",
+                now=now,
+            )
+        await session.commit()
+    rt.outbox.wake()
+
+
+async def resolve_auth_alert(rt: Runtime) -> None:
+    """Close the authorisation alert after a new grant was stored."""
+    now = rt.clock.now()
+    async with rt.sessions() as session:
+        for alert in (
+            await session.scalars(select(Alert).where(Alert.kind == AUTH_ALERT, Alert.resolved_at.is_(None)))
+        ).all():
+            alert.resolved_at = now
+        await session.commit()
+    rt.zalo_status = "ok"

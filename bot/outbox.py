@@ -1,0 +1,296 @@
+"""The outbox: messages are written as rows first, then sent, so a crash never loses or doubles one."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.models import OutboundMessage, OutboxStatus
+from bot.zalo.errors import AuthorizationLost, ZaloError
+
+log = logging.getLogger(__name__)
+
+# What a person reads about a permanent failure (Zalo's code is stored beside it).
+FAILURE_REASONS = {
+    -213: "Người nhận chưa quan tâm OA",
+    -217: "Người nhận đã chặn tin từ OA",
+    -227: "Tài khoản người nhận bị khoá hoặc lâu không dùng",
+    -230: "Người nhận không tương tác với OA trong 7 ngày qua",
+    -232: "Người nhận không tương tác với OA trong 7 ngày qua",
+    -237: "Nhóm Zalo đã bị tắt (hết hạn gói nhóm)",
+    -244: "Người nhận đã chặn loại tin này",
+    -248: "Nội dung vi phạm tiêu chuẩn của Zalo",
+    -403: "OA không còn trong nhóm Zalo",
+}
+MAX_ATTEMPTS = 8
+STALE_SENDING = timedelta(minutes=2)
+RESOLVE_TRIES = 5
+
+Send = Callable[[OutboundMessage], Awaitable[str]]
+History = Callable[[OutboundMessage], Awaitable[list[dict[str, Any]]]]
+
+
+def queue_message(
+    session: AsyncSession,
+    *,
+    key: str,
+    channel: str,
+    recipient_id: str,
+    text: str,
+    purpose: str,
+    now: datetime,
+    priority: bool = True,
+    message: dict[str, Any] | None = None,
+) -> OutboundMessage:
+    """Add an outbound row to the session; it is sent only after the caller commits."""
+    row = OutboundMessage(
+        key=key,
+        channel=channel,
+        recipient_id=recipient_id,
+        purpose=purpose,
+        text=text,
+        message=message or {"text": text},
+        priority=priority,
+        status=OutboxStatus.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(row)
+    return row
+
+
+def failure_reason(code: int, message: str) -> str:
+    """A Vietnamese reason for Zalo's error code."""
+    return FAILURE_REASONS.get(code, f"Zalo từ chối gửi tin (mã {code})")
+
+
+def backoff(attempts: int) -> timedelta:
+    """Capped exponential backoff with jitter, for messages whose sends keep failing."""
+    base = min(600.0, 5.0 * 2 ** max(0, attempts - 1))
+    return timedelta(seconds=base * (0.5 + random.random() / 2))
+
+
+class OutboxSender:
+    """Drains due outbound rows through the Zalo client; replies first."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        send: Send,
+        history: History,
+        *,
+        concurrency: int = 8,
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._send = send
+        self._history = history
+        self._concurrency = concurrency
+        self._in_flight: set[int] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._running: set[asyncio.Task[None]] = set()
+
+    def start(self) -> None:
+        """Start draining in the background."""
+        self._task = asyncio.create_task(self._loop(), name="outbox")
+
+    async def stop(self) -> None:
+        """Stop draining; sends under way finish first."""
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        if self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
+
+    def wake(self) -> None:
+        """Tell the drain loop new rows were committed."""
+        self._wake.set()
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                started = await self.drain_once()
+            except Exception:
+                log.exception("outbox drain failed")
+                started = 0
+            if started == 0:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+                except TimeoutError:
+                    pass
+                self._wake.clear()
+            elif self._running:
+                await asyncio.wait(self._running, return_when=asyncio.FIRST_COMPLETED)
+
+    async def drain_once(self) -> int:
+        """Claim due rows up to the free concurrency and start sending them; returns how many started."""
+        free = self._concurrency - len(self._running)
+        if free <= 0:
+            return 0
+        claimed = await self._claim(free)
+        for row in claimed:
+            task = asyncio.create_task(self._deliver(row))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+        return len(claimed)
+
+    async def drain(self) -> None:
+        """Send everything due now and wait for it; for tests and the CLI."""
+        while await self.drain_once() or self._running:
+            if self._running:
+                await asyncio.gather(*list(self._running))
+
+    async def _claim(self, limit: int) -> list[OutboundMessage]:
+        now = self._clock.now()
+        async with self._sessions() as session:
+            rows = (
+                await session.scalars(
+                    select(OutboundMessage)
+                    .where(OutboundMessage.status == OutboxStatus.PENDING)
+                    .where(OutboundMessage.next_attempt_at <= now)
+                    .where(OutboundMessage.id.not_in(self._in_flight) if self._in_flight else True)
+                    .order_by(OutboundMessage.priority.desc(), OutboundMessage.id)
+                    .limit(limit)
+                )
+            ).all()
+            claimed = []
+            for row in rows:
+                # Marking SENDING is committed before the send: after a crash, the row says its
+                # outcome is unknown instead of looking unsent.
+                result = await session.execute(
+                    update(OutboundMessage)
+                    .where(OutboundMessage.id == row.id, OutboundMessage.status == OutboxStatus.PENDING)
+                    .values(status=OutboxStatus.SENDING, sending_since=now, attempts=row.attempts + 1)
+                )
+                if result.rowcount == 1:  # type: ignore[attr-defined]
+                    row.status, row.sending_since, row.attempts = OutboxStatus.SENDING, now, row.attempts + 1
+                    claimed.append(row)
+                    self._in_flight.add(row.id)
+            await session.commit()
+        return claimed
+
+    async def _deliver(self, row: OutboundMessage) -> None:
+        values: dict[str, Any]
+        try:
+            message_id = await self._send(row)
+        except AuthorizationLost:
+            values = {
+                "status": OutboxStatus.PENDING,
+                "next_attempt_at": self._clock.now() + timedelta(minutes=5),
+            }
+        except ZaloError as exc:
+            if exc.transient and row.attempts < MAX_ATTEMPTS:
+                values = {
+                    "status": OutboxStatus.PENDING,
+                    "next_attempt_at": self._clock.now() + backoff(row.attempts),
+                    "error_code": exc.code,
+                    "error_reason": failure_reason(exc.code, exc.message),
+                }
+            else:
+                log.warning("outbound %s failed for good: %s %s", row.key, exc.code, exc.message)
+                values = {
+                    "status": OutboxStatus.FAILED,
+                    "error_code": exc.code,
+                    "error_reason": failure_reason(exc.code, exc.message),
+                }
+        except Exception as exc:
+            # Transport failure after the client's own retries: whether Zalo got it is unknown.
+            log.warning("outbound %s: send outcome unknown (%s); resolving later", row.key, exc)
+            self._in_flight.discard(row.id)
+            return
+        else:
+            values = {
+                "status": OutboxStatus.SENT,
+                "zalo_message_id": message_id,
+                "sent_at": self._clock.now(),
+            }
+        async with self._sessions() as session:
+            await session.execute(
+                update(OutboundMessage).where(OutboundMessage.id == row.id).values(**values)
+            )
+            await session.commit()
+        self._in_flight.discard(row.id)
+
+    async def resolve_unknown(self, *, older_than: timedelta = STALE_SENDING) -> int:
+        """Settle rows left in SENDING by a crash or a lost answer, by reading the chat back.
+
+        The rule for the one window no platform closes (Zalo accepted the send, we died before
+        recording it): read the recipient's recent conversation. If a message from the OA with the
+        same text appears there since the send began, it went: record it as sent. If it is not
+        there, it did not go: send it again. If the history cannot be read after RESOLVE_TRIES
+        tries, mark it UNCERTAIN and never resend it automatically: a person decides.
+        """
+        cutoff = self._clock.now() - older_than
+        async with self._sessions() as session:
+            rows = (
+                await session.scalars(
+                    select(OutboundMessage).where(
+                        OutboundMessage.status == OutboxStatus.SENDING,
+                        or_(OutboundMessage.sending_since <= cutoff, OutboundMessage.sending_since.is_(None)),
+                    )
+                )
+            ).all()
+        settled = 0
+        for row in rows:
+            if row.id in self._in_flight:
+                continue
+            try:
+                history = await self._history(row)
+            except Exception as exc:
+                log.warning("cannot read history for outbound %s: %s", row.key, exc)
+                values: dict[str, Any] = {"resolve_attempts": row.resolve_attempts + 1}
+                if row.resolve_attempts + 1 >= RESOLVE_TRIES:
+                    values["status"] = OutboxStatus.UNCERTAIN
+                    values["error_reason"] = (
+                        "Không xác định được tin đã đến Zalo hay chưa; cần người kiểm tra"
+                    )
+            else:
+                match = find_sent_copy(history, row)
+                if match is not None:
+                    values = {
+                        "status": OutboxStatus.SENT,
+                        "zalo_message_id": match,
+                        "sent_at": row.sending_since,
+                    }
+                else:
+                    values = {"status": OutboxStatus.PENDING, "next_attempt_at": self._clock.now()}
+            async with self._sessions() as session:
+                await session.execute(
+                    update(OutboundMessage)
+                    .where(OutboundMessage.id == row.id, OutboundMessage.status == OutboxStatus.SENDING)
+                    .values(**values)
+                )
+                await session.commit()
+            settled += 1
+        if settled:
+            self.wake()
+        return settled
+
+
+def find_sent_copy(history: list[dict[str, Any]], row: OutboundMessage) -> str | None:
+    """The message id of an OA message in `history` with the row's text, sent since the row's send began."""
+    since_ms = int(row.sending_since.timestamp() * 1000) - 60_000 if row.sending_since else 0
+    for item in history:
+        if str(item.get("src")) != "0":  # src 0: sent by the OA
+            continue
+        if (item.get("message") or "") != row.text:
+            continue
+        if int(item.get("time") or 0) < since_ms:
+            continue
+        return str(item.get("message_id"))
+    return None

@@ -1,0 +1,48 @@
+"""The long-lived parts of a running service, wired together by bot.app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import aiohttp
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.dispatch import Dispatcher
+from bot.faq_book import FaqBook
+from bot.inbox import InboxWriter
+from bot.outbox import OutboxSender
+from bot.processor import InboxProcessor
+from bot.replies import Replies
+from bot.zalo.client import ZaloClient
+from bot.zalo.limiter import RateLimiter
+from bot.zalo.tokens import TokenManager
+
+if TYPE_CHECKING:
+    from bot.sandbox.platform import SandboxPlatform
+
+
+@dataclass
+class Runtime:
+    """Everything a request handler or a scheduled job may reach, built once per process."""
+
+    settings: Settings
+    clock: Clock
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    replies: Replies
+    faq: FaqBook
+    dispatcher: Dispatcher
+    http: aiohttp.ClientSession
+    limiter: RateLimiter
+    tokens: TokenManager
+    zalo: ZaloClient
+    inbox: InboxWriter
+    processor: InboxProcessor
+    outbox: OutboxSender
+    scheduler: AsyncIOScheduler
+    sandbox: SandboxPlatform | None = None
+    zalo_status: str = field(default="ok")  # ok / not_connected / authorization_lost
