@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from bot.faq.index import ACCENTED, Bm25Index, Field, FloatArray, text_terms, view_terms
 from bot.faq.loader import FaqItem
-from bot.faq.normalize import analyze, tokens_of
+from bot.faq.normalize import analyze, fold_word, tokens_of
 
 Outcome = Literal["answer", "clarify", "fallback"]
 
@@ -108,6 +108,11 @@ class Decision:
     alternatives: list[Alternative]  # ranked; for clarify: the 2–3 choices to offer
 
 
+def _unigrams(accented: Sequence[str]) -> list[str]:
+    """Folded and accented single words of a text."""
+    return [*(fold_word(t) for t in accented), *(ACCENTED + t for t in accented)]
+
+
 def _entry_fields(item: FaqItem) -> list[Field]:
     """The weighted fields an entry is indexed by."""
     questions: list[str] = []
@@ -121,7 +126,8 @@ def _entry_fields(item: FaqItem) -> list[Field]:
         Field(questions, W_QUESTIONS),
         Field(keywords, W_KEYWORDS),
         Field(list(view_terms(slug)), W_ID),
-        Field(text_terms(tokens_of(item.answer, True)), W_ANSWER),
+        # Answers are long: their single words are enough, and keep a large corpus quick to build.
+        Field(_unigrams(tokens_of(item.answer, True)), W_ANSWER),
     ]
 
 

@@ -14,11 +14,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 # Characters that carry meaning but are not letters or digits become spaces; "%" survives as a word.
-_NON_WORD = re.compile(r"[^\w%]+", re.UNICODE)
-_UNDERSCORE = re.compile(r"_+")
+_NON_WORD = re.compile(r"(?:[^\w%]|_)+", re.UNICODE)
 # "5tr", "1tr8", "500k", "30kwh": split digits from letters so amounts read as words.
 _DIGIT_ALPHA = re.compile(r"(?<=\d)(?=[^\W\d_])|(?<=[^\W\d_])(?=\d)", re.UNICODE)
-_SPACES = re.compile(r"\s+")
 # "500k", "500 k": thousands, not the teen-code "k" (không).
 _THOUSANDS = re.compile(r"(?<=\d) ?k\b")
 
@@ -84,12 +82,15 @@ _MAX_PHRASE = 3
 
 def clean(text: str) -> str:
     """Lowercase NFC text with punctuation turned into single spaces and digits split from letters."""
-    text = unicodedata.normalize("NFC", text).lower()
-    text = _NON_WORD.sub(" ", text)
-    text = _UNDERSCORE.sub(" ", text)
-    text = _DIGIT_ALPHA.sub(" ", text)
-    text = _THOUSANDS.sub(" nghìn", text)
-    return _SPACES.sub(" ", text).strip()
+    words = _NON_WORD.sub(" ", unicodedata.normalize("NFC", text).lower()).split()
+    if any(not w.isalpha() for w in words):
+        words = [w if w.isalpha() else _split_number(w) for w in words]
+    return " ".join(words)
+
+
+def _split_number(word: str) -> str:
+    """Split digits from letters ("5tr" → "5 tr") and read "500k" as thousands."""
+    return _THOUSANDS.sub(" nghìn", _DIGIT_ALPHA.sub(" ", word))
 
 
 @lru_cache(maxsize=65536)
@@ -147,6 +148,8 @@ def _build_tables() -> tuple[dict[tuple[str, ...], tuple[str, ...]], dict[tuple[
 
 
 _EXACT, _PLAIN = _build_tables()
+# First words of every rewritable phrase: most words are none, and skip the phrase lookups.
+_FIRST_WORDS: frozenset[str] = frozenset(k[0] for table in (_EXACT, _PLAIN) for k in table)
 
 # Politeness, pronouns and sentence closers typed with accents: never a reason to pick an entry.
 # fmt: off
@@ -194,6 +197,10 @@ def _expand(tokens: list[str], marked: bool) -> list[str]:
     i = 0
     n = len(tokens)
     while i < n:
+        if tokens[i] not in _FIRST_WORDS:
+            out.append(tokens[i])
+            i += 1
+            continue
         for size in range(min(_MAX_PHRASE, n - i), 0, -1):
             repl = table.get(tuple(tokens[i : i + size]))
             if repl is not None:

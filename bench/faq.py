@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""Accuracy and latency of the FAQ matcher on the development questions.
+
+Usage: bench/faq.py [DEV_TSV] [--corpus FAQ_YAML] [--runs N] [--synthetic N]
+Prints a readable report, then exactly one JSON line with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bot.faq.loader import BUNDLED_FAQ, FaqItem, read_faq  # noqa: E402
+from bot.faq.matcher import FaqMatcher  # noqa: E402
+from bot.faq.normalize import analyze  # noqa: E402
+
+DEFAULT_DEV = REPO / ".." / "shared" / "faq" / "dev-questions.tsv"
+DEFAULT_CORPUS = REPO / ".." / "shared" / "faq" / "poverty-faq.yaml"
+
+# Words mixed into synthetic entries so that 10,000 of them do not collapse into 69 distinct ones.
+_FILLERS = (
+    "ở thôn",
+    "tại xã",
+    "cho bà con",
+    "năm nay",
+    "theo quy định",
+    "của huyện",
+    "ở ấp",
+    "vùng núi",
+    "ven biển",
+    "đồng bào dân tộc",
+    "người cao tuổi",
+    "phụ nữ",
+    "thanh niên",
+    "hộ neo đơn",
+)
+_PLACES = ("Tân Lập", "Hòa Bình", "Phú Lợi", "An Nhơn", "Vĩnh Long", "Sơn La", "Kon Tum", "Bạc Liêu")
+
+
+def read_dev(path: Path) -> list[tuple[str, str]]:
+    """Rows of (message, expected id or 'none') from the TSV file, header skipped."""
+    rows: list[tuple[str, str]] = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+        if n == 0 or not line.strip():
+            continue
+        text, expected = line.rsplit("\t", 1)
+        rows.append((text, expected.strip()))
+    return rows
+
+
+def _vary(text: str, rng: random.Random) -> str:
+    """Reword a question: drop or swap a few words, add a filler and a place."""
+    words = text.rstrip("?").split()
+    if len(words) > 4 and rng.random() < 0.5:
+        del words[rng.randrange(len(words))]
+    if len(words) > 3 and rng.random() < 0.5:
+        i = rng.randrange(len(words) - 1)
+        words[i], words[i + 1] = words[i + 1], words[i]
+    words.insert(rng.randrange(len(words) + 1), rng.choice(_FILLERS))
+    return " ".join(words) + f" ở {rng.choice(_PLACES)} {rng.randrange(1, 500)}?"
+
+
+def synthetic_corpus(items: list[FaqItem], size: int, seed: int = 7) -> list[FaqItem]:
+    """A corpus of `size` entries made from the real ones with varied wording."""
+    rng = random.Random(seed)
+    out = list(items)
+    while len(out) < size:
+        base = items[len(out) % len(items)]
+        n = len(out)
+        out.append(
+            replace(
+                base,
+                id=f"{base.id}-{n}",
+                questions=tuple(_vary(q, rng) for q in base.questions),
+                keywords=tuple(f"{k} {rng.choice(_PLACES).lower()}" for k in base.keywords),
+                answer=_vary(base.answer, rng),
+            )
+        )
+    return out[:size]
+
+
+def accuracy(matcher: FaqMatcher, rows: list[tuple[str, str]]) -> dict[str, float]:
+    """Top-1, answered-right, clarify, wrong and fallback precision/recall, in percent."""
+    answerable = [(t, e) for t, e in rows if e != "none"]
+    out_of_scope = [(t, e) for t, e in rows if e == "none"]
+    top1 = right = clarify = clarify_hit = wrong = fb_true = fb_false = 0
+    for text, expected in rows:
+        d = matcher.decide(text)
+        ids = [a.id for a in d.alternatives]
+        if expected == "none":
+            fb_true += d.outcome == "fallback"
+            continue
+        top1 += bool(ids) and ids[0] == expected
+        if d.outcome == "answer":
+            right += d.entry_id == expected
+            wrong += d.entry_id != expected
+        elif d.outcome == "clarify":
+            clarify += 1
+            clarify_hit += expected in ids
+        else:
+            fb_false += 1
+    fallbacks = fb_true + fb_false
+
+    def pct(a: int, b: int) -> float:
+        return round(100.0 * a / b, 1) if b else 0.0
+
+    return {
+        "top1": pct(top1, len(answerable)),
+        "answered_right": pct(right, len(answerable)),
+        "clarify": pct(clarify, len(answerable)),
+        "clarify_has_right": pct(clarify_hit, clarify),
+        "wrong_answer": pct(wrong, len(answerable)),
+        "fallback_precision": pct(fb_true, fallbacks),
+        "fallback_recall": pct(fb_true, len(out_of_scope)),
+    }
+
+
+def latency(matcher: FaqMatcher, texts: list[str], runs: int) -> tuple[float, float]:
+    """Median over runs of the p50 and p99 time per message, in milliseconds."""
+    p50s: list[float] = []
+    p99s: list[float] = []
+    for _ in range(runs):
+        analyze.cache_clear()  # a fresh message is never cached
+        times: list[float] = []
+        for text in texts:
+            start = time.perf_counter()
+            matcher.decide(text)
+            times.append((time.perf_counter() - start) * 1000)
+        times.sort()
+        p50s.append(times[len(times) // 2])
+        p99s.append(times[min(len(times) - 1, int(len(times) * 0.99))])
+    return round(statistics.median(p50s), 3), round(statistics.median(p99s), 3)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the report."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dev", nargs="?", type=Path, default=DEFAULT_DEV)
+    parser.add_argument("--corpus", type=Path, default=None)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--synthetic", type=int, default=10_000)
+    args = parser.parse_args(argv)
+
+    if hasattr(os, "sched_setaffinity"):
+        cpus = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cpus[0]})
+    corpus_path = args.corpus or (DEFAULT_CORPUS if DEFAULT_CORPUS.exists() else BUNDLED_FAQ)
+    items = read_faq(corpus_path)
+    rows = read_dev(args.dev)
+    texts = [t for t, _ in rows]
+
+    start = time.perf_counter()
+    matcher = FaqMatcher.build(items)
+    build_ms = (time.perf_counter() - start) * 1000
+    figures: dict[str, float | int] = dict(accuracy(matcher, rows))
+    p50, p99 = latency(matcher, texts, args.runs)
+
+    big_items = synthetic_corpus(items, args.synthetic)
+    start = time.perf_counter()
+    big = FaqMatcher.build(big_items)
+    big_build_s = time.perf_counter() - start
+    big_p50, big_p99 = latency(big, texts, args.runs)
+
+    figures.update(
+        {
+            "messages": len(rows),
+            "answerable": sum(e != "none" for _, e in rows),
+            "entries": len(items),
+            "build_ms": round(build_ms, 1),
+            "p50_ms": p50,
+            "p99_ms": p99,
+            "synthetic_entries": len(big_items),
+            "synthetic_build_s": round(big_build_s, 2),
+            "synthetic_p50_ms": big_p50,
+            "synthetic_p99_ms": big_p99,
+        }
+    )
+    print(f"corpus {corpus_path} ({len(items)} entries), dev {args.dev} ({len(rows)} messages)")
+    print(f"top-1 on answerable        {figures['top1']:5.1f} %")
+    print(f"answered right             {figures['answered_right']:5.1f} %")
+    print(
+        f"clarify                    {figures['clarify']:5.1f} %  (right entry among choices "
+        f"{figures['clarify_has_right']:.1f} %)"
+    )
+    print(f"wrong answers              {figures['wrong_answer']:5.1f} %")
+    print(
+        f"fallback precision/recall  {figures['fallback_precision']:5.1f}"
+        f" / {figures['fallback_recall']:.1f} %"
+    )
+    print(f"latency p50/p99            {p50:.3f} / {p99:.3f} ms  (build {build_ms:.1f} ms)")
+    print(f"{len(big_items)} entries p50/p99   {big_p50:.3f} / {big_p99:.3f} ms  (build {big_build_s:.2f} s)")
+    print(json.dumps(figures, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
