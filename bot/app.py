@@ -17,7 +17,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.context import Context
 from bot.db import make_engine, make_sessionmaker
-from bot.dispatch import residents_dispatcher
+from bot.dispatch import Dispatcher, residents_dispatcher
 from bot.events import parse_event
 from bot.faq_book import FaqBook
 from bot.inbox import InboxWriter
@@ -25,7 +25,7 @@ from bot.keys import INBOX, RUNTIME, SETTINGS
 from bot.models import InboxEvent, OutboundMessage
 from bot.oauth_routes import oauth_callback
 from bot.outbox import OutboxSender
-from bot.processor import InboxProcessor, decode_body
+from bot.processor import Handle, InboxProcessor, decode_body
 from bot.replies import Replies
 from bot.runtime import Runtime
 from bot.seed import seed_demo
@@ -130,11 +130,9 @@ async def start_runtime(
 
     outbox = OutboxSender(sessions, clock, send, history)
 
-    async def handle(session: AsyncSession, row: InboxEvent) -> None:
-        ctx = Context(session, clock.now(), settings, replies, faq, row.id, row.received_at)
-        await dispatcher.dispatch(ctx, parse_event(decode_body(row)))
-
-    processor = InboxProcessor(sessions, clock, handle, on_committed=outbox.wake)
+    processor = InboxProcessor(
+        sessions, clock, inbox_handler(settings, clock, replies, faq, dispatcher), on_committed=outbox.wake
+    )
     inbox = InboxWriter(sessions, clock, on_stored=processor.submit)
     scheduler = AsyncIOScheduler(timezone="UTC")
     rt = Runtime(
@@ -170,6 +168,18 @@ async def start_runtime(
         scheduler.add_job(jobs.check_tokens, "interval", minutes=10, args=[rt])
         scheduler.start()
     return rt
+
+
+def inbox_handler(
+    settings: Settings, clock: Clock, replies: Replies, faq: FaqBook, dispatcher: Dispatcher
+) -> Handle:
+    """How the processor handles one stored event: parse it and dispatch it in an explicit context."""
+
+    async def handle(session: AsyncSession, row: InboxEvent) -> None:
+        ctx = Context(session, clock.now(), settings, replies, faq, row.id, row.received_at)
+        await dispatcher.dispatch(ctx, parse_event(decode_body(row)))
+
+    return handle
 
 
 async def bootstrap_tokens(rt: Runtime, store: DbTokenStore) -> None:

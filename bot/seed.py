@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import demo
 from bot.faq.loader import seed_if_empty
-from bot.models import Commune, Hamlet, Staff
+from bot.models import Commune, Hamlet, Resident, Staff
 
 
 async def seed_demo(session: AsyncSession, now: datetime) -> bool:
@@ -31,6 +31,17 @@ async def seed_demo(session: AsyncSession, now: datetime) -> bool:
         session.add(hamlets[name])
     await session.flush()
     for person in demo.PEOPLE:
+        session.add(
+            Resident(
+                zalo_user_id=person.zalo_user_id,
+                display_name=person.name,
+                commune_id=commune.id,
+                hamlet_id=hamlets[person.hamlet].id if person.hamlet else None,
+                is_follower=person.follower,
+                opted_out=False,
+                created_at=now,
+            )
+        )
         if person.role is None:
             continue
         session.add(
