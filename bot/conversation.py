@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from datetime import timedelta
 
 from sqlalchemy import select, update
 
 from bot.context import Context
 from bot.events import Follow, GroupText, MessageReceived, MessagesSeen, OAEcho, Unfollow, UserMedia, UserText
+from bot.faq.normalize import fold
 from bot.models import (
     Commune,
     Conversation,
@@ -96,15 +96,7 @@ REASONS = {
     "misses": "hệ thống chưa trả lời được câu hỏi",
     "media": "bà con gửi hình ảnh, tin thoại hoặc tệp",
 }
-_DIGIT = re.compile(r"^(?:so\s*)?(\d{1,2})\s*[.)]?$")
-
-
-def fold(text: str) -> str:
-    """Lower-case, accent-free, single-spaced text for reading commands and menu answers."""
-    text = unicodedata.normalize("NFD", text.lower().replace("đ", "d").replace("Đ", "d"))
-    text = "".join(c for c in text if unicodedata.category(c) != "Mn")
-    text = re.sub(r"[^\w?]+", " ", text)
-    return " ".join(text.split()).strip()
+_DIGIT = re.compile(r"^(?:so )?(\d{1,2})$")
 
 
 def read_choice(text: str) -> int | None:
