@@ -66,7 +66,7 @@ OUT_OF_SCOPE_CUES: frozenset[str] = frozenset(
         "netflix",
     }
 )
-OUT_OF_SCOPE_PENALTY = 3.0
+OUT_OF_SCOPE_PENALTY = 6.0
 # An entry about another household status than the one the resident names (hộ nghèo / cận nghèo /
 # mới thoát nghèo / mức sống trung bình) is a neighbour, not the answer.
 STATUS_MISMATCH = 0.7
@@ -270,15 +270,23 @@ class FaqMatcher:
         folded_terms = {t: w for t, w in terms.items() if not t.startswith(ACCENTED)}
         core_scores = self._core.scores_of(folded_terms, top)
         masses = self._core.matched_mass(folded_terms, top)
-        penalty = OUT_OF_SCOPE_PENALTY if any(w in OUT_OF_SCOPE_CUES for w in folded) else 0.0
+        foreign = [w for w in folded if w in OUT_OF_SCOPE_CUES]
         return [
             Candidate(
                 self._items[i].id,
                 float(scores[i]),
-                _confidence(core, bigram, unigram, self._core.max_idf, penalty),
+                _confidence(core, bigram, unigram, self._core.max_idf, self._foreign_penalty(foreign, i)),
             )
             for i, core, (bigram, unigram) in zip(top, core_scores, masses, strict=True)
         ]
+
+    def _foreign_penalty(self, foreign: list[str], doc: int) -> float:
+        """Penalty for naming a bank, network or shop the entry itself does not mention."""
+        for word in foreign:
+            posting = self._core.posting(word)
+            if posting is None or doc not in posting[0]:
+                return OUT_OF_SCOPE_PENALTY
+        return 0.0
 
     def decide(self, text: str) -> Decision:
         """Answer, clarify or fall back for one message."""

@@ -172,7 +172,7 @@ _CLOSERS_PLAIN: frozenset[str] = frozenset({"vay", "nha", "ha", "ta", "the", "da
 # fmt: off
 _QUESTION_WORDS: frozenset[str] = frozenset({
     "sao", "gi", "nao", "dau", "ai", "khong", "nhieu", "roi", "chua", "may", "the", "vay", "ha",
-    "duoc", "luon", "nua", "ak", "a", "chi", "nhi", "nha", "chu", "ta", "thoi", "day", "do",
+    "luon", "nua", "ak", "a", "chi", "nhi", "nha", "chu", "ta", "thoi", "day", "do",
 })
 # fmt: on
 
@@ -221,7 +221,7 @@ def _drop_particles(tokens: list[str], marked: bool) -> list[str]:
     kept = [t for t in tokens if t not in _DROP_PLAIN and not (t in _DROP_MARKED and not t.isascii())]
     # Peel closers off the end: "... the nao vay" ends in the particle vậy, not in a loan.
     while len(kept) >= 2 and kept[-1] in _CLOSERS_PLAIN:
-        if kept[-1] == "vay" and kept[-2] not in _QUESTION_WORDS and not _vay_is_particle(kept):
+        if kept[-1] == "vay" and fold_word(kept[-2]) not in _QUESTION_WORDS and not _vay_is_particle(kept):
             break
         kept.pop()
     return kept
@@ -229,8 +229,8 @@ def _drop_particles(tokens: list[str], marked: bool) -> list[str]:
 
 def _vay_is_particle(kept: list[str]) -> bool:
     """Whether a closing unaccented "vay" reads as vậy: the message asked already, no verb wants a loan."""
-    asked = any(t in _ASKING for t in kept[:-1])
-    return asked and kept[-2] not in _LOAN_VERBS
+    asked = any(fold_word(t) in _ASKING for t in kept[:-1])
+    return asked and fold_word(kept[-2]) not in _LOAN_VERBS
 
 
 def tokens_of(text: str, marked: bool | None = None) -> tuple[str, ...]:
