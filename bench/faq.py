@@ -18,6 +18,10 @@ from dataclasses import replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+_VENV_PYTHON = REPO / ".venv" / "bin" / "python"
+if _VENV_PYTHON.exists() and Path(sys.prefix).resolve() != _VENV_PYTHON.parent.parent.resolve():
+    # Run under the project's virtualenv when started as bench/faq.py with a bare python3.
+    os.execv(str(_VENV_PYTHON), [str(_VENV_PYTHON), __file__, *sys.argv[1:]])
 sys.path.insert(0, str(REPO))
 
 from bot.faq.loader import BUNDLED_FAQ, FaqItem, read_faq  # noqa: E402
