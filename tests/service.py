@@ -1,0 +1,160 @@
+"""Running the whole service on loopback, in this process or as a real `loa serve` process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bot.app import create_app
+from bot.clock import Clock, FakeClock
+from bot.config import Settings
+from bot.keys import RUNTIME
+from bot.runtime import Runtime
+from bot.sandbox.platform import SandboxPlatform
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def eventually(check: Callable[[], Any], *, timeout: float = 10.0, what: str = "condition") -> Any:
+    """Wait for an asynchronous outcome (a reply crossing the loopback), failing after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+@dataclass
+class Service:
+    """The service running in this process with its in-process sandbox platform."""
+
+    base_url: str
+    runtime: Runtime
+    platform: SandboxPlatform
+
+    def oa_texts(self, user_id: str) -> list[str]:
+        """Texts the OA sent this user, as the sandbox phone shows them."""
+        return [m.text for m in self.platform.chats.get(user_id, []) if m.from_oa]
+
+    async def settled(self) -> None:
+        """Wait until every stored event is handled and every queued message left."""
+        from sqlalchemy import func, select
+
+        from bot.models import InboxEvent, InboxStatus, OutboundMessage, OutboxStatus
+
+        async def idle() -> bool:
+            async with self.runtime.sessions() as session:
+                pending = await session.scalar(
+                    select(func.count()).select_from(InboxEvent).where(InboxEvent.status == InboxStatus.PENDING)
+                )
+                unsent = await session.scalar(
+                    select(func.count())
+                    .select_from(OutboundMessage)
+                    .where(OutboundMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]))
+                )
+            return pending == 0 and unsent == 0
+
+        for _ in range(3):  # receipts and echoes of what was just sent come back as new events
+            await eventually(idle, what="the service to settle")
+            await self.platform.wait_idle()
+        await eventually(idle, what="the service to settle")
+
+
+@asynccontextmanager
+async def running_service(
+    database_url: str, *, clock: Clock | None = None, env: dict[str, str] | None = None
+) -> AsyncIterator[Service]:
+    """`create_app` on a free loopback port, in sandbox mode with the platform in-process."""
+    port = free_port()
+    settings = Settings.from_env({"LOA_PORT": str(port), "LOA_DATABASE_URL": database_url, **(env or {})})
+    app = create_app(settings, clock=clock or FakeClock())
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    rt = app[RUNTIME]
+    assert rt.sandbox is not None
+    try:
+        yield Service(settings.base_url, rt, rt.sandbox)
+    finally:
+        await runner.cleanup()
+
+
+class ServeProcess:
+    """A real `loa serve` process (so a test can kill it at any moment)."""
+
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        self.env = env
+        self.cwd = cwd
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = int(env["LOA_PORT"])
+        self.log = cwd / "serve.log"
+
+    async def start(self) -> None:
+        """Start and wait for /healthz."""
+        out = open(self.log, "ab")  # noqa: SIM115 — owned by the child until it exits
+        self.proc = subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=self.cwd, env=self.env,
+                                     stdout=out, stderr=subprocess.STDOUT)
+        out.close()
+
+        async def up() -> bool:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise AssertionError(f"loa serve exited: {self.log.read_text()[-3000:]}")
+            try:
+                async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{self.port}/healthz") as r:
+                    return r.status == 200
+            except aiohttp.ClientError:
+                return False
+
+        await eventually(up, timeout=30, what="loa serve to come up")
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up runs, as in a crash."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        """SIGTERM and wait."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+
+
+def serve_env(database_url: str, sandbox_port: int, port: int, **extra: str) -> dict[str, str]:
+    """Environment for `loa serve` in sandbox mode, pointed at a sandbox on another port."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZALO_", "LOA_"))}
+    env.update(
+        LOA_PORT=str(port),
+        LOA_DATABASE_URL=database_url,
+        ZALO_API_BASE=f"http://127.0.0.1:{sandbox_port}",
+        ZALO_OAUTH_BASE=f"http://127.0.0.1:{sandbox_port}",
+        LOA_LOG_LEVEL="INFO",
+        PYTHONPATH=str(REPO),
+        **extra,
+    )
+    return env
