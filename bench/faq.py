@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""Accuracy and latency of the FAQ matcher on the development questions.
+"""Accuracy and latency of the FAQ matcher on the development questions and other question sets.
 
-Usage: bench/faq.py [DEV_TSV] [--corpus FAQ_YAML] [--runs N] [--synthetic N]
-Prints a readable report, then exactly one JSON line with the figures.
+Usage: bench/faq.py [TSV ...] [--corpus FAQ_YAML] [--runs N] [--synthetic N]
+Without TSV files it reads the shared dev questions and bench/data/paraphrases.tsv.
+Prints a readable report per set, then exactly one JSON line with the figures: the first set's
+figures under plain keys (top1, wrong_answer, ...), every further set's under its file name
+("paraphrases_top1", ...). Latency is measured on the first set.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from bot.faq.normalize import analyze  # noqa: E402
 
 DEFAULT_DEV = REPO / ".." / "shared" / "faq" / "dev-questions.tsv"
 DEFAULT_CORPUS = REPO / ".." / "shared" / "faq" / "poverty-faq.yaml"
+DEFAULT_PARAPHRASES = REPO / "bench" / "data" / "paraphrases.tsv"
 
 # Words mixed into synthetic entries so that 10,000 of them do not collapse into 69 distinct ones.
 _FILLERS = (
@@ -146,10 +150,38 @@ def latency(matcher: FaqMatcher, texts: list[str], runs: int) -> tuple[float, fl
     return round(statistics.median(p50s), 3), round(statistics.median(p99s), 3)
 
 
+def _report(name: str, path: Path, figures: dict[str, float | int]) -> None:
+    """The readable accuracy lines of one question set."""
+    print(f"{name}: {path} ({figures['messages']} messages, {figures['answerable']} answerable)")
+    print(f"  top-1 on answerable        {figures['top1']:5.1f} %")
+    print(f"  answered right             {figures['answered_right']:5.1f} %")
+    print(
+        f"  clarify                    {figures['clarify']:5.1f} %  (right entry among choices "
+        f"{figures['clarify_has_right']:.1f} %)"
+    )
+    print(f"  wrong answers              {figures['wrong_answer']:5.1f} %")
+    print(
+        f"  fallback precision/recall  {figures['fallback_precision']:5.1f}"
+        f" / {figures['fallback_recall']:.1f} %"
+    )
+
+
+def _set_names(paths: list[Path]) -> list[str]:
+    """A distinct key prefix per question set, from its file name."""
+    names: list[str] = []
+    for path in paths:
+        base = "".join(ch if ch.isalnum() else "_" for ch in path.stem.lower()).strip("_") or "set"
+        name, n = base, 2
+        while name in names:
+            name, n = f"{base}{n}", n + 1
+        names.append(name)
+    return names
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dev", nargs="?", type=Path, default=DEFAULT_DEV)
+    parser.add_argument("sets", nargs="*", type=Path, metavar="TSV")
     parser.add_argument("--corpus", type=Path, default=None)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--synthetic", type=int, default=10_000)
@@ -160,13 +192,22 @@ def main(argv: list[str] | None = None) -> int:
         os.sched_setaffinity(0, {cpus[0]})
     corpus_path = args.corpus or (DEFAULT_CORPUS if DEFAULT_CORPUS.exists() else BUNDLED_FAQ)
     items = read_faq(corpus_path)
-    rows = read_dev(args.dev)
-    texts = [t for t, _ in rows]
+    paths: list[Path] = args.sets or [p for p in (DEFAULT_DEV, DEFAULT_PARAPHRASES) if p.exists()]
+    if not paths:
+        parser.error("no question set given and none found at the default paths")
+    sets = [read_dev(p) for p in paths]
+    names = _set_names(paths)
+    texts = [t for t, _ in sets[0]]
 
     start = time.perf_counter()
     matcher = FaqMatcher.build(items)
     build_ms = (time.perf_counter() - start) * 1000
-    figures: dict[str, float | int] = dict(accuracy(matcher, rows))
+    per_set: list[dict[str, float | int]] = []
+    for rows in sets:
+        fig: dict[str, float | int] = dict(accuracy(matcher, rows))
+        fig["messages"] = len(rows)
+        fig["answerable"] = sum(e != "none" for _, e in rows)
+        per_set.append(fig)
     p50, p99 = latency(matcher, texts, args.runs)
 
     big_items = synthetic_corpus(items, args.synthetic)
@@ -175,10 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     big_build_s = time.perf_counter() - start
     big_p50, big_p99 = latency(big, texts, args.runs)
 
+    figures: dict[str, float | int] = dict(per_set[0])
     figures.update(
         {
-            "messages": len(rows),
-            "answerable": sum(e != "none" for _, e in rows),
             "entries": len(items),
             "build_ms": round(build_ms, 1),
             "p50_ms": p50,
@@ -189,19 +229,12 @@ def main(argv: list[str] | None = None) -> int:
             "synthetic_p99_ms": big_p99,
         }
     )
-    print(f"corpus {corpus_path} ({len(items)} entries), dev {args.dev} ({len(rows)} messages)")
-    print(f"top-1 on answerable        {figures['top1']:5.1f} %")
-    print(f"answered right             {figures['answered_right']:5.1f} %")
-    print(
-        f"clarify                    {figures['clarify']:5.1f} %  (right entry among choices "
-        f"{figures['clarify_has_right']:.1f} %)"
-    )
-    print(f"wrong answers              {figures['wrong_answer']:5.1f} %")
-    print(
-        f"fallback precision/recall  {figures['fallback_precision']:5.1f}"
-        f" / {figures['fallback_recall']:.1f} %"
-    )
-    print(f"latency p50/p99            {p50:.3f} / {p99:.3f} ms  (build {build_ms:.1f} ms)")
+    for name, fig in zip(names[1:], per_set[1:], strict=True):
+        figures.update({f"{name}_{key}": value for key, value in fig.items()})
+    print(f"corpus {corpus_path} ({len(items)} entries)")
+    for name, path, fig in zip(names, paths, per_set, strict=True):
+        _report(name, path, fig)
+    print(f"latency p50/p99 ({names[0]})  {p50:.3f} / {p99:.3f} ms  (build {build_ms:.1f} ms)")
     print(f"{len(big_items)} entries p50/p99   {big_p50:.3f} / {big_p99:.3f} ms  (build {big_build_s:.2f} s)")
     print(json.dumps(figures, ensure_ascii=False))
     return 0
