@@ -34,7 +34,7 @@ function currentUser() {
 
 function renderFollow() {
   const user = currentUser();
-  $("follow-status").textContent = user ? (user.follower ? "Đang quan tâm OA" : "Chưa quan tâm OA") : "";
+  $("follow-status").textContent = user ? (user.follower ? "Đã quan tâm" : "Chưa quan tâm") : "";
   $("follow-button").hidden = !user || user.follower;
   $("unfollow-button").hidden = !user || !user.follower;
 }
@@ -232,6 +232,7 @@ async function start() {
     state.user = select.value;
     state.lastChat = "";
     state.lastGroup = "";
+    pickDefaultGroup();
     renderFollow();
     refresh();
   });
