@@ -180,3 +180,25 @@ async def test_early_refresh_failing_transiently_keeps_the_valid_token() -> None
     now.value = T0 + timedelta(hours=26)
     with pytest.raises(TransientHTTPError):
         await manager.access_token()
+
+
+async def test_nobody_gets_the_new_token_until_it_is_saved() -> None:
+    now = Now()
+    gate = asyncio.Event()
+
+    class SlowStore(MemoryStore):
+        async def save(self, p: TokenPair) -> None:
+            await gate.wait()
+            await super().save(p)
+
+    store = SlowStore(pair(1))
+    refresher = Refresher(store, now)
+    manager = TokenManager(store, refresher, now=now)
+    now.value = T0 + timedelta(hours=21)
+    callers = [asyncio.create_task(manager.access_token()) for _ in range(5)]
+    await asyncio.sleep(0.05)
+    assert refresher.calls == ["refresh-1"]
+    assert not any(c.done() for c in callers)  # refreshed, but not yet durable: nobody may use it
+    gate.set()
+    assert set(await asyncio.gather(*callers)) == {"access-2"}
+    assert [p.access_token for p in store.saves] == ["access-2"]
