@@ -1,0 +1,106 @@
+"""A real `loa serve` process killed at the worst moments, then restarted against the same sandbox."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from sqlalchemy import select
+
+from bot.clock import SystemClock
+from bot.config import SANDBOX_APP_ID, SANDBOX_APP_SECRET, SANDBOX_OA_ID, SANDBOX_OA_SECRET_KEY
+from bot.db import make_engine, make_sessionmaker
+from bot.models import OutboundMessage, OutboxStatus, ZaloToken
+from bot.sandbox.api import create_sandbox_app
+from bot.sandbox.platform import SandboxPlatform
+from tests.service import ServeProcess, eventually, free_port, serve_env
+
+BA_SAU = "4000000000000000001"
+
+
+@dataclass
+class World:
+    """A sandbox platform served in this process and a `loa serve` process pointed at it."""
+
+    platform: SandboxPlatform
+    serve: ServeProcess
+    database_url: str
+
+    def oa_texts(self, user_id: str) -> list[str]:
+        return [m.text for m in self.platform.chats.get(user_id, []) if m.from_oa]
+
+    async def outbound(self) -> list[OutboundMessage]:
+        engine = make_engine(self.database_url)
+        try:
+            async with make_sessionmaker(engine)() as s:
+                return list((await s.scalars(select(OutboundMessage).order_by(OutboundMessage.id))).all())
+        finally:
+            await engine.dispose()
+
+
+@pytest.fixture
+async def world(database_url: str, tmp_path: Path) -> AsyncIterator[World]:
+    sandbox_port, serve_port = free_port(), free_port()
+    platform = SandboxPlatform(
+        app_id=SANDBOX_APP_ID, app_secret=SANDBOX_APP_SECRET, oa_secret_key=SANDBOX_OA_SECRET_KEY,
+        oa_id=SANDBOX_OA_ID, webhook_url=f"http://127.0.0.1:{serve_port}/zalo/webhook", clock=SystemClock(),
+    )
+    platform.seed_demo()
+    runner = web.AppRunner(create_sandbox_app(platform), shutdown_timeout=1)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", sandbox_port).start()
+    first = platform.issue_initial_tokens()
+    env = serve_env(database_url, sandbox_port, serve_port, ZALO_ACCESS_TOKEN=first.access_token,
+                    ZALO_REFRESH_TOKEN=first.refresh_token)
+    serve = ServeProcess(env, tmp_path)
+    await serve.start()
+    try:
+        yield World(platform, serve, database_url)
+    finally:
+        serve.stop()
+        await runner.cleanup()
+
+
+async def test_killed_before_the_reply_left_then_restarted_sends_it_once(world: World) -> None:
+    # Zalo's API hangs on the reply, so the process dies with the event acknowledged and the reply unsent.
+    world.platform.timeout_fault_seconds = 3600
+    world.platform.inject("/v3.0/oa/message/cs", "timeout")
+    emission = await world.platform.user_send_text(BA_SAU, "hộ cận nghèo vay vốn lãi suất bao nhiêu")
+    assert emission.status == 200
+
+    async def stuck_sending() -> bool:
+        return any(m.status == OutboxStatus.SENDING for m in await world.outbound())
+
+    await eventually(stuck_sending, what="the reply to be under way")
+    world.serve.kill()
+    assert world.oa_texts(BA_SAU) == []
+    await world.serve.start()
+    await eventually(lambda: world.oa_texts(BA_SAU), timeout=20, what="the reply after the restart")
+    await world.platform.wait_idle()
+    assert len(world.oa_texts(BA_SAU)) == 1
+    [row] = await world.outbound()
+    assert row.status == OutboxStatus.SENT and row.zalo_message_id
+
+
+async def test_after_a_restart_the_rotated_refresh_token_is_used(world: World) -> None:
+    world.platform.expire_access_tokens()
+    await world.platform.user_send_text(BA_SAU, "vneid là gì")
+    await eventually(lambda: world.oa_texts(BA_SAU), timeout=20, what="the answer after a refresh")
+    first_refresh = world.serve.env["ZALO_REFRESH_TOKEN"]
+    assert not world.platform.refresh_token_alive(first_refresh)  # used once, dead now
+
+    world.serve.kill()
+    await world.serve.start()  # the environment still names the first (dead) pair
+    world.platform.expire_access_tokens()
+    await world.platform.user_send_text(BA_SAU, "làm mất thẻ bhyt thì sao")
+    await eventually(lambda: len(world.oa_texts(BA_SAU)) == 2, timeout=20, what="the answer after the restart")
+    engine = make_engine(world.database_url)
+    async with make_sessionmaker(engine)() as s:
+        token = await s.scalar(select(ZaloToken))
+    await engine.dispose()
+    assert token is not None and world.platform.refresh_token_alive(token.refresh_token)
+    log = world.serve.log.read_text()
+    assert "refused" not in log.lower()
