@@ -1,7 +1,8 @@
 """The sandbox Zalo platform: users, OA groups, chats, tokens and webhook delivery, in memory.
 
-It follows /work/shared/docs/zalo-oa.md: the same envelopes, ids as strings, 13-digit millisecond
-timestamps, the 7-day consultation window, 25-hour access tokens and single-use refresh tokens.
+It follows the shared Zalo platform notes (zalo-oa.md): the same envelopes, ids as strings,
+13-digit millisecond timestamps, the 7-day consultation window, 25-hour access tokens and
+single-use refresh tokens.
 Where the doc leaves a shape open (conversation history items, OAuth error codes other than
 -14002/-14003), the choice made here is marked in a comment.
 """
