@@ -16,10 +16,15 @@ async def handler(request: web.Request) -> web.Response:
     raw = await request.read()
     payload = json.loads(raw)
     ok = verify_signature(
-        request.headers.get("X-ZEvent-Signature"), SANDBOX_APP_ID, raw, str(payload.get("timestamp", "")),
+        request.headers.get("X-ZEvent-Signature"),
+        SANDBOX_APP_ID,
+        raw,
+        str(payload.get("timestamp", "")),
         SANDBOX_OA_SECRET_KEY,
     )
-    return web.json_response({"status": "ok"} if ok else {"error": "bad signature"}, status=200 if ok else 401)
+    return web.json_response(
+        {"status": "ok"} if ok else {"error": "bad signature"}, status=200 if ok else 401
+    )
 
 
 def main() -> None:

@@ -105,16 +105,31 @@ def write_events(base: Path, tag: str, threads: int, per_thread: int) -> list[st
         with open(f"{base}.{t}", "w", encoding="utf-8") as f:
             for i in range(per_thread):
                 msg_id = f"{tag}-{t}-{i}"
-                body, headers = signed(text_event(f"40000{i % 997:05d}", msg_id, f"nhà tôi hộ cận nghèo vay vốn được không {i}"))
+                body, headers = signed(
+                    text_event(f"40000{i % 997:05d}", msg_id, f"nhà tôi hộ cận nghèo vay vốn được không {i}")
+                )
                 f.write(headers["X-ZEvent-Signature"] + "\t" + body.decode() + "\n")
                 keys.append(f"user_send_text:{msg_id}")
     return keys
 
 
-def run_wrk(port: int, events: Path, args: argparse.Namespace, lua: Path, cpu: int | None) -> dict[str, float]:
+def run_wrk(
+    port: int, events: Path, args: argparse.Namespace, lua: Path, cpu: int | None
+) -> dict[str, float]:
     cmd = pinned(
-        ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s", "--timeout", "5s", "-s", str(lua),
-         f"http://127.0.0.1:{port}/zalo/webhook", "--", str(events)],
+        [
+            "wrk",
+            f"-t{args.threads}",
+            f"-c{args.connections}",
+            f"-d{args.duration}s",
+            "--timeout",
+            "5s",
+            "-s",
+            str(lua),
+            f"http://127.0.0.1:{port}/zalo/webhook",
+            "--",
+            str(events),
+        ],
         cpu,
     )
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
@@ -125,7 +140,9 @@ def run_wrk(port: int, events: Path, args: argparse.Namespace, lua: Path, cpu: i
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1)
@@ -150,8 +167,12 @@ def main() -> None:
             port = free_port()
             events = work / f"bare{run}"
             write_events(events, f"bare{run}", args.threads, per_thread)
-            bare = subprocess.Popen(pinned([python, str(REPO / "bench" / "bare_webhook.py"), "--port", str(port)], server_cpu),
-                                    cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            bare = subprocess.Popen(
+                pinned([python, str(REPO / "bench" / "bare_webhook.py"), "--port", str(port)], server_cpu),
+                cwd=REPO,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             try:
                 wait_port(port)
                 results["bare"].append(run_wrk(port, events, args, lua, load_cpu))
@@ -163,19 +184,38 @@ def main() -> None:
             events = work / f"loa{run}"
             keys = write_events(events, f"loa{run}", args.threads, per_thread)
             db = work / f"loa{run}.db"
-            env = {**os.environ, "LOA_PORT": str(port), "LOA_DATABASE_URL": f"sqlite:///{db}", "LOA_LOG_LEVEL": "WARNING"}
+            env = {
+                **os.environ,
+                "LOA_PORT": str(port),
+                "LOA_DATABASE_URL": f"sqlite:///{db}",
+                "LOA_LOG_LEVEL": "WARNING",
+            }
             for key in ("ZALO_APP_ID", "ZALO_API_BASE", "ZALO_OAUTH_BASE"):
                 env.pop(key, None)
-            serve = subprocess.Popen(pinned([python, "-m", "bot", "serve"], server_cpu), cwd=work, env=env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            log = open(work / f"serve{run}.log", "wb")
+            serve = subprocess.Popen(
+                pinned([python, "-m", "bot", "serve"], server_cpu),
+                cwd=work,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
             try:
-                wait_http(f"http://127.0.0.1:{port}/healthz")
+                try:
+                    wait_http(f"http://127.0.0.1:{port}/healthz")
+                except RuntimeError:
+                    sys.exit((work / f"serve{run}.log").read_text()[-3000:])
                 result = run_wrk(port, events, args, lua, load_cpu)
             finally:
                 serve.terminate()
                 serve.wait(timeout=60)
             with sqlite3.connect(db) as conn:
-                stored = {k for (k,) in conn.execute("select dedupe_key from inbox_events where event_name = 'user_send_text'")}
+                stored = {
+                    k
+                    for (k,) in conn.execute(
+                        "select dedupe_key from inbox_events where event_name = 'user_send_text'"
+                    )
+                }
             sent_keys = set(keys)
             stored_ours = len(stored & sent_keys)
             # wrk counts only answers it read; every one of them must be in the inbox.
@@ -188,8 +228,11 @@ def main() -> None:
             results["loa"].append(result)
             for name in ("bare", "loa"):
                 r = results[name][-1]
-                print(f"run {run + 1} {name:4s}: {r['events_per_s']:8.0f} events/s  p50 {r['p50_ms']:6.2f} ms  "
-                      f"p99 {r['p99_ms']:6.2f} ms  errors {r['errors']}" + (f"  stored {r['stored']} missing {r['missing']}" if name == "loa" else ""))
+                print(
+                    f"run {run + 1} {name:4s}: {r['events_per_s']:8.0f} events/s  p50 {r['p50_ms']:6.2f} ms  "
+                    f"p99 {r['p99_ms']:6.2f} ms  errors {r['errors']}"
+                    + (f"  stored {r['stored']} missing {r['missing']}" if name == "loa" else "")
+                )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -212,8 +255,10 @@ def main() -> None:
         "stored": stored_total,
         "missing": missing_total,
     }
-    print(f"median: loa {figures['loa_events_per_s']} events/s vs bare {figures['bare_events_per_s']} "
-          f"-> ratio {figures['ratio']}; loa p99 {figures['loa_p99_ms']} ms; missing {missing_total}")
+    print(
+        f"median: loa {figures['loa_events_per_s']} events/s vs bare {figures['bare_events_per_s']} "
+        f"-> ratio {figures['ratio']}; loa p99 {figures['loa_p99_ms']} ms; missing {missing_total}"
+    )
     print(json.dumps(figures))
 
 

@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TextIO
 
 from dotenv import load_dotenv
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -53,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  - {problem}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings.log_level != "DEBUG":
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     if args.command == "serve":
         return serve(settings)
     if args.command == "db":
@@ -60,7 +63,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "faq" and args.faq_command == "import":
         return _with_db(settings, lambda sessions: faq_import(sessions, args.file))
     if args.command == "faq":
-        return _with_db(settings, faq_match)
+        stdin = open(sys.stdin.fileno(), encoding="utf-8", errors="replace", closefd=False)
+        stdout = open(sys.stdout.fileno(), "w", encoding="utf-8", closefd=False)
+        try:
+            return _with_db(settings, lambda sessions: faq_match(sessions, stdin, stdout))
+        finally:
+            stdout.flush()
     if args.command == "zalo":
         return _with_db(settings, lambda sessions: zalo_connect(settings, sessions))
     return sandbox(args.host, args.port, args.webhook_url)
@@ -117,16 +125,11 @@ async def faq_import(sessions: Sessions, path: Path) -> int:
     return await faq_import_command(sessions, path, sys.stdout, SystemClock().now())
 
 
-async def faq_match(sessions: Sessions) -> int:
-    """`loa faq match`."""
+async def faq_match(sessions: Sessions, stdin: TextIO, stdout: TextIO) -> int:
+    """`loa faq match`: UTF-8 in and out, whatever the terminal's locale."""
     from bot.faq.commands import faq_match_command
 
-    stdin = open(sys.stdin.fileno(), encoding="utf-8", errors="replace", closefd=False)
-    stdout = open(sys.stdout.fileno(), "w", encoding="utf-8", closefd=False)
-    try:
-        return await faq_match_command(sessions, stdin, stdout)
-    finally:
-        stdout.flush()
+    return await faq_match_command(sessions, stdin, stdout)
 
 
 async def zalo_connect(settings: Settings, sessions: Sessions) -> int:

@@ -130,10 +130,15 @@ async def start_runtime(
 
     outbox = OutboxSender(sessions, clock, send, history)
 
+    inbox = InboxWriter(engine, clock)
     processor = InboxProcessor(
-        sessions, clock, inbox_handler(settings, clock, replies, faq, dispatcher), on_committed=outbox.wake
+        sessions,
+        clock,
+        inbox_handler(settings, clock, replies, faq, dispatcher),
+        on_committed=outbox.wake,
+        defer_while=lambda: inbox.busy,
     )
-    inbox = InboxWriter(sessions, clock, on_stored=processor.submit)
+    inbox.on_stored = processor.submit
     scheduler = AsyncIOScheduler(timezone="UTC")
     rt = Runtime(
         settings=settings,

@@ -151,7 +151,8 @@ def parse_event(payload: dict[str, Any]) -> Event:
     message = payload.get("message") if isinstance(payload.get("message"), dict) else {}
     assert isinstance(message, dict)
     msg_id = _str(message.get("msg_id")) or ""
-    text = message.get("text") if isinstance(message.get("text"), str) else ""
+    raw_text = message.get("text")
+    text = raw_text if isinstance(raw_text, str) else ""
     quote = _str(message.get("quote_msg_id"))
     unknown = Unknown(name, ts)
 

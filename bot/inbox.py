@@ -6,11 +6,12 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Executable
 
 from bot.clock import Clock
@@ -38,15 +39,22 @@ class InboxWriter:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        engine: AsyncEngine,
         clock: Clock,
         on_stored: Callable[[list[int]], None] = lambda ids: None,
     ) -> None:
-        self._sessions = sessions
+        self._engine = engine
         self._clock = clock
-        self._on_stored = on_stored
+        self.on_stored = on_stored
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._waiting = 0
+        self._statement: Executable | None = None
+
+    @property
+    def busy(self) -> bool:
+        """Whether acknowledgements are waiting on a commit right now (Zalo is sending)."""
+        return self._waiting > 0
 
     def start(self) -> None:
         """Start the background writer."""
@@ -56,7 +64,8 @@ class InboxWriter:
         """Finish what is queued, then stop."""
         if self._task is None:
             return
-        while not self._queue.empty():
+        # The writer task drains the queue; nothing else could signal that it is empty.
+        while not self._queue.empty() and not self._task.done():  # noqa: ASYNC110
             await asyncio.sleep(0.01)
         self._task.cancel()
         try:
@@ -71,7 +80,11 @@ class InboxWriter:
             raise RuntimeError("inbox writer is not running")
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Pending(key, event_name, body, done))
-        return await done
+        self._waiting += 1
+        try:
+            return await done
+        finally:
+            self._waiting -= 1
 
     async def _run(self) -> None:
         while True:
@@ -94,7 +107,7 @@ class InboxWriter:
                     item.done.set_result(fresh)
                 seen.add(item.key)
             if new_ids:
-                self._on_stored(sorted(set(new_ids)))
+                self.on_stored(sorted(set(new_ids)))
 
     async def _write(self, batch: list[_Pending]) -> dict[str, int]:
         now = self._clock.now()
@@ -111,21 +124,24 @@ class InboxWriter:
                     "attempts": 0,
                 },
             )
-        async with self._sessions() as session:
-            stmt = insert_ignoring_duplicates(session, list(rows.values()))
-            result = await session.execute(stmt)
-            stored = {key: ident for ident, key in result.all()}
-            await session.commit()
-        return stored
+        if self._statement is None:
+            self._statement = insert_ignoring_duplicates(self._engine.dialect.name)
+        async with self._engine.begin() as conn:
+            result = await conn.execute(self._statement, list(rows.values()))
+            return {key: ident for ident, key in result.all()}
 
 
-def insert_ignoring_duplicates(session: AsyncSession, rows: list[dict[str, object]]) -> Executable:
-    """INSERT … ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key, for either backend."""
-    dialect = session.get_bind().dialect.name
+def insert_ignoring_duplicates(dialect: str) -> Executable:
+    """INSERT … ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key, for either backend.
+
+    One fixed statement run with many parameter sets: compiled once and cached, where a multi-VALUES
+    statement of a different length per batch would be compiled again for every batch.
+    """
+    table = cast(Table, InboxEvent.__table__)
     if dialect == "postgresql":
-        pg = pg_insert(InboxEvent).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
-        return pg.returning(InboxEvent.id, InboxEvent.dedupe_key)
+        pg = pg_insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        return pg.returning(table.c.id, table.c.dedupe_key)
     if dialect == "sqlite":
-        lite = sqlite_insert(InboxEvent).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
-        return lite.returning(InboxEvent.id, InboxEvent.dedupe_key)
-    return insert(InboxEvent).values(rows).returning(InboxEvent.id, InboxEvent.dedupe_key)
+        lite = sqlite_insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        return lite.returning(table.c.id, table.c.dedupe_key)
+    return insert(table).returning(table.c.id, table.c.dedupe_key)

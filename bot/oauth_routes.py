@@ -44,7 +44,8 @@ def _page(title: str, body: str, status: int = 200) -> web.Response:
     text = (
         "<!doctype html><html lang='vi'><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>{html.escape(title)}</title><body style='font-family:sans-serif;max-width:36rem;margin:2rem auto'>"
+        f"<title>{html.escape(title)}</title>"
+        "<body style='font-family:sans-serif;max-width:36rem;margin:2rem auto'>"
         f"<h1>{html.escape(title)}</h1><p>{html.escape(body)}</p></body></html>"
     )
     return web.Response(text=text, content_type="text/html", status=status)

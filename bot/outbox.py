@@ -157,17 +157,16 @@ class OutboxSender:
 
     async def _claim(self, limit: int) -> list[OutboundMessage]:
         now = self._clock.now()
+        query = (
+            select(OutboundMessage)
+            .where(OutboundMessage.status == OutboxStatus.PENDING, OutboundMessage.next_attempt_at <= now)
+            .order_by(OutboundMessage.priority.desc(), OutboundMessage.id)
+            .limit(limit)
+        )
+        if self._in_flight:
+            query = query.where(OutboundMessage.id.not_in(self._in_flight))
         async with self._sessions() as session:
-            rows = (
-                await session.scalars(
-                    select(OutboundMessage)
-                    .where(OutboundMessage.status == OutboxStatus.PENDING)
-                    .where(OutboundMessage.next_attempt_at <= now)
-                    .where(OutboundMessage.id.not_in(self._in_flight) if self._in_flight else True)
-                    .order_by(OutboundMessage.priority.desc(), OutboundMessage.id)
-                    .limit(limit)
-                )
-            ).all()
+            rows = (await session.scalars(query)).all()
             claimed = []
             for row in rows:
                 # Marking SENDING is committed before the send: after a crash, the row says its

@@ -18,6 +18,8 @@ from bot.models import InboxEvent, InboxStatus
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+MAX_DEFER = 0.25  # seconds handling may wait for acknowledgements, per event
+DEFER_STEP = 0.005
 
 # Handles one stored event inside the given session; the caller commits.
 Handle = Callable[[AsyncSession, InboxEvent], Awaitable[None]]
@@ -32,11 +34,13 @@ class InboxProcessor:
         clock: Clock,
         handle: Handle,
         on_committed: Callable[[], None] = lambda: None,
+        defer_while: Callable[[], bool] = lambda: False,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._handle = handle
         self._on_committed = on_committed
+        self._defer_while = defer_while
         self._queue: asyncio.Queue[int] = asyncio.Queue()
         self._queued: set[int] = set()
         self._task: asyncio.Task[None] | None = None
@@ -91,10 +95,19 @@ class InboxProcessor:
     async def _run(self) -> None:
         while True:
             ident = await self._queue.get()
+            await self._yield_to_acknowledgements()
             try:
                 await self.process(ident)
             except Exception:
                 log.exception("inbox row %d: unexpected failure", ident)
+
+    async def _yield_to_acknowledgements(self) -> None:
+        # Zalo wants its 200 within 2 s and the inbox already holds the event, so while a burst is
+        # being acknowledged, handling waits (a little: replies must not wait for long either).
+        waited = 0.0
+        while self._defer_while() and waited < MAX_DEFER:
+            await asyncio.sleep(DEFER_STEP)
+            waited += DEFER_STEP
 
     async def process(self, ident: int) -> None:
         """Handle one row: its effects and its 'done' mark commit together, or not at all."""

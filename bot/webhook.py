@@ -14,6 +14,8 @@ from bot.zalo.signature import verify_signature
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024
+_OK = b'{"status": "ok"}'
+_DUPLICATE = b'{"status": "duplicate"}'
 
 
 def _reject(status: int, reason: str) -> web.Response:
@@ -54,4 +56,4 @@ async def zalo_webhook(request: web.Request) -> web.Response:
         # Not stored: say so, so that Zalo delivers it again rather than thinking we have it.
         log.exception("could not store event %s", event_name)
         return web.json_response({"error": "try again"}, status=503)
-    return web.json_response({"status": "ok" if fresh else "duplicate"})
+    return web.Response(body=_OK if fresh else _DUPLICATE, content_type="application/json")

@@ -34,7 +34,9 @@ class Chat:
         self.faq = FaqBook()
         self.replies = Replies(self.settings.templates_dir)
         self.processor = InboxProcessor(
-            sessions, clock, inbox_handler(self.settings, clock, self.replies, self.faq, residents_dispatcher())
+            sessions,
+            clock,
+            inbox_handler(self.settings, clock, self.replies, self.faq, residents_dispatcher()),
         )
         self._ids = itertools.count(1)
 
@@ -49,8 +51,12 @@ class Chat:
         """Store one event in the inbox, process it, return the messages it queued."""
         async with self.sessions() as session:
             row = InboxEvent(
-                dedupe_key=dedupe_key(payload), event_name=payload["event_name"], body=json.dumps(payload),
-                received_at=self.clock.now(), status=InboxStatus.PENDING, attempts=0,
+                dedupe_key=dedupe_key(payload),
+                event_name=payload["event_name"],
+                body=json.dumps(payload),
+                received_at=self.clock.now(),
+                status=InboxStatus.PENDING,
+                attempts=0,
             )
             session.add(row)
             await session.commit()
@@ -60,19 +66,28 @@ class Chat:
             done = await session.get(InboxEvent, ident)
             assert done is not None and done.status == InboxStatus.DONE, done and done.error
             return list(
-                (await session.scalars(
-                    select(OutboundMessage).where(OutboundMessage.key.like(f"in:{ident}:%")).order_by(OutboundMessage.id)
-                )).all()
+                (
+                    await session.scalars(
+                        select(OutboundMessage)
+                        .where(OutboundMessage.key.like(f"in:{ident}:%"))
+                        .order_by(OutboundMessage.id)
+                    )
+                ).all()
             )
 
     async def say(self, user_id: str, text: str) -> list[OutboundMessage]:
         """The user types `text` to the OA."""
         self.clock.advance(timedelta(seconds=5))
-        return await self.event({
-            "app_id": self.settings.zalo_app_id, "event_name": "user_send_text", "timestamp": epoch_ms(self.clock.now()),
-            "sender": {"id": user_id}, "recipient": {"id": OA_ID},
-            "message": {"msg_id": f"m{next(self._ids)}", "text": text},
-        })
+        return await self.event(
+            {
+                "app_id": self.settings.zalo_app_id,
+                "event_name": "user_send_text",
+                "timestamp": epoch_ms(self.clock.now()),
+                "sender": {"id": user_id},
+                "recipient": {"id": OA_ID},
+                "message": {"msg_id": f"m{next(self._ids)}", "text": text},
+            }
+        )
 
     async def reply_to(self, user_id: str, text: str) -> str:
         """What the bot answered `user_id` (exactly one message to them is expected)."""
@@ -83,8 +98,11 @@ class Chat:
     async def other(self, kind: str, user_id: str, **extra: Any) -> list[OutboundMessage]:
         """Any other event for a user (follow, media, echo …)."""
         self.clock.advance(timedelta(seconds=5))
-        payload: dict[str, Any] = {"app_id": self.settings.zalo_app_id, "event_name": kind,
-                                   "timestamp": epoch_ms(self.clock.now())}
+        payload: dict[str, Any] = {
+            "app_id": self.settings.zalo_app_id,
+            "event_name": kind,
+            "timestamp": epoch_ms(self.clock.now()),
+        }
         if kind in ("follow", "unfollow"):
             payload.update(oa_id=OA_ID, follower={"id": user_id})
         elif kind.startswith("oa_send_") or kind in ("user_received_message", "user_seen_message"):

@@ -106,7 +106,9 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     else:
         pg = postgres_url()
         if not pg:
-            pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV}=postgresql://user:pass@127.0.0.1:5432/db (see README)")
+            pytest.skip(
+                f"PostgreSQL tests need {POSTGRES_ENV}=postgresql://user:pass@127.0.0.1:5432/db (see README)"
+            )
         await reset_postgres(pg)
         url = pg
     await upgrade_async(url)

@@ -70,7 +70,9 @@ class Service:
         async def idle() -> bool:
             async with self.runtime.sessions() as session:
                 pending = await session.scalar(
-                    select(func.count()).select_from(InboxEvent).where(InboxEvent.status == InboxStatus.PENDING)
+                    select(func.count())
+                    .select_from(InboxEvent)
+                    .where(InboxEvent.status == InboxStatus.PENDING)
                 )
                 unsent = await session.scalar(
                     select(func.count())
@@ -116,16 +118,24 @@ class ServeProcess:
 
     async def start(self) -> None:
         """Start and wait for /healthz."""
-        out = open(self.log, "ab")  # noqa: SIM115 — owned by the child until it exits
-        self.proc = subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=self.cwd, env=self.env,
-                                     stdout=out, stderr=subprocess.STDOUT)
+        out = open(self.log, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve"],
+            cwd=self.cwd,
+            env=self.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
         out.close()
 
         async def up() -> bool:
             if self.proc is not None and self.proc.poll() is not None:
                 raise AssertionError(f"loa serve exited: {self.log.read_text()[-3000:]}")
             try:
-                async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{self.port}/healthz") as r:
+                async with (
+                    aiohttp.ClientSession() as http,
+                    http.get(f"http://127.0.0.1:{self.port}/healthz") as r,
+                ):
                     return r.status == 200
             except aiohttp.ClientError:
                 return False

@@ -9,7 +9,9 @@ from bot.config import SANDBOX_APP_ID, SANDBOX_OA_SECRET_KEY
 from bot.zalo.signature import compute_mac
 
 
-def signed(payload: dict[str, Any], *, app_id: str = SANDBOX_APP_ID, secret: str = SANDBOX_OA_SECRET_KEY) -> tuple[bytes, dict[str, str]]:
+def signed(
+    payload: dict[str, Any], *, app_id: str = SANDBOX_APP_ID, secret: str = SANDBOX_OA_SECRET_KEY
+) -> tuple[bytes, dict[str, str]]:
     """The raw body and headers of a genuine Zalo delivery of `payload`."""
     body = json.dumps(payload, ensure_ascii=False).encode()
     mac = compute_mac(app_id, body, str(payload.get("timestamp", "")), secret)

@@ -38,7 +38,9 @@ def vietnamese_only(text: str) -> None:
 async def test_follow_gets_welcome_and_numbered_menu(chat: Chat) -> None:
     [welcome] = await chat.other("follow", UT)
     assert welcome.recipient_id == UT and welcome.channel == "cs"
-    assert "Xã Tân Hòa" in welcome.text and "1. Chuẩn nghèo" in welcome.text and "0. Gặp cán bộ" in welcome.text
+    assert (
+        "Xã Tân Hòa" in welcome.text and "1. Chuẩn nghèo" in welcome.text and "0. Gặp cán bộ" in welcome.text
+    )
     vietnamese_only(welcome.text)
     async with chat.sessions() as s:
         resident = await s.scalar(select(Resident).where(Resident.zalo_user_id == UT))
@@ -49,7 +51,9 @@ async def test_question_with_or_without_diacritics_gets_the_same_sourced_answer(
     accented = await chat.reply_to(BA_SAU, "Hộ cận nghèo có được hỗ trợ tiền mua thẻ bảo hiểm y tế không?")
     folded = await chat.reply_to(BA_SAU, "ho can ngheo co duoc ho tro tien mua the bao hiem y te khong")
     assert accented == folded
-    assert accented.startswith("UBND Xã Tân Hòa xin trả lời:") and "(Nguồn:" in accented and "gõ 0" in accented
+    assert (
+        accented.startswith("UBND Xã Tân Hòa xin trả lời:") and "(Nguồn:" in accented and "gõ 0" in accented
+    )
     vietnamese_only(accented)
 
 
@@ -92,7 +96,10 @@ async def test_helpers_of_a_hamlet_take_turns(chat: Chat) -> None:
     first = await chat.say(BA_SAU, "0")
     await chat.say(HEAD_TAN_LAP, "xong")
     second = await chat.say("4000000000000000002", "0")  # Chú Bảy, same hamlet
-    names = [next(m.text for m in batch if m.channel == "cs" and "chuyển câu hỏi" in m.text) for batch in (first, second)]
+    names = [
+        next(m.text for m in batch if m.channel == "cs" and "chuyển câu hỏi" in m.text)
+        for batch in (first, second)
+    ]
     assert "Nguyễn Văn Hùng" in names[0] and "Phạm Minh Tuấn" in names[1]
 
 
@@ -104,8 +111,14 @@ async def test_two_misses_in_a_row_hand_over(chat: Chat) -> None:
 
 
 async def test_media_gets_a_kind_reply_and_the_offer_of_a_person(chat: Chat) -> None:
-    [reply] = await chat.other("user_send_audio", BA_SAU, message={"msg_id": "a1", "attachments": [
-        {"type": "audio", "payload": {"url": "https://example.invalid/a.aac"}}]})
+    [reply] = await chat.other(
+        "user_send_audio",
+        BA_SAU,
+        message={
+            "msg_id": "a1",
+            "attachments": [{"type": "audio", "payload": {"url": "https://example.invalid/a.aac"}}],
+        },
+    )
     assert "tin nhắn thoại" in reply.text and "gõ 0" in reply.text
     vietnamese_only(reply.text)
     sent = await chat.say(BA_SAU, "0")
@@ -147,7 +160,9 @@ async def test_a_person_typing_in_oa_manager_silences_the_bot(chat: Chat) -> Non
     # The echo of our own reply (matched by text while its send is under way) changes nothing.
     await chat.other("oa_send_text", BA_SAU, message={"msg_id": "echo-1", "text": mine[0].text})
     assert await chat.say(BA_SAU, "vay vốn hộ nghèo") != []
-    await chat.other("oa_send_text", BA_SAU, message={"msg_id": "echo-2", "text": "Chào bác, con là cán bộ xã đây ạ"})
+    await chat.other(
+        "oa_send_text", BA_SAU, message={"msg_id": "echo-2", "text": "Chào bác, con là cán bộ xã đây ạ"}
+    )
     assert await chat.say(BA_SAU, "dạ cảm ơn con") == []
     async with chat.sessions() as s:
         conv = await s.scalar(select(Conversation))

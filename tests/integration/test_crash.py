@@ -45,16 +45,25 @@ class World:
 async def world(database_url: str, tmp_path: Path) -> AsyncIterator[World]:
     sandbox_port, serve_port = free_port(), free_port()
     platform = SandboxPlatform(
-        app_id=SANDBOX_APP_ID, app_secret=SANDBOX_APP_SECRET, oa_secret_key=SANDBOX_OA_SECRET_KEY,
-        oa_id=SANDBOX_OA_ID, webhook_url=f"http://127.0.0.1:{serve_port}/zalo/webhook", clock=SystemClock(),
+        app_id=SANDBOX_APP_ID,
+        app_secret=SANDBOX_APP_SECRET,
+        oa_secret_key=SANDBOX_OA_SECRET_KEY,
+        oa_id=SANDBOX_OA_ID,
+        webhook_url=f"http://127.0.0.1:{serve_port}/zalo/webhook",
+        clock=SystemClock(),
     )
     platform.seed_demo()
     runner = web.AppRunner(create_sandbox_app(platform), shutdown_timeout=1)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", sandbox_port).start()
     first = platform.issue_initial_tokens()
-    env = serve_env(database_url, sandbox_port, serve_port, ZALO_ACCESS_TOKEN=first.access_token,
-                    ZALO_REFRESH_TOKEN=first.refresh_token)
+    env = serve_env(
+        database_url,
+        sandbox_port,
+        serve_port,
+        ZALO_ACCESS_TOKEN=first.access_token,
+        ZALO_REFRESH_TOKEN=first.refresh_token,
+    )
     serve = ServeProcess(env, tmp_path)
     await serve.start()
     try:
@@ -96,7 +105,9 @@ async def test_after_a_restart_the_rotated_refresh_token_is_used(world: World) -
     await world.serve.start()  # the environment still names the first (dead) pair
     world.platform.expire_access_tokens()
     await world.platform.user_send_text(BA_SAU, "làm mất thẻ bhyt thì sao")
-    await eventually(lambda: len(world.oa_texts(BA_SAU)) == 2, timeout=20, what="the answer after the restart")
+    await eventually(
+        lambda: len(world.oa_texts(BA_SAU)) == 2, timeout=20, what="the answer after the restart"
+    )
     engine = make_engine(world.database_url)
     async with make_sessionmaker(engine)() as s:
         token = await s.scalar(select(ZaloToken))

@@ -14,7 +14,9 @@ BA_SAU = "4000000000000000001"
 
 async def test_a_signed_question_is_answered_exactly_once(database_url: str) -> None:
     async with running_service(database_url) as svc:
-        emission = await svc.platform.user_send_text(BA_SAU, "Hộ nghèo vay vốn ngân hàng chính sách lãi suất bao nhiêu?")
+        emission = await svc.platform.user_send_text(
+            BA_SAU, "Hộ nghèo vay vốn ngân hàng chính sách lãi suất bao nhiêu?"
+        )
         assert emission.status == 200
         answers = await eventually(lambda: svc.oa_texts(BA_SAU), what="the answer")
         await svc.settled()
@@ -36,16 +38,23 @@ async def test_the_same_delivery_twice_is_answered_once(database_url: str) -> No
         await svc.settled()
         assert len(svc.oa_texts(BA_SAU)) == 1
         async with svc.runtime.sessions() as s:
-            keys = (await s.scalars(select(InboxEvent.dedupe_key).where(InboxEvent.event_name == "user_send_text"))).all()
+            keys = (
+                await s.scalars(
+                    select(InboxEvent.dedupe_key).where(InboxEvent.event_name == "user_send_text")
+                )
+            ).all()
         assert len(keys) == 1
 
 
 async def test_a_bad_signature_gets_401_and_nothing_is_stored(database_url: str) -> None:
     async with running_service(database_url) as svc:
-        body, headers = signed(text_event(BA_SAU, "forged-1", "chuyển tiền vào tài khoản này"), secret="guess")
-        async with aiohttp.ClientSession() as http, http.post(
-            f"{svc.base_url}/zalo/webhook", data=body, headers=headers
-        ) as resp:
+        body, headers = signed(
+            text_event(BA_SAU, "forged-1", "chuyển tiền vào tài khoản này"), secret="guess"
+        )
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(f"{svc.base_url}/zalo/webhook", data=body, headers=headers) as resp,
+        ):
             assert resp.status == 401
         await svc.settled()
         async with svc.runtime.sessions() as s:
@@ -53,7 +62,9 @@ async def test_a_bad_signature_gets_401_and_nothing_is_stored(database_url: str)
         assert svc.oa_texts(BA_SAU) == []
 
 
-async def test_an_access_token_that_dies_mid_run_is_refreshed_and_the_reply_still_goes(database_url: str) -> None:
+async def test_an_access_token_that_dies_mid_run_is_refreshed_and_the_reply_still_goes(
+    database_url: str,
+) -> None:
     async with running_service(database_url) as svc:
         await svc.platform.user_send_text(BA_SAU, "vneid là gì")
         await eventually(lambda: svc.oa_texts(BA_SAU), what="the first answer")

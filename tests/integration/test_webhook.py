@@ -24,7 +24,7 @@ async def hook(database_url: str) -> AsyncIterator[tuple[TestClient, list[list[i
     engine = make_engine(database_url)
     sessions = make_sessionmaker(engine)
     handed: list[list[int]] = []
-    writer = InboxWriter(sessions, FakeClock(), on_stored=handed.append)
+    writer = InboxWriter(engine, FakeClock(), on_stored=handed.append)
     app = web.Application(client_max_size=2 * 1024 * 1024)
     app[SETTINGS] = Settings.from_env({})
     app[INBOX] = writer
@@ -49,7 +49,9 @@ async def test_signed_event_is_stored_once_and_handed_on(hook) -> None:  # type:
     assert (first.status, (await first.json())["status"]) == (200, "ok")
     assert (again.status, (await again.json())["status"]) == (200, "duplicate")
     rows = await stored(sessions)
-    assert [(r.dedupe_key, r.event_name, r.body) for r in rows] == [("user_send_text:m1", "user_send_text", body.decode())]
+    assert [(r.dedupe_key, r.event_name, r.body) for r in rows] == [
+        ("user_send_text:m1", "user_send_text", body.decode())
+    ]
     assert handed == [[rows[0].id]]
 
 
@@ -58,7 +60,7 @@ async def test_bad_signature_gets_401_and_stores_nothing(hook) -> None:  # type:
     body, headers = signed(text_event("u1", "m1", "xin chào"), secret="not-the-oa-secret")
     assert (await client.post("/zalo/webhook", data=body, headers=headers)).status == 401
     _, good = signed(text_event("u1", "m1", "xin chào"))
-    tampered = body.replace("chào".encode(), "chao".encode())
+    tampered = body.replace("chào".encode(), b"chao")
     assert (await client.post("/zalo/webhook", data=tampered, headers=good)).status == 401
     unsigned = {"Content-Type": "application/json"}
     assert (await client.post("/zalo/webhook", data=body, headers=unsigned)).status == 401
@@ -67,8 +69,12 @@ async def test_bad_signature_gets_401_and_stores_nothing(hook) -> None:  # type:
 
 async def test_console_url_check_gets_200_and_stores_nothing(hook) -> None:  # type: ignore[no-untyped-def]
     client, _, sessions = hook
-    assert (await client.post("/zalo/webhook", data=b"", headers={"Content-Type": "application/json"})).status == 200
-    assert (await client.post("/zalo/webhook", data=b"{}", headers={"Content-Type": "application/json"})).status == 200
+    assert (
+        await client.post("/zalo/webhook", data=b"", headers={"Content-Type": "application/json"})
+    ).status == 200
+    assert (
+        await client.post("/zalo/webhook", data=b"{}", headers={"Content-Type": "application/json"})
+    ).status == 200
     assert await stored(sessions) == []
 
 
@@ -84,7 +90,9 @@ async def test_console_url_check_gets_200_and_stores_nothing(hook) -> None:  # t
 )
 async def test_malformed_requests_get_a_clear_4xx(hook, body: bytes, content_type: str, status: int) -> None:  # type: ignore[no-untyped-def]
     client, _, sessions = hook
-    resp = await client.post("/zalo/webhook", data=body, headers={"Content-Type": content_type, "X-ZEvent-Signature": "mac=00"})
+    resp = await client.post(
+        "/zalo/webhook", data=body, headers={"Content-Type": content_type, "X-ZEvent-Signature": "mac=00"}
+    )
     assert resp.status == status
     assert await stored(sessions) == []
 
@@ -106,7 +114,11 @@ async def test_unknown_and_long_and_late_events_are_accepted(hook) -> None:  # t
     for payload in (unknown, long_text, two_hours_old):
         body, headers = signed(payload)
         assert (await client.post("/zalo/webhook", data=body, headers=headers)).status == 200
-    assert [r.event_name for r in await stored(sessions)] == ["user_click_chatnow", "user_send_text", "user_send_text"]
+    assert [r.event_name for r in await stored(sessions)] == [
+        "user_click_chatnow",
+        "user_send_text",
+        "user_send_text",
+    ]
 
 
 async def test_a_burst_is_stored_completely_in_few_commits(hook) -> None:  # type: ignore[no-untyped-def]

@@ -40,10 +40,20 @@ def test_documented_payloads_parse_to_their_events() -> None:
         "timestamp": "1",
         "sender": {"id": "u1"},
         "recipient": {"id": "oa"},
-        "message": {"msg_id": "m2", "text": "ảnh", "attachments": [{"type": "image", "payload": {"url": "https://x"}}]},
+        "message": {
+            "msg_id": "m2",
+            "text": "ảnh",
+            "attachments": [{"type": "image", "payload": {"url": "https://x"}}],
+        },
     }
     assert parse_event(image) == UserMedia("user_send_image", "1", "u1", "m2", "image", "ảnh", ("https://x",))
-    follow = {"oa_id": "oa", "event_name": "follow", "follower": {"id": "u2"}, "timestamp": "2", "source": "qr"}
+    follow = {
+        "oa_id": "oa",
+        "event_name": "follow",
+        "follower": {"id": "u2"},
+        "timestamp": "2",
+        "source": "qr",
+    }
     assert parse_event(follow) == Follow("follow", "2", "u2", None, "qr")
     assert parse_event({**follow, "event_name": "unfollow"}) == Unfollow("unfollow", "2", "u2")
     received = {
@@ -59,7 +69,9 @@ def test_documented_payloads_parse_to_their_events() -> None:
     echo = {**received, "event_name": "oa_send_text", "message": {"msg_id": "e1", "text": "chào"}}
     assert parse_event(echo) == OAEcho("oa_send_text", "3", "u1", "e1", "chào")
     group = {**TEXT, "event_name": "user_send_group_text", "recipient": {"id": "g1"}}
-    assert parse_event(group) == GroupText("user_send_group_text", "1718000000000", "g1", "u1", "m1", "Khi nào họp thôn?")
+    assert parse_event(group) == GroupText(
+        "user_send_group_text", "1718000000000", "g1", "u1", "m1", "Khi nào họp thôn?"
+    )
 
 
 def test_unknown_and_incomplete_events_are_kept_as_unknown() -> None:
@@ -85,16 +97,28 @@ def test_dedupe_key_is_the_msg_id_per_event_kind() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5)
+    ),
     max_leaves=20,
 )
 event_like = st.fixed_dictionaries(
     {},
     optional={
         "event_name": st.sampled_from(
-            ["user_send_text", "user_send_image", "follow", "unfollow", "user_seen_message",
-             "user_received_message", "oa_send_text", "user_send_group_text", "anything"]
-        ) | st.text(max_size=30),
+            [
+                "user_send_text",
+                "user_send_image",
+                "follow",
+                "unfollow",
+                "user_seen_message",
+                "user_received_message",
+                "oa_send_text",
+                "user_send_group_text",
+                "anything",
+            ]
+        )
+        | st.text(max_size=30),
         "timestamp": st.text(max_size=20) | st.integers(),
         "sender": json_values,
         "recipient": json_values,
