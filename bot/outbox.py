@@ -90,12 +90,14 @@ class OutboxSender:
         history: History,
         *,
         concurrency: int = 8,
+        settle_delay: float = 2.0,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._send = send
         self._history = history
         self._concurrency = concurrency
+        self._settle_delay = settle_delay  # seconds Zalo gets to show a send in the chat history
         self._in_flight: set[int] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -208,9 +210,12 @@ class OutboxSender:
                     "error_reason": failure_reason(exc.code, exc.message),
                 }
         except Exception as exc:
-            # Transport failure after the client's own retries: whether Zalo got it is unknown.
-            log.warning("outbound %s: send outcome unknown (%s); resolving later", row.key, exc)
+            # Whether Zalo got it is unknown (timeout, lost answer): let Zalo settle, then read back.
+            log.warning("outbound %s: send outcome unknown (%s); reading the chat back", row.key, exc)
+            await asyncio.sleep(self._settle_delay)
+            await self._resolve_row(row)
             self._in_flight.discard(row.id)
+            self.wake()
             return
         else:
             values = {
@@ -246,39 +251,36 @@ class OutboxSender:
             ).all()
         settled = 0
         for row in rows:
-            if row.id in self._in_flight:
-                continue
-            try:
-                history = await self._history(row)
-            except Exception as exc:
-                log.warning("cannot read history for outbound %s: %s", row.key, exc)
-                values: dict[str, Any] = {"resolve_attempts": row.resolve_attempts + 1}
-                if row.resolve_attempts + 1 >= RESOLVE_TRIES:
-                    values["status"] = OutboxStatus.UNCERTAIN
-                    values["error_reason"] = (
-                        "Không xác định được tin đã đến Zalo hay chưa; cần người kiểm tra"
-                    )
-            else:
-                match = find_sent_copy(history, row)
-                if match is not None:
-                    values = {
-                        "status": OutboxStatus.SENT,
-                        "zalo_message_id": match,
-                        "sent_at": row.sending_since,
-                    }
-                else:
-                    values = {"status": OutboxStatus.PENDING, "next_attempt_at": self._clock.now()}
-            async with self._sessions() as session:
-                await session.execute(
-                    update(OutboundMessage)
-                    .where(OutboundMessage.id == row.id, OutboundMessage.status == OutboxStatus.SENDING)
-                    .values(**values)
-                )
-                await session.commit()
-            settled += 1
+            if row.id not in self._in_flight:
+                await self._resolve_row(row)
+                settled += 1
         if settled:
             self.wake()
         return settled
+
+    async def _resolve_row(self, row: OutboundMessage) -> None:
+        values: dict[str, Any]
+        try:
+            history = await self._history(row)
+        except Exception as exc:
+            log.warning("cannot read history for outbound %s: %s", row.key, exc)
+            values = {"resolve_attempts": row.resolve_attempts + 1}
+            if row.resolve_attempts + 1 >= RESOLVE_TRIES:
+                values["status"] = OutboxStatus.UNCERTAIN
+                values["error_reason"] = "Không xác định được tin đã đến Zalo hay chưa; cần người kiểm tra"
+        else:
+            match = find_sent_copy(history, row)
+            if match is not None:
+                values = {"status": OutboxStatus.SENT, "zalo_message_id": match, "sent_at": row.sending_since}
+            else:
+                values = {"status": OutboxStatus.PENDING, "next_attempt_at": self._clock.now()}
+        async with self._sessions() as session:
+            await session.execute(
+                update(OutboundMessage)
+                .where(OutboundMessage.id == row.id, OutboundMessage.status == OutboxStatus.SENDING)
+                .values(**values)
+            )
+            await session.commit()
 
 
 def find_sent_copy(history: list[dict[str, Any]], row: OutboundMessage) -> str | None:

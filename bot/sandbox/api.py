@@ -80,9 +80,8 @@ class _Routes:
 
     # --- fault injection and the envelope ---
 
-    async def _fault(self, request: web.Request) -> web.StreamResponse | None:
-        kind = self.p.take_fault(request.path)
-        if kind is None:
+    async def _fault(self, request: web.Request, kind: str | None) -> web.StreamResponse | None:
+        if kind is None or kind == "drop_answer":
             return None
         log.info("sandbox: injected %s on %s", kind, request.path)
         if kind == "5xx":
@@ -104,7 +103,8 @@ class _Routes:
         """Wrap an Open API handler: faults, access_token check, rate limit, Zalo envelope."""
 
         async def wrapped(request: web.Request) -> web.StreamResponse:
-            faulted = await self._fault(request)
+            kind = self.p.take_fault(request.path)
+            faulted = await self._fault(request, kind)
             if faulted is not None:
                 return faulted
             remain = self.p.count_call()
@@ -118,6 +118,9 @@ class _Routes:
                 response = _envelope(exc.code, exc.message)
             else:
                 response = _envelope(0, "Success", data)
+            if kind == "drop_answer" and request.transport is not None:
+                # Zalo did the work; the answer is lost on the way back (a crash, a cut line).
+                request.transport.close()
             response.headers["X-RateLimit-Limit"] = str(self.p.rate_limit_per_minute)
             response.headers["X-RateLimit-Remain"] = str(max(remain, 0))
             return response
@@ -213,7 +216,7 @@ class _Routes:
         raise web.HTTPFound(str(URL(redirect_uri).update_query(params)))
 
     async def access_token(self, request: web.Request) -> web.StreamResponse:
-        faulted = await self._fault(request)
+        faulted = await self._fault(request, self.p.take_fault(request.path))
         if faulted is not None:
             return faulted
         form = await request.post()

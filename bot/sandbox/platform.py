@@ -36,7 +36,12 @@ REFRESH_TOKEN_LIFETIME = timedelta(days=90)
 AUTH_CODE_LIFETIME = timedelta(minutes=10)
 CS_WINDOW = timedelta(days=7)
 MAX_TEXT = 2000
-FAULT_KINDS = ("5xx", "timeout", "disconnect")  # plus any Zalo error code such as "-32" or "-216"
+FAULT_KINDS = (
+    "5xx",
+    "timeout",
+    "disconnect",
+    "drop_answer",
+)  # plus any Zalo error code such as "-32" or "-216"
 
 
 class ApiError(Exception):
@@ -371,7 +376,10 @@ class SandboxPlatform:
     # --- faults and the rate limit ---
 
     def inject(self, path_prefix: str, kind: str, count: int = 1) -> None:
-        """Fail the next `count` calls under a path: "5xx", "timeout", "disconnect" or a code ("-32")."""
+        """Fail the next `count` calls under a path: "5xx", "timeout", "disconnect", a code, or "drop_answer".
+
+        "drop_answer" carries the call out, then closes the connection before the answer is written.
+        """
         if kind not in FAULT_KINDS:
             try:
                 if int(kind) >= 0:

@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 
 from bot.zalo.errors import (
+    OutcomeUnknown,
     TokenInvalid,
     TransientHTTPError,
     UnexpectedResponse,
@@ -66,7 +67,9 @@ class ZaloClient:
     async def send_cs(self, user_id: str, message: Json, *, priority: bool = True) -> SentMessage:
         """Send a raw consultation message object to a user."""
         body = {"recipient": {"user_id": str(user_id)}, "message": message}
-        data = await self._call("POST", "/v3.0/oa/message/cs", json_body=body, priority=priority)
+        data = await self._call(
+            "POST", "/v3.0/oa/message/cs", json_body=body, priority=priority, idempotent=False
+        )
         return _sent(data, str(user_id), "user_id")
 
     async def send_cs_text(
@@ -104,7 +107,9 @@ class ZaloClient:
     async def send_group(self, group_id: str, message: Json, *, priority: bool = False) -> SentMessage:
         """Send a raw message object to an OA-owned group."""
         body = {"recipient": {"group_id": str(group_id)}, "message": message}
-        data = await self._call("POST", "/v3.0/oa/group/message", json_body=body, priority=priority)
+        data = await self._call(
+            "POST", "/v3.0/oa/group/message", json_body=body, priority=priority, idempotent=False
+        )
         return _sent(data, str(group_id), "group_id")
 
     async def send_group_text(self, group_id: str, text: str, *, priority: bool = False) -> SentMessage:
@@ -190,8 +195,13 @@ class ZaloClient:
         params: dict[str, str] | None = None,
         json_body: Json | None = None,
         priority: bool,
+        idempotent: bool = True,
     ) -> Any:
-        """Make one logical call: returns the envelope's `data`, or raises a typed error."""
+        """Make one logical call: returns the envelope's `data`, or raises a typed error.
+
+        A call that is not idempotent (a send) is retried only when Zalo certainly did not process
+        it: an error code in the envelope, or no connection at all. Otherwise OutcomeUnknown.
+        """
         refreshed = False
         attempt = 0
         while True:
@@ -206,6 +216,14 @@ class ZaloClient:
                 refreshed = True
                 attempt -= 1  # a token refresh is not a failed attempt
                 await self._tokens.refresh(token)
+            except TransientHTTPError as exc:
+                if not idempotent and exc.request_sent:
+                    raise OutcomeUnknown(str(exc), exc.status) from exc
+                if attempt >= self._max_attempts:
+                    raise
+                delay = self._backoff(attempt)
+                log.info("%s %s failed (%s); retry %d in %.2fs", method, path, exc, attempt, delay)
+                await self._sleep(delay)
             except ZaloClientError as exc:
                 if not exc.transient or attempt >= self._max_attempts:
                     raise
@@ -238,6 +256,8 @@ class ZaloClient:
                     raise UnexpectedResponse("answer is not JSON", response.status) from exc
                 if response.status != 200 and not (isinstance(body, dict) and body.get("error")):
                     raise UnexpectedResponse(str(body)[:200], response.status)
+        except aiohttp.ClientConnectorError as exc:
+            raise TransientHTTPError(f"{method} {path}: {exc!r}", request_sent=False) from exc
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise TransientHTTPError(f"{method} {path}: {exc!r}") from exc
         if not isinstance(body, dict):

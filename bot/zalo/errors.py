@@ -128,9 +128,18 @@ class TransientHTTPError(ZaloClientError):
 
     transient = True
 
-    def __init__(self, reason: str, status: int | None = None) -> None:
+    def __init__(self, reason: str, status: int | None = None, *, request_sent: bool = True) -> None:
         super().__init__(reason if status is None else f"HTTP {status}: {reason}")
         self.status = status
+        self.request_sent = request_sent  # False only when no connection was made: certainly not processed
+
+
+class OutcomeUnknown(TransientHTTPError):
+    """A send that may or may not have reached Zalo (timeout, lost answer, 5xx): never retried blindly.
+
+    Zalo's send APIs take no idempotency key, so retrying could deliver twice; the caller settles it
+    by reading the conversation back.
+    """
 
 
 class UnexpectedResponse(ZaloClientError):

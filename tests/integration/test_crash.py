@@ -115,3 +115,39 @@ async def test_after_a_restart_the_rotated_refresh_token_is_used(world: World) -
     assert token is not None and world.platform.refresh_token_alive(token.refresh_token)
     log = world.serve.log.read_text()
     assert "refused" not in log.lower()
+
+
+async def test_killed_after_zalo_accepted_but_before_recording_is_not_sent_again(world: World) -> None:
+    # Zalo carries the send out but the answer never arrives; the process dies before recording it.
+    world.platform.inject("/v3.0/oa/message/cs", "drop_answer")
+    await world.platform.user_send_text(BA_SAU, "thẻ bhyt hộ nghèo có mất tiền không")
+    await eventually(lambda: world.oa_texts(BA_SAU), timeout=20, what="the send to reach Zalo")
+    world.serve.kill()
+    [row] = await world.outbound()
+    assert row.status == OutboxStatus.SENDING and row.zalo_message_id is None  # the unknowable moment
+    await world.serve.start()
+    # The documented rule: read the chat back; the copy is there, so it is recorded, not resent.
+
+    async def recorded() -> bool:
+        rows = await world.outbound()
+        return rows[0].status == OutboxStatus.SENT
+
+    await eventually(recorded, timeout=20, what="the send to be recorded as sent")
+    await world.platform.wait_idle()
+    assert len(world.oa_texts(BA_SAU)) == 1
+    [row] = await world.outbound()
+    assert row.zalo_message_id == world.platform.chat_json(BA_SAU)[-1]["msg_id"]
+
+
+async def test_a_lost_answer_without_a_crash_is_settled_by_reading_the_chat_back(world: World) -> None:
+    world.platform.inject("/v3.0/oa/message/cs", "drop_answer")
+    await world.platform.user_send_text(BA_SAU, "vneid là gì")
+    await eventually(lambda: world.oa_texts(BA_SAU), timeout=20, what="the send to reach Zalo")
+
+    async def recorded() -> bool:
+        rows = await world.outbound()
+        return bool(rows) and rows[0].status == OutboxStatus.SENT
+
+    await eventually(recorded, timeout=20, what="the send to be recorded")
+    await world.platform.wait_idle()
+    assert len(world.oa_texts(BA_SAU)) == 1

@@ -19,7 +19,14 @@ from bot.demo import COMMUNE_GROUP_ID, HAMLETS
 from bot.sandbox.api import setup_sandbox
 from bot.sandbox.platform import SandboxPlatform
 from bot.zalo.client import ZaloClient
-from bot.zalo.errors import GroupDisabled, InvalidRequest, NotFollower, OutsideWindow, TransientHTTPError
+from bot.zalo.errors import (
+    GroupDisabled,
+    InvalidRequest,
+    NotFollower,
+    OutcomeUnknown,
+    OutsideWindow,
+    TransientHTTPError,
+)
 from bot.zalo.limiter import RateLimiter
 from bot.zalo.oauth import refresh_tokens
 from bot.zalo.tokens import TokenManager, TokenPair
@@ -158,8 +165,8 @@ async def test_injected_216_triggers_one_refresh_then_succeeds(env: Env) -> None
             assert (await resp.json())["error"] == -216
 
 
-@pytest.mark.parametrize("kind", ["-32", "5xx", "timeout", "disconnect", "-200"])
-async def test_transient_faults_are_retried_and_delivered_once(env: Env, kind: str) -> None:
+@pytest.mark.parametrize("kind", ["-32", "-200"])
+async def test_refused_sends_are_retried_and_delivered_once(env: Env, kind: str) -> None:
     env.platform.inject("/v3.0/oa/message/cs", kind, 2)
     sent = await env.client.send_cs_text(RESIDENT, f"thử {kind}")
     assert oa_texts(env.platform, RESIDENT) == [f"thử {kind}"]
@@ -168,12 +175,29 @@ async def test_transient_faults_are_retried_and_delivered_once(env: Env, kind: s
     assert env.sleeps[1] >= env.sleeps[0] * 0.5  # growing ceiling with jitter
 
 
+@pytest.mark.parametrize("kind", ["5xx", "timeout", "disconnect"])
+async def test_a_send_whose_outcome_is_unknown_is_not_retried_blindly(env: Env, kind: str) -> None:
+    env.platform.inject("/v3.0/oa/message/cs", kind, 1)
+    with pytest.raises(OutcomeUnknown):
+        await env.client.send_cs_text(RESIDENT, f"thử {kind}")
+    assert env.sleeps == []  # a second copy could reach the resident: the caller reads the chat back
+    assert oa_texts(env.platform, RESIDENT) == []
+
+
+@pytest.mark.parametrize("kind", ["5xx", "timeout", "disconnect"])
+async def test_reads_are_retried_through_transport_faults(env: Env, kind: str) -> None:
+    env.platform.inject("/v3.0/oa/user/detail", kind, 2)
+    detail = await env.client.user_detail(RESIDENT)
+    assert detail["user_id"] == RESIDENT
+    # aiohttp itself retries an idempotent GET once on a dropped keep-alive connection.
+    assert len(env.sleeps) == (1 if kind == "disconnect" else 2)
+
+
 async def test_retries_stop_at_max_attempts(env: Env) -> None:
-    env.platform.inject("/v3.0/oa/group/message", "5xx", 10)
+    env.platform.inject("/v3.0/oa/user/detail", "5xx", 10)
     with pytest.raises(TransientHTTPError):
-        await env.client.send_group_text(HAMLET_GROUP, "không tới")
+        await env.client.user_detail(RESIDENT)
     assert len(env.sleeps) == 4  # five attempts, four waits
-    assert env.platform.group_chat_json(HAMLET_GROUP) == []
 
 
 async def test_outside_window_is_permanent_and_not_retried(env: Env) -> None:
