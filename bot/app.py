@@ -128,7 +128,12 @@ async def start_runtime(
             return await zalo.group_conversation(row.recipient_id, 0, 10)
         return await zalo.user_conversation(row.recipient_id, 0, 10)
 
-    outbox = OutboxSender(sessions, clock, send, history)
+    runtime: list[Runtime] = []  # the alert needs the runtime, which needs the outbox first
+
+    async def authorization_lost(detail: str) -> None:
+        await jobs.raise_auth_alert(runtime[0], detail)
+
+    outbox = OutboxSender(sessions, clock, send, history, on_authorization_lost=authorization_lost)
 
     inbox = InboxWriter(engine, clock)
     processor = InboxProcessor(
@@ -158,6 +163,7 @@ async def start_runtime(
         scheduler=scheduler,
         sandbox=platform,  # type: ignore[arg-type]
     )
+    runtime.append(rt)
     await bootstrap_tokens(rt, store)
     inbox.start()
     if start_jobs:

@@ -53,7 +53,10 @@ async def check_tokens(rt: Runtime) -> str:
     except ZaloClientError as exc:
         log.warning("token check could not reach Zalo: %s", exc)
     else:
-        rt.zalo_status = "ok"
+        if rt.tokens.lost:  # refused, but the old token still works for a while
+            await raise_auth_alert(rt, "Zalo refused the refresh token")
+        else:
+            rt.zalo_status = "ok"
     return rt.zalo_status
 
 

@@ -91,6 +91,7 @@ class OutboxSender:
         *,
         concurrency: int = 8,
         settle_delay: float = 2.0,
+        on_authorization_lost: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
@@ -98,6 +99,7 @@ class OutboxSender:
         self._history = history
         self._concurrency = concurrency
         self._settle_delay = settle_delay  # seconds Zalo gets to show a send in the chat history
+        self._on_authorization_lost = on_authorization_lost
         self._in_flight: set[int] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -189,7 +191,9 @@ class OutboxSender:
         values: dict[str, Any]
         try:
             message_id = await self._send(row)
-        except AuthorizationLost:
+        except AuthorizationLost as exc:
+            if self._on_authorization_lost is not None:
+                await self._on_authorization_lost(str(exc))
             values = {
                 "status": OutboxStatus.PENDING,
                 "next_attempt_at": self._clock.now() + timedelta(minutes=5),

@@ -309,6 +309,11 @@ class SandboxPlatform:
         for token in self._access.values():
             token.issued_at = past
 
+    def revoke_refresh_tokens(self) -> None:
+        """Make every refresh token unusable (as after three months unused); access tokens keep working."""
+        for token in self._refresh.values():
+            token.used = True
+
     def check_access_token(self, token: str | None) -> None:
         """Raise the error Zalo gives for a missing, unknown, revoked (-216) or expired (-220) token."""
         record = self._access.get(token or "")

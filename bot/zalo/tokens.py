@@ -85,12 +85,14 @@ class TokenManager:
     async def access_token(self) -> str:
         """Return a usable access token, refreshing first when it is within the margin of expiry."""
         pair = await self._current()
-        if self._now() < pair.expires_at - self._margin:
+        if self._lost is not None or self._now() < pair.expires_at - self._margin:
+            # After a refused refresh the old token still works until it expires: keep using it
+            # (that is how the alert to the admins can still go out), without asking Zalo again.
             return pair.access_token
         try:
             return await self.refresh(pair.access_token)
         except ZaloClientError as exc:
-            if exc.transient and self._now() < pair.expires_at:
+            if (exc.transient or isinstance(exc, AuthorizationLost)) and self._now() < pair.expires_at:
                 # Refreshing early is a courtesy; the old token still works for a while.
                 log.warning("early token refresh failed, using the current token: %s", exc)
                 return pair.access_token
@@ -101,6 +103,8 @@ class TokenManager:
         pair = await self._current()
         if stale_token is not None and pair.access_token != stale_token:
             return pair.access_token
+        if self._lost is not None:
+            raise self._lost
         if self._inflight is None or self._inflight.done():
             self._inflight = asyncio.get_running_loop().create_task(self._rotate(pair))
         # Shielded: a cancelled caller must not abort a rotation Zalo may already have done.
@@ -121,9 +125,12 @@ class TokenManager:
         if self._lost is not None:
             # Someone else (another process, the OAuth callback) may have stored a new grant.
             stored = await self._store.load()
-            if stored is None or stored.refresh_token == self._lost_refresh_token:
+            if stored is not None and stored.refresh_token != self._lost_refresh_token:
+                self._pair, self._lost, self._lost_refresh_token = stored, None, None
+            elif self._pair is not None and self._now() < self._pair.expires_at:
+                return self._pair
+            else:
                 raise self._lost
-            self._pair, self._lost, self._lost_refresh_token = stored, None, None
         if self._pair is None:
             async with self._load_lock:
                 if self._pair is None:

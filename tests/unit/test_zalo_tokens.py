@@ -122,7 +122,7 @@ async def test_failed_save_is_retried_before_the_token_is_used() -> None:
     assert refresher.calls == ["refresh-1"]
 
 
-async def test_refused_refresh_is_terminal_until_install() -> None:
+async def test_refused_refresh_serves_the_old_token_until_it_dies_then_waits_for_install() -> None:
     now = Now()
     store = MemoryStore(pair(1))
     calls = 0
@@ -133,15 +133,19 @@ async def test_refused_refresh_is_terminal_until_install() -> None:
         raise OAuthError(-14014, "Invalid refresh token")
 
     manager = TokenManager(store, refuse, now=now)
+    now.value = T0 + timedelta(hours=21)  # inside the refresh margin: the early refresh is refused
+    assert await manager.access_token() == "access-1"  # still valid for four hours: keep using it
+    assert manager.lost and calls == 1
     with pytest.raises(AuthorizationLost):
-        await manager.refresh("access-1")
+        await manager.refresh("access-1")  # a refused refresh token is not tried again
+    assert calls == 1
+    now.value = T0 + timedelta(hours=25, seconds=1)
     with pytest.raises(AuthorizationLost):
         await manager.access_token()
-    assert manager.lost and calls == 1
-    await manager.install(pair(9))
+    await manager.install(pair(9, now.value))
     assert not manager.lost
     assert await manager.access_token() == "access-9"
-    assert store.pair == pair(9)
+    assert store.pair == pair(9, now.value)
 
 
 async def test_transient_refresh_errors_are_retried() -> None:
