@@ -26,15 +26,13 @@ FloatArray = npt.NDArray[np.float32]
 
 def view_terms(tokens: Sequence[str], prefix: str = "") -> list[str]:
     """Unigrams and adjacent bigrams of one view of a text."""
-    if prefix:
-        unigrams = [prefix + t for t in tokens]
-        return unigrams + [a + " " + b for a, b in itertools.pairwise(unigrams)]
-    return [*tokens, *(a + " " + b for a, b in itertools.pairwise(tokens))]
+    unigrams = list(map(prefix.__add__, tokens)) if prefix else list(tokens)
+    return unigrams + list(map(" ".join, itertools.pairwise(unigrams)))
 
 
 def text_terms(accented: Sequence[str], with_accents: bool = True) -> list[str]:
     """Every term of a corpus text: folded (and accented) unigrams and bigrams."""
-    folded = [fold_word(t) for t in accented]
+    folded = list(map(fold_word, accented))
     if not with_accents:
         return view_terms(folded)
     return view_terms(folded) + view_terms(accented, ACCENTED)
@@ -46,6 +44,17 @@ class Field:
 
     terms: Sequence[str]
     weight: float
+    counts: Sequence[int] | None = None  # how often each term occurs, when not once each
+
+    def occurrences(self) -> list[str]:
+        """The terms, each as often as it occurs."""
+        if self.counts is None:
+            return list(self.terms)
+        return [t for t, c in zip(self.terms, self.counts, strict=True) for _ in range(c)]
+
+    def size(self) -> int:
+        """How many term occurrences the field holds."""
+        return len(self.terms) if self.counts is None else sum(self.counts)
 
 
 class _Vocab(dict[str, int]):
@@ -57,35 +66,76 @@ class _Vocab(dict[str, int]):
         return tid
 
 
+def weighted_bag(fields: Sequence[Field]) -> list[str]:
+    """A field's terms repeated by its weight in quarters, so one C-level count does the weighted sum."""
+    bag: list[str] = []
+    for field in fields:
+        reps = max(1, round(field.weight / WEIGHT_UNIT))
+        bag.extend(field.occurrences() * reps)
+    return bag
+
+
+def add_weighted_counts(tf: dict[str, int], fields: Sequence[Field]) -> int:
+    """Add fields' term counts, in quarter-weight units, to tf; returns the length added.
+
+    Each field is counted once and scaled, which is cheaper than counting it repeated.
+    """
+    length = 0
+    for field in fields:
+        reps = max(1, round(field.weight / WEIGHT_UNIT))
+        length += reps * len(field.terms)
+        counts = Counter(field.terms)
+        if not tf:
+            tf.update({t: c * reps for t, c in counts.items()})
+            continue
+        get = tf.get
+        for t, c in counts.items():
+            tf[t] = get(t, 0) + c * reps
+    return length
+
+
+def _stable_order(ids: npt.NDArray[np.int64], bound: int) -> npt.NDArray[np.intp]:
+    """A stable argsort of non-negative ids below bound, by 16-bit radix passes where they fit."""
+    if bound <= 1 << 16:
+        return np.argsort(ids.astype(np.uint16), kind="stable")
+    if bound <= 1 << 32:
+        order = np.argsort((ids & 0xFFFF).astype(np.uint16), kind="stable")
+        high = (ids[order] >> 16).astype(np.uint16)
+        return order[np.argsort(high, kind="stable")]
+    return np.argsort(ids, kind="stable")
+
+
 class Bm25Index:
     """Inverted index with precomputed BM25F term contributions per document."""
 
     def __init__(self, docs: Sequence[Sequence[Field]]) -> None:
         """Index documents made of weighted fields."""
-        self.size = len(docs)
+        bags = [weighted_bag(fields) for fields in docs]
+        self._load([Counter(bag) for bag in bags], [len(bag) for bag in bags])
+
+    @classmethod
+    def from_counts(cls, counts: Sequence[Mapping[str, int]], lengths: Sequence[int]) -> Bm25Index:
+        """Index documents given as term counts and lengths, both in quarter-weight units."""
+        index = cls.__new__(cls)
+        index._load(counts, lengths)
+        return index
+
+    def _load(self, counts: Sequence[Mapping[str, int]], lengths_q: Sequence[int]) -> None:
+        """Precompute every term's BM25F contribution to every document holding it."""
+        self.size = len(counts)
         self.vocab: dict[str, int] = _Vocab()
-        term_ids: list[int] = []
-        doc_ids: list[int] = []
-        freqs: list[float] = []
-        lengths = np.zeros(self.size, dtype=np.float64)
-        for i, fields in enumerate(docs):
-            # Field weights become repetitions so one C-level count does the weighted sum.
-            bag: list[str] = []
-            for field in fields:
-                reps = max(1, round(field.weight / WEIGHT_UNIT))
-                bag.extend(list(field.terms) * reps if reps > 1 else field.terms)
-                lengths[i] += reps * len(field.terms)
-            tf = Counter(bag)
-            term_ids.extend(map(self.vocab.__getitem__, tf))
-            doc_ids.extend([i] * len(tf))
-            freqs.extend(tf.values())
-        tids = np.asarray(term_ids, dtype=np.int64)
-        dids = np.asarray(doc_ids, dtype=np.int32)
-        tfa = np.asarray(freqs, dtype=np.float64) * WEIGHT_UNIT
-        lengths *= WEIGHT_UNIT
+        sizes = np.fromiter(map(len, counts), dtype=np.int64, count=self.size)
+        tids = np.fromiter(map(self.vocab.__getitem__, itertools.chain.from_iterable(counts)), dtype=np.int64)
+        dids = np.repeat(np.arange(self.size, dtype=np.int32), sizes)
+        tfa = np.fromiter(
+            itertools.chain.from_iterable(c.values() for c in counts), dtype=np.float64, count=len(tids)
+        )
+        tfa *= WEIGHT_UNIT
+        lengths = np.asarray(lengths_q, dtype=np.float64) * WEIGHT_UNIT
         avg = float(lengths.mean()) if self.size else 1.0
         norm = K1 * (1 - B + B * lengths / max(avg, 1e-9))
         df = np.bincount(tids, minlength=len(self.vocab)) if len(tids) else np.zeros(0, dtype=np.int64)
+        self._df = df
         self.idf = np.log(1 + (self.size - df + 0.5) / (df + 0.5))
         weights = tfa * (K1 + 1) / (tfa + norm[dids]) * self.idf[tids] if len(tids) else tfa
         # Group by term; a stable sort keeps each term's documents in ascending order.
@@ -96,9 +146,108 @@ class Bm25Index:
         np.cumsum(df, out=self._start[1:])
         self.max_idf = self.idf_of(0)
 
+    @classmethod
+    def _from_postings(
+        cls,
+        vocab: dict[str, int],
+        tids: npt.NDArray[np.int64],
+        dids: npt.NDArray[np.int64],
+        tf_q: npt.NDArray[np.float64],
+        lengths_q: npt.NDArray[np.float64],
+    ) -> Bm25Index:
+        """An index from postings sorted by term then document, counts and lengths in quarters."""
+        index = cls.__new__(cls)
+        index.size = len(lengths_q)
+        index.vocab = vocab
+        tfa = tf_q * WEIGHT_UNIT
+        lengths = lengths_q * WEIGHT_UNIT
+        avg = float(lengths.mean()) if index.size else 1.0
+        norm = K1 * (1 - B + B * lengths / max(avg, 1e-9))
+        df = np.bincount(tids, minlength=len(vocab))
+        index._df = df
+        index.idf = np.log(1 + (index.size - df + 0.5) / (df + 0.5))
+        weights = tfa * (K1 + 1) / (tfa + norm[dids]) * index.idf[tids]
+        index._docs = dids.astype(np.int32)
+        index._weights = weights.astype(np.float32)
+        index._start = np.zeros(len(vocab) + 1, dtype=np.int64)
+        np.cumsum(df, out=index._start[1:])
+        index.max_idf = index.idf_of(0)
+        return index
+
+    @classmethod
+    def pair(cls, docs: Sequence[Sequence[Field]], core_fields: int) -> tuple[Bm25Index, Bm25Index]:
+        """Two indexes in one pass: over all fields, and over each document's first core_fields.
+
+        Terms are listed once per field occurrence; the weighted counting, grouping and BM25F
+        weights are done on arrays, so a large corpus costs little more than reading its terms.
+        """
+        size = len(docs)
+        vocab: dict[str, int] = _Vocab()
+        terms: list[str] = []
+        run_lengths: list[int] = []  # one run per field of every document
+        run_sizes: list[int] = []
+        run_reps: list[int] = []
+        run_core: list[bool] = []
+        run_docs: list[int] = []
+        counted: list[tuple[int, Sequence[int]]] = []  # (first occurrence, counts) of counted fields
+        for d, fields in enumerate(docs):
+            for j, field in enumerate(fields):
+                if field.counts is not None:
+                    counted.append((len(terms), field.counts))
+                terms.extend(field.terms)
+                run_lengths.append(len(field.terms))
+                run_sizes.append(field.size())
+                run_reps.append(max(1, round(field.weight / WEIGHT_UNIT)))
+                run_core.append(j < core_fields)
+                run_docs.append(d)
+        n = len(terms)
+        tids = np.fromiter(map(vocab.__getitem__, terms), dtype=np.int64, count=n)
+        lens = np.asarray(run_lengths, dtype=np.int64)
+        reps = np.asarray(run_reps, dtype=np.float64)
+        core = np.asarray(run_core, dtype=bool)
+        rdocs = np.asarray(run_docs, dtype=np.int64)
+        sizes = np.asarray(run_sizes, dtype=np.float64)
+        full_len = np.bincount(rdocs, weights=sizes * reps, minlength=size)
+        core_len = np.bincount(rdocs, weights=sizes * reps * core, minlength=size)
+        dids = np.repeat(rdocs, lens)
+        w_full = np.repeat(reps, lens)
+        for start, counts in counted:
+            w_full[start : start + len(counts)] *= counts
+        w_core = w_full * np.repeat(core, lens)
+        # Occurrences are listed document by document, so a stable sort by term keeps each term's
+        # documents ascending; equal (term, document) neighbours are then summed.
+        order = _stable_order(tids, len(vocab))
+        s_tids = tids[order]
+        s_dids = dids[order]
+        if n:
+            new_run = np.empty(n, dtype=bool)
+            new_run[0] = True
+            np.not_equal(s_tids[1:], s_tids[:-1], out=new_run[1:])
+            new_run[1:] |= s_dids[1:] != s_dids[:-1]
+            starts = np.flatnonzero(new_run)
+        else:
+            starts = np.zeros(0, dtype=np.int64)
+        u_tids = s_tids[starts]
+        u_dids = s_dids[starts]
+        tf_full = np.add.reduceat(w_full[order], starts) if n else np.zeros(0)
+        tf_core = np.add.reduceat(w_core[order], starts) if n else np.zeros(0)
+        full = cls._from_postings(vocab, u_tids, u_dids, tf_full, full_len)
+        keep = tf_core > 0
+        core_index = cls._from_postings(vocab, u_tids[keep], u_dids[keep], tf_core[keep], core_len)
+        return full, core_index
+
     def idf_of(self, df: int) -> float:
         """BM25 inverse document frequency of a term found in df documents."""
         return math.log(1 + (self.size - df + 0.5) / (df + 0.5))
+
+    def contains(self, term: str, doc: int) -> bool:
+        """Whether a document holds a term."""
+        posting = self.posting(term)
+        if posting is None:
+            return False
+        ids = posting[0]
+        p = int(np.searchsorted(ids, doc))
+        return p < len(ids) and int(ids[p]) == doc
 
     def posting(self, term: str) -> tuple[npt.NDArray[np.int32], FloatArray] | None:
         """Documents holding a term (ascending) and the term's BM25F contribution to each."""
@@ -111,7 +260,7 @@ class Bm25Index:
     def idf_term(self, term: str) -> float:
         """The idf of a known term (0 for unknown ones)."""
         tid = self.vocab.get(term)
-        return 0.0 if tid is None else float(self.idf[tid])
+        return 0.0 if tid is None or not self._df[tid] else float(self.idf[tid])
 
     def scores(self, query: Mapping[str, float]) -> FloatArray:
         """BM25F score of every document for weighted query terms."""
@@ -154,5 +303,63 @@ class Bm25Index:
             pos = np.searchsorted(ids, docs)
             for j, (p, d) in enumerate(zip(pos, docs, strict=True)):
                 if p < len(ids) and ids[p] == d:
+                    out[j][slot] += idf
+        return [(b, u) for b, u in out]
+
+
+class CountIndex:
+    """BM25F over per-document term counts, for scoring a few documents at a time.
+
+    Building it costs one count of document frequencies, where a Bm25Index precomputes every
+    posting; the matcher only ever asks it about a handful of candidates.
+    """
+
+    def __init__(self, counts: Sequence[Mapping[str, int]], lengths_q: Sequence[int]) -> None:
+        """Counts and lengths in quarter-weight units, as Bm25Index.from_counts takes them."""
+        self.size = len(counts)
+        self._counts = counts
+        self._df: Counter[str] = Counter(itertools.chain.from_iterable(counts))
+        lengths = np.asarray(lengths_q, dtype=np.float64) * WEIGHT_UNIT
+        avg = float(lengths.mean()) if self.size else 1.0
+        self._norm: list[float] = (K1 * (1 - B + B * lengths / max(avg, 1e-9))).tolist()
+        self.max_idf = self.idf_of(0)
+
+    def idf_of(self, df: int) -> float:
+        """BM25 inverse document frequency of a term found in df documents."""
+        return math.log(1 + (self.size - df + 0.5) / (df + 0.5))
+
+    def idf_term(self, term: str) -> float:
+        """The idf of a known term (0 for unknown ones)."""
+        df = self._df.get(term)
+        return 0.0 if df is None else self.idf_of(df)
+
+    def contains(self, term: str, doc: int) -> bool:
+        """Whether a document holds a term."""
+        return term in self._counts[doc]
+
+    def scores_of(self, query: Mapping[str, float], docs: Sequence[int]) -> list[float]:
+        """BM25F scores of a few documents."""
+        out = [0.0] * len(docs)
+        for term, weight in query.items():
+            idf = self.idf_term(term)
+            if not idf:
+                continue
+            for j, d in enumerate(docs):
+                tf = self._counts[d].get(term)
+                if tf:
+                    tf_w = tf * WEIGHT_UNIT
+                    out[j] += tf_w * (K1 + 1) / (tf_w + self._norm[d]) * idf * weight
+        return out
+
+    def matched_mass(self, query: Mapping[str, float], docs: Sequence[int]) -> list[tuple[float, float]]:
+        """For a few documents: idf summed over the query's word pairs and words each contains."""
+        out = [[0.0, 0.0] for _ in docs]
+        for term in query:
+            idf = self.idf_term(term)
+            if not idf:
+                continue
+            slot = 0 if " " in term else 1
+            for j, d in enumerate(docs):
+                if term in self._counts[d]:
                     out[j][slot] += idf
         return [(b, u) for b, u in out]

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import gc
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import repeat
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from bot.faq.index import ACCENTED, Bm25Index, Field, FloatArray, text_terms, view_terms
+from bot.faq.index import (
+    ACCENTED,
+    Bm25Index,
+    Field,
+    FloatArray,
+    text_terms,
+    view_terms,
+)
 from bot.faq.loader import FaqItem
 from bot.faq.normalize import analyze, fold_word, tokens_of
 
@@ -108,9 +119,24 @@ class Decision:
     alternatives: list[Alternative]  # ranked; for clarify: the 2–3 choices to offer
 
 
-def _unigrams(accented: Sequence[str]) -> list[str]:
-    """Folded and accented single words of a text."""
-    return [*(fold_word(t) for t in accented), *(ACCENTED + t for t in accented)]
+def _unigram_field(accented: Sequence[str], weight: float) -> Field:
+    """A field of a text's folded and accented single words, each distinct word listed once."""
+    counts = Counter(accented)
+    words = list(counts)
+    n = list(counts.values())
+    return Field([*map(fold_word, words), *map(ACCENTED.__add__, words)], weight, n + n)
+
+
+@lru_cache(maxsize=65536)
+def _keyword_terms(text: str) -> tuple[str, ...]:
+    """Index terms of a keyword: keywords repeat across entries, so each is analysed once."""
+    return tuple(text_terms(tokens_of(text, True)))
+
+
+@lru_cache(maxsize=65536)
+def _keyword_words(text: str) -> tuple[str, ...]:
+    """Folded words of a keyword, as a message would be read."""
+    return analyze(text).folded
 
 
 def _entry_fields(item: FaqItem) -> list[Field]:
@@ -120,14 +146,14 @@ def _entry_fields(item: FaqItem) -> list[Field]:
         questions.extend(text_terms(tokens_of(q, True)))
     keywords: list[str] = []
     for k in item.keywords:
-        keywords.extend(text_terms(tokens_of(k, True)))
+        keywords.extend(_keyword_terms(k))
     slug = [w for w in item.id.split("-") if w]
     return [
         Field(questions, W_QUESTIONS),
         Field(keywords, W_KEYWORDS),
         Field(list(view_terms(slug)), W_ID),
         # Answers are long: their single words are enough, and keep a large corpus quick to build.
-        Field(_unigrams(tokens_of(item.answer, True)), W_ANSWER),
+        _unigram_field(tokens_of(item.answer, True), W_ANSWER),
     ]
 
 
@@ -173,20 +199,27 @@ def _entry_statuses(item: FaqItem) -> frozenset[str]:
         return named
     found: set[str] = set()
     for text in item.keywords:
-        found |= statuses(analyze(text).folded)
+        found |= _keyword_statuses(text)
     return frozenset(found)
+
+
+@lru_cache(maxsize=65536)
+def _keyword_statuses(text: str) -> frozenset[str]:
+    """Household statuses a keyword names."""
+    return statuses(_keyword_words(text))
 
 
 def _topic_cues(items: Sequence[FaqItem]) -> dict[str, str]:
     """Folded words of ids and keywords that point to one topic."""
-    per_word: dict[str, dict[str, int]] = {}
+    pairs: Counter[tuple[str, str]] = Counter()
     for item in items:
         words = set(item.id.split("-"))
         for k in item.keywords:
-            words.update(analyze(k).folded)
-        for w in words:
-            counts = per_word.setdefault(w, {})
-            counts[item.topic] = counts.get(item.topic, 0) + 1
+            words.update(_keyword_words(k))
+        pairs.update(zip(words, repeat(item.topic)))
+    per_word: dict[str, dict[str, int]] = {}
+    for (w, topic), n in pairs.items():
+        per_word.setdefault(w, {})[topic] = n
     cues: dict[str, str] = {}
     for w, counts in per_word.items():
         topic, n = max(counts.items(), key=lambda kv: kv[1])
@@ -232,11 +265,24 @@ class FaqMatcher:
     @classmethod
     def build(cls, entries: Sequence[FaqItem]) -> FaqMatcher:
         """Index the entries."""
-        fields = [_entry_fields(item) for item in entries]
         # The core index leaves the answers out: answers share everyday words with any message,
         # so only questions, keywords and ids tell whether a message is about an entry at all.
-        core = Bm25Index([f[:3] for f in fields])
-        return cls(entries, Bm25Index(fields), core)
+        # Both indexes come from one pass: the full counts are the core counts plus the answer's.
+        # Building makes millions of small objects and frees none: the cyclic collector would only
+        # walk them again and again, so it waits until the index is built.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return cls._build(entries)
+        finally:
+            if collecting:
+                gc.enable()
+
+    @classmethod
+    def _build(cls, entries: Sequence[FaqItem]) -> FaqMatcher:
+        """Index the entries (build() without the collector)."""
+        full, core = Bm25Index.pair([_entry_fields(item) for item in entries], core_fields=3)
+        return cls(entries, full, core)
 
     def entry(self, entry_id: str) -> FaqItem:
         """The entry with this id (KeyError if unknown)."""
@@ -283,8 +329,7 @@ class FaqMatcher:
     def _foreign_penalty(self, foreign: list[str], doc: int) -> float:
         """Penalty for naming a bank, network or shop the entry itself does not mention."""
         for word in foreign:
-            posting = self._core.posting(word)
-            if posting is None or doc not in posting[0]:
+            if not self._core.contains(word, doc):
                 return OUT_OF_SCOPE_PENALTY
         return 0.0
 

@@ -12,6 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 
 # Characters that carry meaning but are not letters or digits become spaces; "%" survives as a word.
 _NON_WORD = re.compile(r"(?:[^\w%]|_)+", re.UNICODE)
@@ -68,7 +69,7 @@ REGIONAL: dict[str, str] = {
     "trạm xá": "trạm y tế", "con nít": "trẻ em", "nhỏ": "nhỏ", "ổng": "ông ấy", "bả": "bà ấy",
     "thơ": "thư", "nhứt": "nhất", "ruộng": "ruộng", "giùm": "giúp", "dùm": "giúp", "hổng biết": "không biết",
     "mượn vốn": "vay vốn", "mượn tiền": "vay tiền", "cho mượn": "cho vay", "mượn": "vay",
-    "lãi": "lãi suất", "lãi suất suất": "lãi suất", "bảo hiểm y tế": "bảo hiểm y tế",
+    "lãi": "lãi suất", "lãi suất": "lãi suất", "lãi xuất": "lãi suất", "bảo hiểm y tế": "bảo hiểm y tế",
     "cái": "", "mấy": "mấy", "phụ": "hỗ trợ", "bù": "hỗ trợ", "trợ giúp": "hỗ trợ",
     "tiền học": "học phí", "nhà trẻ": "mầm non", "lớp chồi": "mẫu giáo", "lớp lá": "mẫu giáo",
     "lớp mầm": "mẫu giáo", "trường mẫu giáo": "mẫu giáo", "xóm": "thôn", "ấp": "thôn", "bản": "thôn",
@@ -77,15 +78,26 @@ REGIONAL: dict[str, str] = {
 }
 # fmt: on
 
-_MAX_PHRASE = 3
-
 
 def clean(text: str) -> str:
     """Lowercase NFC text with punctuation turned into single spaces and digits split from letters."""
-    words = _NON_WORD.sub(" ", unicodedata.normalize("NFC", text).lower()).split()
+    return " ".join(words_of(text))
+
+
+def words_of(text: str) -> list[str]:
+    """The words of clean(text): whitespace-separated chunks, each cleaned once and remembered."""
+    return list(chain.from_iterable(map(_chunk_words, unicodedata.normalize("NFC", text).lower().split())))
+
+
+@lru_cache(maxsize=131072)
+def _chunk_words(chunk: str) -> tuple[str, ...]:
+    """The words of one whitespace-free chunk of lowercase text ("nghèo," → nghèo; "5tr" → 5 tr)."""
+    if chunk.isalpha():
+        return (chunk,)
+    words = _NON_WORD.sub(" ", chunk).split()
     if any(not w.isalpha() for w in words):
-        words = [w if w.isalpha() else _split_number(w) for w in words]
-    return " ".join(words)
+        return tuple(" ".join(w if w.isalpha() else _split_number(w) for w in words).split())
+    return tuple(words)
 
 
 def _split_number(word: str) -> str:
@@ -133,7 +145,7 @@ def _build_tables() -> tuple[dict[tuple[str, ...], tuple[str, ...]], dict[tuple[
         for key, value in table.items():
             key_t = tuple(clean(key).split())
             val_t = tuple(clean(value).split())
-            if not key_t:
+            if not key_t or (len(key_t) == 1 and key_t == val_t):
                 continue
             exact.setdefault(key_t, val_t)
             folded_key = tuple(fold_word(w) for w in key_t)
@@ -148,8 +160,20 @@ def _build_tables() -> tuple[dict[tuple[str, ...], tuple[str, ...]], dict[tuple[
 
 
 _EXACT, _PLAIN = _build_tables()
+
+
+def _phrase_sizes(table: dict[tuple[str, ...], tuple[str, ...]]) -> dict[str, tuple[int, ...]]:
+    """For each first word of a table's phrases, the phrase lengths to try, longest first."""
+    sizes: dict[str, set[int]] = {}
+    for key in table:
+        sizes.setdefault(key[0], set()).add(len(key))
+    return {w: tuple(sorted(n, reverse=True)) for w, n in sizes.items()}
+
+
 # First words of every rewritable phrase: most words are none, and skip the phrase lookups.
-_FIRST_WORDS: frozenset[str] = frozenset(k[0] for table in (_EXACT, _PLAIN) for k in table)
+_SIZES_EXACT = _phrase_sizes(_EXACT)
+_SIZES_PLAIN = _phrase_sizes(_PLAIN)
+_FIRST_WORDS: frozenset[str] = frozenset(_SIZES_EXACT) | frozenset(_SIZES_PLAIN)
 
 # Politeness, pronouns and sentence closers typed with accents: never a reason to pick an entry.
 # fmt: off
@@ -192,24 +216,29 @@ class Analysis:
 
 def _expand(tokens: list[str], marked: bool) -> list[str]:
     """Rewrite abbreviations and regional words, longest phrase first."""
-    table = _EXACT if marked else _PLAIN
+    table, sizes = (_EXACT, _SIZES_EXACT) if marked else (_PLAIN, _SIZES_PLAIN)
+    starts = [i for i, t in enumerate(tokens) if t in sizes]
+    if not starts:
+        return tokens
     out: list[str] = []
-    i = 0
     n = len(tokens)
-    while i < n:
-        if tokens[i] not in _FIRST_WORDS:
-            out.append(tokens[i])
-            i += 1
-            continue
-        for size in range(min(_MAX_PHRASE, n - i), 0, -1):
+    done = 0  # tokens before this index are in out already
+    for i in starts:
+        if i < done:
+            continue  # inside a phrase rewritten already
+        out.extend(tokens[done:i])
+        done = i + 1
+        for size in sizes[tokens[i]]:
+            if i + size > n:
+                continue
             repl = table.get(tuple(tokens[i : i + size]))
             if repl is not None:
                 out.extend(repl)
-                i += size
+                done = i + size
                 break
         else:
             out.append(tokens[i])
-            i += 1
+    out.extend(tokens[done:])
     return out
 
 
@@ -235,18 +264,18 @@ def _vay_is_particle(kept: list[str]) -> bool:
 
 def tokens_of(text: str, marked: bool | None = None) -> tuple[str, ...]:
     """Expanded tokens of a corpus text, accents kept (corpus texts are always typed with accents)."""
-    raw = clean(text)
+    words = words_of(text)
     if marked is None:
-        marked = has_marks(raw)
-    return tuple(_expand(raw.split(), marked))
+        marked = any(has_marks(w) for w in words)
+    return tuple(_expand(words, marked))
 
 
 @lru_cache(maxsize=4096)
 def analyze(text: str) -> Analysis:
     """Clean, expand and fold a message into the tokens the index matches on."""
-    raw = clean(text)
-    marked = has_marks(raw)
-    tokens = _drop_particles(_expand(raw.split(), marked), marked)
+    words = words_of(text)
+    marked = any(has_marks(w) for w in words)
+    tokens = _drop_particles(_expand(words, marked), marked)
     pairs = [(t, fold_word(t)) for t in tokens]
     pairs = [(t, f) for t, f in pairs if f]
     return Analysis(
