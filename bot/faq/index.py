@@ -75,25 +75,6 @@ def weighted_bag(fields: Sequence[Field]) -> list[str]:
     return bag
 
 
-def add_weighted_counts(tf: dict[str, int], fields: Sequence[Field]) -> int:
-    """Add fields' term counts, in quarter-weight units, to tf; returns the length added.
-
-    Each field is counted once and scaled, which is cheaper than counting it repeated.
-    """
-    length = 0
-    for field in fields:
-        reps = max(1, round(field.weight / WEIGHT_UNIT))
-        length += reps * len(field.terms)
-        counts = Counter(field.terms)
-        if not tf:
-            tf.update({t: c * reps for t, c in counts.items()})
-            continue
-        get = tf.get
-        for t, c in counts.items():
-            tf[t] = get(t, 0) + c * reps
-    return length
-
-
 def _stable_order(ids: npt.NDArray[np.int64], bound: int) -> npt.NDArray[np.intp]:
     """A stable argsort of non-negative ids below bound, by 16-bit radix passes where they fit."""
     if bound <= 1 << 16:
@@ -207,8 +188,8 @@ class Bm25Index:
         core = np.asarray(run_core, dtype=bool)
         rdocs = np.asarray(run_docs, dtype=np.int64)
         sizes = np.asarray(run_sizes, dtype=np.float64)
-        full_len = np.bincount(rdocs, weights=sizes * reps, minlength=size)
-        core_len = np.bincount(rdocs, weights=sizes * reps * core, minlength=size)
+        full_len = np.bincount(rdocs, weights=sizes * reps, minlength=size).astype(np.float64)
+        core_len = np.bincount(rdocs, weights=sizes * reps * core, minlength=size).astype(np.float64)
         dids = np.repeat(rdocs, lens)
         w_full = np.repeat(reps, lens)
         for start, counts in counted:
@@ -303,63 +284,5 @@ class Bm25Index:
             pos = np.searchsorted(ids, docs)
             for j, (p, d) in enumerate(zip(pos, docs, strict=True)):
                 if p < len(ids) and ids[p] == d:
-                    out[j][slot] += idf
-        return [(b, u) for b, u in out]
-
-
-class CountIndex:
-    """BM25F over per-document term counts, for scoring a few documents at a time.
-
-    Building it costs one count of document frequencies, where a Bm25Index precomputes every
-    posting; the matcher only ever asks it about a handful of candidates.
-    """
-
-    def __init__(self, counts: Sequence[Mapping[str, int]], lengths_q: Sequence[int]) -> None:
-        """Counts and lengths in quarter-weight units, as Bm25Index.from_counts takes them."""
-        self.size = len(counts)
-        self._counts = counts
-        self._df: Counter[str] = Counter(itertools.chain.from_iterable(counts))
-        lengths = np.asarray(lengths_q, dtype=np.float64) * WEIGHT_UNIT
-        avg = float(lengths.mean()) if self.size else 1.0
-        self._norm: list[float] = (K1 * (1 - B + B * lengths / max(avg, 1e-9))).tolist()
-        self.max_idf = self.idf_of(0)
-
-    def idf_of(self, df: int) -> float:
-        """BM25 inverse document frequency of a term found in df documents."""
-        return math.log(1 + (self.size - df + 0.5) / (df + 0.5))
-
-    def idf_term(self, term: str) -> float:
-        """The idf of a known term (0 for unknown ones)."""
-        df = self._df.get(term)
-        return 0.0 if df is None else self.idf_of(df)
-
-    def contains(self, term: str, doc: int) -> bool:
-        """Whether a document holds a term."""
-        return term in self._counts[doc]
-
-    def scores_of(self, query: Mapping[str, float], docs: Sequence[int]) -> list[float]:
-        """BM25F scores of a few documents."""
-        out = [0.0] * len(docs)
-        for term, weight in query.items():
-            idf = self.idf_term(term)
-            if not idf:
-                continue
-            for j, d in enumerate(docs):
-                tf = self._counts[d].get(term)
-                if tf:
-                    tf_w = tf * WEIGHT_UNIT
-                    out[j] += tf_w * (K1 + 1) / (tf_w + self._norm[d]) * idf * weight
-        return out
-
-    def matched_mass(self, query: Mapping[str, float], docs: Sequence[int]) -> list[tuple[float, float]]:
-        """For a few documents: idf summed over the query's word pairs and words each contains."""
-        out = [[0.0, 0.0] for _ in docs]
-        for term in query:
-            idf = self.idf_term(term)
-            if not idf:
-                continue
-            slot = 0 if " " in term else 1
-            for j, d in enumerate(docs):
-                if term in self._counts[d]:
                     out[j][slot] += idf
         return [(b, u) for b, u in out]
