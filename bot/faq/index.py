@@ -221,6 +221,22 @@ class Bm25Index:
         """BM25 inverse document frequency of a term found in df documents."""
         return math.log(1 + (self.size - df + 0.5) / (df + 0.5))
 
+    def word_frequencies(self) -> tuple[dict[str, int], list[tuple[str, int]]]:
+        """Single words and how many documents hold each: folded ones, and accented ones."""
+        folded: dict[str, int] = {}
+        accented: list[tuple[str, int]] = []
+        for term, tid in self.vocab.items():
+            if " " in term:
+                continue
+            df = int(self._df[tid])
+            if not df:
+                continue
+            if term.startswith(ACCENTED):
+                accented.append((term[len(ACCENTED) :], df))
+            else:
+                folded[term] = df
+        return folded, accented
+
     def contains(self, term: str, doc: int) -> bool:
         """Whether a document holds a term."""
         posting = self.posting(term)

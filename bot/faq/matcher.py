@@ -23,7 +23,8 @@ from bot.faq.index import (
     view_terms,
 )
 from bot.faq.loader import FaqItem
-from bot.faq.normalize import analyze, fold_word, tokens_of
+from bot.faq.normalize import Analysis, analyze, fold_word, tokens_of
+from bot.faq.spelling import Speller
 
 Outcome = Literal["answer", "clarify", "fallback"]
 
@@ -46,6 +47,16 @@ CONF_BIAS = -6.45
 ANSWER_MIN = 0.5
 CHOICE_MIN = 0.4
 CLOSE_RATIO = 0.92
+# A message of a few words, all of them found in several entries' questions and keywords, names a
+# topic or status rather than a question: offer the best of those entries unless one leads clearly.
+VAGUE_MAX_WORDS = 4
+VAGUE_POOL = 5
+VAGUE_MARGIN = 1.5
+# Folded words that ask rather than name a topic; a vague message needs at least one other word.
+FUNCTION_WORDS: frozenset[str] = frozenset(
+    "ai bao gi sao nao dau khong co duoc lam the nhu roi chua may la thi ma va voi cho hoi muon biet "
+    "nhieu it lam vay nay kia do day oi a u ha nhe nha thoi luon nua cung con dang se da".split()
+)
 # Names that move a message outside the commune's policies even when it borrows their words:
 # a commercial bank's loan, a social network's password, a shop.
 OUT_OF_SCOPE_CUES: frozenset[str] = frozenset(
@@ -77,6 +88,70 @@ OUT_OF_SCOPE_CUES: frozenset[str] = frozenset(
         "netflix",
     }
 )
+# Folded phrases that name things the commune's policies never cover, whatever words come with
+# them: other products and services (life insurance from an agent, credit cards, instalments),
+# buying and selling, prices of the day, weather, football, the lottery, medical emergencies,
+# and accounts of other services. An entry that itself mentions the phrase keeps its chance.
+OUT_OF_SCOPE_PHRASES: tuple[tuple[str, ...], ...] = (
+    ("nhan", "tho"),
+    ("dai", "ly"),
+    ("the", "tin", "dung"),
+    ("tra", "gop"),
+    ("vay", "tin", "chap"),
+    ("thanh", "ly"),
+    ("ai", "mua"),
+    ("can", "ban"),
+    ("ship",),
+    ("shop",),
+    ("order",),
+    ("dat", "nen"),
+    ("cho", "thue"),
+    ("nha", "tro"),
+    ("gia", "vang"),
+    ("gia", "lua"),
+    ("gia", "lon"),
+    ("gia", "xang"),
+    ("gia", "phan"),
+    ("thoi", "tiet"),
+    ("du", "bao"),
+    ("troi", "mua"),
+    ("dat", "lien"),
+    ("bong", "da"),
+    ("da", "bong"),
+    ("doi", "tuyen"),
+    ("tran", "dau"),
+    ("ty", "so"),
+    ("xo", "so"),
+    ("ve", "so"),
+    ("vietlott",),
+    ("lo", "de"),
+    ("dot", "quy"),
+    ("co", "giat"),
+    ("sot", "cao"),
+    ("cap", "cuu"),
+    ("ngo", "doc"),
+    ("kho", "tho"),
+    ("chay", "mau"),
+    ("cho", "can"),
+    ("wifi",),
+    ("mat", "khau", "zalo"),
+    ("zalo", "bi", "khoa"),
+    ("apple",),
+    ("bao", "viet"),
+    ("prudential",),
+    ("manulife",),
+    ("thi", "giay", "phep"),
+    ("hoc", "giay", "phep"),
+    ("quan", "su"),
+    ("rut", "bao", "hiem"),
+    ("xa", "hoi", "tu", "nguyen"),
+    ("nguoi", "co", "cong"),
+    ("acb",),
+    ("vib",),
+    ("seabank",),
+    ("ocb",),
+    ("msb",),
+)
 OUT_OF_SCOPE_PENALTY = 6.0
 # An entry about another household status than the one the resident names (hộ nghèo / cận nghèo /
 # mới thoát nghèo / mức sống trung bình) is a neighbour, not the answer.
@@ -98,6 +173,12 @@ _LEFT_LIST = (
     ("gach", "ten"),
     ("khong", "con", "la"),
     ("khong", "con", "ngheo"),
+    ("khong", "con", "thuoc"),
+    ("rut", "ten"),
+    ("xoa", "ten"),
+    ("het", "dien"),
+    ("het", "thuoc"),
+    ("duoc", "ra"),
 )
 
 
@@ -168,14 +249,15 @@ def statuses(folded: Sequence[str]) -> frozenset[str]:
             found.add(AVERAGE)
         if tok != "ngheo":
             continue
-        before = tuple(folded[max(0, i - 4) : i])
+        before = tuple(folded[max(0, i - 6) : i])
         if before[-1:] in _NOT_A_STATUS:
             continue  # "giảm nghèo" is the programme, not a household
-        if before[-1:] == ("can",):
-            # "thoát cận nghèo" is a household that left the near-poor list.
-            found.add(ESCAPED if before[-2:-1] == ("thoat",) else NEAR)
-        elif any(_ends_with(before, cue) or _contains(before, cue) for cue in _LEFT_LIST):
+        # A household that left the list, told as a story: "năm rồi nhà em hết là hộ cận nghèo",
+        # "được rút tên khỏi danh sách nghèo", "thoát cận nghèo".
+        if any(_contains(before, cue) for cue in _LEFT_LIST):
             found.add(ESCAPED)
+        elif before[-1:] == ("can",):
+            found.add(NEAR)
         else:
             found.add(POOR)
     return frozenset(found)
@@ -230,7 +312,11 @@ def _topic_cues(items: Sequence[FaqItem]) -> dict[str, str]:
 
 def query_terms(text: str) -> dict[str, float]:
     """Weighted index terms of a message."""
-    a = analyze(text)
+    return _terms_of(analyze(text))
+
+
+def _terms_of(a: Analysis) -> dict[str, float]:
+    """Weighted index terms of an analysed message."""
     terms: dict[str, float] = {}
     for t in view_terms(a.folded):
         terms[t] = terms.get(t, 0.0) + 1.0
@@ -247,6 +333,8 @@ class Candidate:
     id: str
     rank_score: float  # BM25F over all fields, after status and topic cues
     confidence: float  # 0..1: how sure the message is about this entry at all
+    doc: int = -1  # position of the entry in the index
+    other_status: bool = False  # the entry is about another household status than the one named
 
 
 class FaqMatcher:
@@ -261,6 +349,7 @@ class FaqMatcher:
         self._statuses = [_entry_statuses(item) for item in self._items]
         self._topic_cues = _topic_cues(self._items)
         self._topics = [item.topic for item in self._items]
+        self._speller = Speller(*index.word_frequencies())
 
     @classmethod
     def build(cls, entries: Sequence[FaqItem]) -> FaqMatcher:
@@ -288,13 +377,32 @@ class FaqMatcher:
         """The entry with this id (KeyError if unknown)."""
         return self._by_id[entry_id]
 
+    def analyze(self, text: str) -> Analysis:
+        """A message's analysis, with words the corpus does not know corrected to ones it does."""
+        a = analyze(text)
+        fixes: dict[int, str] = {}
+        for i, word in enumerate(a.folded):
+            fixed = self._speller.correct(word)
+            if fixed is not None:
+                fixes[i] = fixed
+        if not fixes:
+            return a
+        return Analysis(
+            folded=tuple(fixes.get(i, w) for i, w in enumerate(a.folded)),
+            accented=tuple(
+                self._speller.accented(fixes[i]) if i in fixes else w for i, w in enumerate(a.accented)
+            ),
+            marked=a.marked,
+        )
+
     def rank(self, text: str, limit: int = CANDIDATES) -> list[Candidate]:
         """The best entries for a message, best first."""
-        terms = query_terms(text)
+        a = self.analyze(text)
+        terms = _terms_of(a)
         if not terms or not self._items:
             return []
         scores = self._index.scores(terms)
-        folded = analyze(text).folded
+        folded = a.folded
         asked = statuses(folded)
         cued = {self._topic_cues[w] for w in folded if w in self._topic_cues}
         if asked or cued:
@@ -316,20 +424,22 @@ class FaqMatcher:
         folded_terms = {t: w for t, w in terms.items() if not t.startswith(ACCENTED)}
         core_scores = self._core.scores_of(folded_terms, top)
         masses = self._core.matched_mass(folded_terms, top)
-        foreign = [w for w in folded if w in OUT_OF_SCOPE_CUES]
+        foreign = _foreign_cues(folded)
         return [
             Candidate(
                 self._items[i].id,
                 float(scores[i]),
                 _confidence(core, bigram, unigram, self._core.max_idf, self._foreign_penalty(foreign, i)),
+                i,
+                bool(asked and self._statuses[i] and not (self._statuses[i] & asked)),
             )
             for i, core, (bigram, unigram) in zip(top, core_scores, masses, strict=True)
         ]
 
     def _foreign_penalty(self, foreign: list[str], doc: int) -> float:
-        """Penalty for naming a bank, network or shop the entry itself does not mention."""
-        for word in foreign:
-            if not self._core.contains(word, doc):
+        """Penalty for naming something outside the policies that the entry itself does not mention."""
+        for term in foreign:
+            if not self._index.contains(term, doc):
                 return OUT_OF_SCOPE_PENALTY
         return 0.0
 
@@ -340,6 +450,9 @@ class FaqMatcher:
             return Decision("fallback", None, 0.0, [])
         best = ranked[0]
         alts = [Alternative(c.id, round(c.confidence, 4)) for c in ranked[:3]]
+        vague = self._vague_choices(text, ranked)
+        if vague:
+            return Decision("clarify", None, alts[0].score, [_alt(c) for c in vague])
         if best.confidence < ANSWER_MIN:
             return Decision("fallback", None, alts[0].score, alts)
         close = [
@@ -348,11 +461,47 @@ class FaqMatcher:
             if c.rank_score >= CLOSE_RATIO * best.rank_score and c.confidence >= CHOICE_MIN
         ]
         if close:
-            choices = [best, *close]
-            return Decision(
-                "clarify", None, alts[0].score, [Alternative(c.id, round(c.confidence, 4)) for c in choices]
-            )
+            return Decision("clarify", None, alts[0].score, [_alt(c) for c in (best, *close)])
         return Decision("answer", best.id, alts[0].score, alts)
+
+    def _vague_choices(self, text: str, ranked: list[Candidate]) -> list[Candidate]:
+        """Entries to offer for a short message that only names a topic or status ("bhyt", "hộ nghèo").
+
+        Such a message is wholly contained in several entries' questions and keywords, and none of
+        them stands out; the resident is better served by a choice than by a hand-over or a guess.
+        """
+        words = set(self.analyze(text).folded) - FUNCTION_WORDS
+        if not words or len(words) > VAGUE_MAX_WORDS:
+            return []
+        covering = [
+            c
+            for c in ranked[:VAGUE_POOL]
+            if not c.other_status
+            and c.confidence > 0
+            and c.rank_score > 0
+            and all(self._core.contains(w, c.doc) for w in words)
+        ]
+        if len(covering) < 2:
+            return []
+        if covering[0].rank_score >= VAGUE_MARGIN * covering[1].rank_score:
+            return []  # one entry clearly owns these words
+        if covering[0].confidence >= ANSWER_MIN and covering[0] is not ranked[0]:
+            return []
+        return covering[:MAX_CHOICES]
+
+
+def _alt(c: Candidate) -> Alternative:
+    """The public view of a candidate."""
+    return Alternative(c.id, round(c.confidence, 4))
+
+
+def _foreign_cues(folded: Sequence[str]) -> list[str]:
+    """Index terms of the out-of-scope names and phrases a message holds (a phrase by its last pair)."""
+    found = [w for w in folded if w in OUT_OF_SCOPE_CUES]
+    for cue in OUT_OF_SCOPE_PHRASES:
+        if _contains(tuple(folded), cue):
+            found.append(" ".join(cue[-2:]))
+    return found
 
 
 def _top(scores: FloatArray, k: int) -> npt.NDArray[np.intp]:

@@ -57,6 +57,11 @@ ABBREVIATIONS: dict[str, str] = {
     "tthc": "thủ tục hành chính", "dvc": "dịch vụ công", "ctv": "cộng tác viên",
     "bv": "bệnh viện", "tyt": "trạm y tế", "okela": "ok", "oke": "ok", "okie": "ok",
     "ms": "mới", "mún": "muốn", "mun": "muốn", "hỗ": "hỗ", "hotro": "hỗ trợ", "ho-tro": "hỗ trợ",
+    "đk": "đăng ký", "dk": "đăng ký", "đky": "đăng ký", "dky": "đăng ký", "ik": "đi", "lun": "luôn",
+    "nhìu": "nhiều", "wá": "quá", "cty": "công ty", "cb": "cán bộ", "xh": "xã hội", "ktra": "kiểm tra",
+    "nđ": "nghị định", "qđ": "quyết định", "tgian": "thời gian", "nv": "nhân viên", "hso": "hồ sơ",
+    "hsơ": "hồ sơ", "ht": "hỗ trợ", "htro": "hỗ trợ", "lsuat": "lãi suất", "free": "miễn phí",
+    "thik": "thích", "ib": "nhắn tin", "inbox": "nhắn tin", "ok": "ok",
 }
 
 # Southern / Northern / colloquial words mapped to one canonical word, so both sides meet.
@@ -75,6 +80,20 @@ REGIONAL: dict[str, str] = {
     "lớp mầm": "mẫu giáo", "trường mẫu giáo": "mẫu giáo", "xóm": "thôn", "ấp": "thôn", "bản": "thôn",
     "tổ dân phố": "thôn", "khóm": "thôn", "bằng lái": "giấy phép lái xe", "căn cước": "căn cước",
     "cầu tiêu": "nhà tiêu", "bồn nước": "bể nước", "bao nhiêu": "bao nhiêu", "hỏi han": "hỏi",
+    # Central
+    "rứa": "vậy", "ni": "này", "nì": "này", "tau": "tôi", "hắn": "nó", "mạ": "mẹ", "bọ": "bố",
+    "mần răng": "làm sao", "làm răng": "làm sao", "răng rứa": "sao vậy", "chi rứa": "gì vậy",
+    "ở mô": "ở đâu", "khi mô": "khi nào", "năm ni": "năm nay", "bữa ni": "hôm nay",
+    "dị": "vậy", "eng": "anh",
+    # Southern
+    "dìa": "về", "tụi": "chúng", "cất nhà": "xây nhà", "cất lại": "xây lại", "xíu": "chút",
+    "trái": "quả", "xe hơi": "ô tô", "giựt": "giật", "hổm rày": "mấy hôm nay",
+    # Everyday words for the corpus's terms
+    "người già": "người cao tuổi", "bớt": "giảm", "cơm trưa": "ăn trưa", "tiền cơm": "tiền ăn",
+    "số điện thoại": "số điện thoại", "số điện": "kwh", "ký điện": "kwh", "kí điện": "kwh",
+    "chi trả": "chi trả", "chi phí": "chi phí", "chi tiêu": "chi tiêu", "phụ nữ": "phụ nữ",
+    "phụ huynh": "phụ huynh", "phụ cấp": "phụ cấp", "phụ trách": "phụ trách", "phụ thuộc": "phụ thuộc",
+    "văn bản": "văn bản", "cơ bản": "cơ bản", "chi hội": "chi hội", "ba năm": "ba năm",
 }
 # fmt: on
 
@@ -132,7 +151,9 @@ _AMBIGUOUS_PLAIN: frozenset[tuple[str, ...]] = frozenset({
     ("bong",), ("kiem",), ("muon",), ("may",), ("rang",), ("nho",), ("tao",), ("o",), ("ban",),
     ("khom",), ("nhieu",), ("tho",), ("cho", "muon"), ("lanh",), ("a",), ("e",), ("t",), ("v",),
     ("k",), ("r",), ("no",), ("hem",), ("bay",), ("gi",), ("tr",), ("cu",), ("hong",), ("binh",),
-    ("thiet",), ("chu",), ("ong",), ("ap",), ("nay",),
+    ("thiet",), ("chu",), ("ong",), ("ap",), ("nay",), ("tau",), ("han",), ("ma",), ("bo",),
+    ("di",), ("dia",), ("trai",), ("bot",), ("xiu",), ("eng",), ("ib",), ("ht",), ("nv",),
+    ("cb",), ("xh",),
 })
 # fmt: on
 
