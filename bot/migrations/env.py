@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 import bot.models  # noqa: F401  (registers every table on Base.metadata)
+import broadcasts.models  # noqa: F401  (the schema is one database for both packages)
 from bot.db import Base, make_engine
 
 target_metadata = Base.metadata

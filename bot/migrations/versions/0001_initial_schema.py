@@ -140,6 +140,32 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_hamlets_commune_id"), ["commune_id"], unique=False)
 
     op.create_table(
+        "households",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("commune_id", sa.Integer(), nullable=False),
+        sa.Column("hamlet_id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=64), nullable=False),
+        sa.Column("head_name", sa.String(length=200), nullable=False),
+        sa.Column("address", sa.String(length=300), nullable=True),
+        sa.Column("phone", sa.String(length=32), nullable=True),
+        sa.Column("category", sa.String(length=16), nullable=False),
+        sa.Column("updated_at", bot.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["commune_id"],
+            ["communes.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["hamlet_id"],
+            ["hamlets.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("commune_id", "code"),
+    )
+    with op.batch_alter_table("households", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_households_commune_id"), ["commune_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_households_hamlet_id"), ["hamlet_id"], unique=False)
+
+    op.create_table(
         "residents",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("zalo_user_id", sa.String(length=64), nullable=False),
@@ -195,6 +221,59 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_staff_zalo_user_id"), ["zalo_user_id"], unique=False)
 
     op.create_table(
+        "audit_log",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("at", bot.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("actor_staff_id", sa.Integer(), nullable=True),
+        sa.Column("entity", sa.String(length=24), nullable=False),
+        sa.Column("entity_id", sa.Integer(), nullable=False),
+        sa.Column("from_status", sa.String(length=24), nullable=True),
+        sa.Column("to_status", sa.String(length=24), nullable=False),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("flagged", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["actor_staff_id"],
+            ["staff.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.create_index("ix_audit_entity", ["entity", "entity_id"], unique=False)
+
+    op.create_table(
+        "campaigns",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("commune_id", sa.Integer(), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("template", sa.String(length=100), nullable=False),
+        sa.Column("variables", sa.JSON(), nullable=False),
+        sa.Column("category", sa.String(length=16), nullable=False),
+        sa.Column("hamlet_ids", sa.JSON(), nullable=False),
+        sa.Column("household_categories", sa.JSON(), nullable=False),
+        sa.Column("channels", sa.JSON(), nullable=False),
+        sa.Column("send_at", bot.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("recurrence", sa.String(length=100), nullable=True),
+        sa.Column("ends_on", sa.Date(), nullable=True),
+        sa.Column("next_fire_at", bot.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("skip_approval", sa.Boolean(), nullable=False),
+        sa.Column("status", sa.String(length=24), nullable=False),
+        sa.Column("author_staff_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", bot.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["author_staff_id"],
+            ["staff.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["commune_id"],
+            ["communes.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("campaigns", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_campaigns_commune_id"), ["commune_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_campaigns_next_fire_at"), ["next_fire_at"], unique=False)
+
+    op.create_table(
         "conversations",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("resident_id", sa.Integer(), nullable=False),
@@ -238,18 +317,186 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_handoffs_resident_id"), ["resident_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_handoffs_staff_id"), ["staff_id"], unique=False)
 
+    op.create_table(
+        "household_members",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("household_id", sa.Integer(), nullable=False),
+        sa.Column("resident_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["household_id"], ["households.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["resident_id"], ["residents.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("resident_id"),
+    )
+    with op.batch_alter_table("household_members", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_household_members_household_id"), ["household_id"], unique=False)
+
+    op.create_table(
+        "broadcasts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("campaign_id", sa.Integer(), nullable=False),
+        sa.Column("fire_at", bot.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("approval_deadline", bot.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("code", sa.String(length=6), nullable=False),
+        sa.Column("status", sa.String(length=24), nullable=False),
+        sa.Column("test_only", sa.Boolean(), nullable=False),
+        sa.Column("deadline_notified", sa.Boolean(), nullable=False),
+        sa.Column("created_at", bot.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("started_at", bot.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", bot.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["campaigns.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("campaign_id", "fire_at"),
+        sa.UniqueConstraint("code"),
+    )
+    with op.batch_alter_table("broadcasts", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_broadcasts_campaign_id"), ["campaign_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_broadcasts_fire_at"), ["fire_at"], unique=False)
+
+    op.create_table(
+        "acknowledgements",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("broadcast_id", sa.Integer(), nullable=False),
+        sa.Column("hamlet_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=24), nullable=False),
+        sa.Column("resident_id", sa.Integer(), nullable=True),
+        sa.Column("household_id", sa.Integer(), nullable=True),
+        sa.Column("method", sa.String(length=32), nullable=True),
+        sa.Column("recorded_by", sa.Integer(), nullable=True),
+        sa.Column("at", bot.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["broadcast_id"],
+            ["broadcasts.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["hamlet_id"],
+            ["hamlets.id"],
+        ),
+        sa.ForeignKeyConstraint(["household_id"], ["households.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["recorded_by"],
+            ["staff.id"],
+        ),
+        sa.ForeignKeyConstraint(["resident_id"], ["residents.id"], ondelete="SET NULL"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("acknowledgements", schema=None) as batch_op:
+        batch_op.create_index("ix_ack_broadcast", ["broadcast_id", "hamlet_id"], unique=False)
+
+    op.create_table(
+        "deliveries",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("broadcast_id", sa.Integer(), nullable=False),
+        sa.Column("hamlet_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("target_id", sa.String(length=64), nullable=False),
+        sa.Column("resident_id", sa.Integer(), nullable=True),
+        sa.Column("outbound_id", sa.Integer(), nullable=False),
+        sa.Column("link_token", sa.String(length=16), nullable=False),
+        sa.Column("created_at", bot.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["broadcast_id"],
+            ["broadcasts.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["hamlet_id"],
+            ["hamlets.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["outbound_id"],
+            ["outbound_messages.id"],
+        ),
+        sa.ForeignKeyConstraint(["resident_id"], ["residents.id"], ondelete="SET NULL"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("broadcast_id", "kind", "target_id"),
+        sa.UniqueConstraint("link_token"),
+        sa.UniqueConstraint("outbound_id"),
+    )
+    with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.create_index("ix_deliveries_hamlet", ["broadcast_id", "hamlet_id"], unique=False)
+
+    op.create_table(
+        "hamlet_approvals",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("broadcast_id", sa.Integer(), nullable=False),
+        sa.Column("hamlet_id", sa.Integer(), nullable=False),
+        sa.Column("approver_staff_id", sa.Integer(), nullable=True),
+        sa.Column("status", sa.String(length=24), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("decided_by", sa.Integer(), nullable=True),
+        sa.Column("decided_at", bot.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("requested_at", bot.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["approver_staff_id"],
+            ["staff.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["broadcast_id"],
+            ["broadcasts.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["decided_by"],
+            ["staff.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["hamlet_id"],
+            ["hamlets.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("broadcast_id", "hamlet_id"),
+    )
+    with op.batch_alter_table("hamlet_approvals", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_hamlet_approvals_approver_staff_id"), ["approver_staff_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_hamlet_approvals_broadcast_id"), ["broadcast_id"], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     """Revert this revision."""
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("hamlet_approvals", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_hamlet_approvals_broadcast_id"))
+        batch_op.drop_index(batch_op.f("ix_hamlet_approvals_approver_staff_id"))
+
+    op.drop_table("hamlet_approvals")
+    with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.drop_index("ix_deliveries_hamlet")
+
+    op.drop_table("deliveries")
+    with op.batch_alter_table("acknowledgements", schema=None) as batch_op:
+        batch_op.drop_index("ix_ack_broadcast")
+
+    op.drop_table("acknowledgements")
+    with op.batch_alter_table("broadcasts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_broadcasts_fire_at"))
+        batch_op.drop_index(batch_op.f("ix_broadcasts_campaign_id"))
+
+    op.drop_table("broadcasts")
+    with op.batch_alter_table("household_members", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_household_members_household_id"))
+
+    op.drop_table("household_members")
     with op.batch_alter_table("handoffs", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_handoffs_staff_id"))
         batch_op.drop_index(batch_op.f("ix_handoffs_resident_id"))
 
     op.drop_table("handoffs")
     op.drop_table("conversations")
+    with op.batch_alter_table("campaigns", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_campaigns_next_fire_at"))
+        batch_op.drop_index(batch_op.f("ix_campaigns_commune_id"))
+
+    op.drop_table("campaigns")
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.drop_index("ix_audit_entity")
+
+    op.drop_table("audit_log")
     with op.batch_alter_table("staff", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_staff_zalo_user_id"))
         batch_op.drop_index(batch_op.f("ix_staff_hamlet_id"))
@@ -261,6 +508,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_residents_commune_id"))
 
     op.drop_table("residents")
+    with op.batch_alter_table("households", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_households_hamlet_id"))
+        batch_op.drop_index(batch_op.f("ix_households_commune_id"))
+
+    op.drop_table("households")
     with op.batch_alter_table("hamlets", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_hamlets_commune_id"))
 
