@@ -89,7 +89,8 @@ class Campaign(Base):
     send_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # first (or only) firing
     recurrence: Mapped[str | None] = mapped_column(String(100))  # preset or cron, Asia/Ho_Chi_Minh
     ends_on: Mapped[date | None] = mapped_column(Date)
-    next_fire_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)  # the due time lives here
+    # The due time lives in the row; the scheduler only ticks.
+    next_fire_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     skip_approval: Mapped[bool] = mapped_column(Boolean, default=False)  # urgent, by a commune official only
     status: Mapped[str] = mapped_column(String(24), default=Status.DRAFT)
     author_staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
