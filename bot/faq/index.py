@@ -7,6 +7,7 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -57,6 +58,26 @@ class Field:
         return len(self.terms) if self.counts is None else sum(self.counts)
 
 
+@dataclass(frozen=True)
+class TextField:
+    """One field of a document given as texts of accented tokens, and which terms it makes."""
+
+    texts: Sequence[Sequence[str]]
+    weight: float
+    bigrams: bool = True  # adjacent word pairs within each text
+    accents: bool = True  # the accented view besides the folded one
+
+    def terms(self) -> list[str]:
+        """The field's terms as strings, as Field holds them."""
+        out: list[str] = []
+        for text in self.texts:
+            folded = list(map(fold_word, text))
+            out.extend(view_terms(folded) if self.bigrams else folded)
+            if self.accents:
+                out.extend(view_terms(text, ACCENTED) if self.bigrams else map(ACCENTED.__add__, text))
+        return out
+
+
 class _Vocab(dict[str, int]):
     """Term ids, handed out on first sight."""
 
@@ -84,6 +105,40 @@ def _stable_order(ids: npt.NDArray[np.int64], bound: int) -> npt.NDArray[np.intp
         high = (ids[order] >> 16).astype(np.uint16)
         return order[np.argsort(high, kind="stable")]
     return np.argsort(ids, kind="stable")
+
+
+def _grouped(
+    keys: npt.NDArray[np.int64],
+    where: npt.NDArray[np.int64],
+    t_doc: npt.NDArray[np.int64],
+    t_reps: npt.NDArray[np.float64],
+    t_core: npt.NDArray[np.bool_],
+    size: int,
+    radix_bound: int | None,
+) -> tuple[npt.NDArray[Any], ...]:
+    """Sum term occurrences per (term key, document): keys, documents, full and core counts, lengths.
+
+    keys[i] is a term occurring at token where[i]; occurrences with equal keys come in document order.
+    """
+    o_doc = t_doc[where]
+    o_w = t_reps[where]
+    o_wc = o_w * t_core[where]
+    full_len = np.bincount(o_doc, weights=o_w, minlength=size).astype(np.float64)
+    core_len = np.bincount(o_doc, weights=o_wc, minlength=size).astype(np.float64)
+    if radix_bound is not None:
+        order = _stable_order(keys, radix_bound)
+    else:
+        order = np.argsort(keys * max(size, 1) + o_doc)
+    s_keys = keys[order]
+    s_docs = o_doc[order]
+    m = len(s_keys)
+    new_run = np.ones(m, dtype=bool)
+    if m:
+        new_run[1:] = (s_keys[1:] != s_keys[:-1]) | (s_docs[1:] != s_docs[:-1])
+    starts = np.flatnonzero(new_run)
+    tf_full = np.add.reduceat(o_w[order], starts) if m else np.zeros(0)
+    tf_core = np.add.reduceat(o_wc[order], starts) if m else np.zeros(0)
+    return s_keys[starts], s_docs[starts], tf_full, tf_core, full_len, core_len
 
 
 class Bm25Index:
@@ -156,66 +211,113 @@ class Bm25Index:
         return index
 
     @classmethod
-    def pair(cls, docs: Sequence[Sequence[Field]], core_fields: int) -> tuple[Bm25Index, Bm25Index]:
+    def pair_from_texts(
+        cls, docs: Sequence[Sequence[TextField]], core_fields: int
+    ) -> tuple[Bm25Index, Bm25Index]:
         """Two indexes in one pass: over all fields, and over each document's first core_fields.
 
-        Terms are listed once per field occurrence; the weighted counting, grouping and BM25F
-        weights are done on arrays, so a large corpus costs little more than reading its terms.
+        Each distinct word gets an id once; folded words, accented words and their pairs become
+        integer keys computed with numpy, so no term string is made per occurrence. Term strings
+        are spelt out only once per distinct term, for the vocabulary queries look up.
         """
         size = len(docs)
-        vocab: dict[str, int] = _Vocab()
-        terms: list[str] = []
-        run_lengths: list[int] = []  # one run per field of every document
-        run_sizes: list[int] = []
+        words: dict[str, int] = _Vocab()
+        tokens: list[str] = []
+        run_len: list[int] = []  # one run per text
+        run_doc: list[int] = []
         run_reps: list[int] = []
         run_core: list[bool] = []
-        run_docs: list[int] = []
-        counted: list[tuple[int, Sequence[int]]] = []  # (first occurrence, counts) of counted fields
+        run_bigrams: list[bool] = []
+        run_accents: list[bool] = []
         for d, fields in enumerate(docs):
             for j, field in enumerate(fields):
-                if field.counts is not None:
-                    counted.append((len(terms), field.counts))
-                terms.extend(field.terms)
-                run_lengths.append(len(field.terms))
-                run_sizes.append(field.size())
-                run_reps.append(max(1, round(field.weight / WEIGHT_UNIT)))
-                run_core.append(j < core_fields)
-                run_docs.append(d)
-        n = len(terms)
-        tids = np.fromiter(map(vocab.__getitem__, terms), dtype=np.int64, count=n)
-        lens = np.asarray(run_lengths, dtype=np.int64)
-        reps = np.asarray(run_reps, dtype=np.float64)
-        core = np.asarray(run_core, dtype=bool)
-        rdocs = np.asarray(run_docs, dtype=np.int64)
-        sizes = np.asarray(run_sizes, dtype=np.float64)
-        full_len = np.bincount(rdocs, weights=sizes * reps, minlength=size).astype(np.float64)
-        core_len = np.bincount(rdocs, weights=sizes * reps * core, minlength=size).astype(np.float64)
-        dids = np.repeat(rdocs, lens)
-        w_full = np.repeat(reps, lens)
-        for start, counts in counted:
-            w_full[start : start + len(counts)] *= counts
-        w_core = w_full * np.repeat(core, lens)
-        # Occurrences are listed document by document, so a stable sort by term keeps each term's
-        # documents ascending; equal (term, document) neighbours are then summed.
-        order = _stable_order(tids, len(vocab))
-        s_tids = tids[order]
-        s_dids = dids[order]
+                reps = max(1, round(field.weight / WEIGHT_UNIT))
+                for text in field.texts:
+                    if not text:
+                        continue
+                    tokens.extend(text)
+                    run_len.append(len(text))
+                    run_doc.append(d)
+                    run_reps.append(reps)
+                    run_core.append(j < core_fields)
+                    run_bigrams.append(field.bigrams)
+                    run_accents.append(field.accents)
+        n = len(tokens)
+        wids = np.fromiter(map(words.__getitem__, tokens), dtype=np.int64, count=n)
+        spelt = list(words)
+        folded_ids = [words[fold_word(w)] for w in spelt]  # may add folded words to the end
+        n_words = max(len(words), 1)
+        fold_of = np.arange(n_words, dtype=np.int64)
+        fold_of[: len(folded_ids)] = folded_ids
+        fids = fold_of[wids]
+
+        lens = np.asarray(run_len, dtype=np.int64)
+        t_doc = np.repeat(np.asarray(run_doc, dtype=np.int64), lens)
+        t_reps = np.repeat(np.asarray(run_reps, dtype=np.float64), lens)
+        t_core = np.repeat(np.asarray(run_core, dtype=bool), lens)
+        t_acc = np.repeat(np.asarray(run_accents, dtype=bool), lens)
+        # A token starts a pair when the next token is in the same text and the field takes pairs.
+        pairs = np.repeat(np.asarray(run_bigrams, dtype=bool), lens)
         if n:
-            new_run = np.empty(n, dtype=bool)
-            new_run[0] = True
-            np.not_equal(s_tids[1:], s_tids[:-1], out=new_run[1:])
-            new_run[1:] |= s_dids[1:] != s_dids[:-1]
-            starts = np.flatnonzero(new_run)
-        else:
-            starts = np.zeros(0, dtype=np.int64)
-        u_tids = s_tids[starts]
-        u_dids = s_dids[starts]
-        tf_full = np.add.reduceat(w_full[order], starts) if n else np.zeros(0)
-        tf_core = np.add.reduceat(w_core[order], starts) if n else np.zeros(0)
-        full = cls._from_postings(vocab, u_tids, u_dids, tf_full, full_len)
+            pairs[np.cumsum(lens) - 1] = False
+        first = np.flatnonzero(pairs)
+        w2 = n_words * n_words
+        # Key spaces, in this order: folded word, accented word, folded pair, accented pair.
+        acc = np.flatnonzero(t_acc)
+        acc_pairs = first[t_acc[first]]
+        # Single words (most occurrences) have small keys and sort by 16-bit radix passes; pairs
+        # are fewer. Within one key, occurrences are already in document order.
+        singles = _grouped(
+            np.concatenate((fids, n_words + wids[acc])),
+            np.concatenate((np.arange(n), acc)),
+            t_doc,
+            t_reps,
+            t_core,
+            size,
+            radix_bound=2 * n_words,
+        )
+        doubles = _grouped(
+            np.concatenate(
+                (
+                    2 * n_words + fids[first] * n_words + fids[first + 1],
+                    2 * n_words + w2 + wids[acc_pairs] * n_words + wids[acc_pairs + 1],
+                )
+            ),
+            np.concatenate((first, acc_pairs)),
+            t_doc,
+            t_reps,
+            t_core,
+            size,
+            radix_bound=None,
+        )
+        u_keys, u_docs, tf_full, tf_core = (
+            np.concatenate((x, y)) for x, y in zip(singles[:4], doubles[:4], strict=True)
+        )
+        full_len = singles[4] + doubles[4]
+        core_len = singles[5] + doubles[5]
+        new_term = np.ones(len(u_keys), dtype=bool)
+        new_term[1:] = u_keys[1:] != u_keys[:-1]
+        term_keys = u_keys[new_term]
+        u_tids = np.cumsum(new_term) - 1
+
+        all_words = list(words)
+        vocab: dict[str, int] = {}
+        for tid, key in enumerate(term_keys.tolist()):
+            if key < n_words:
+                term = all_words[key]
+            elif key < 2 * n_words:
+                term = ACCENTED + all_words[key - n_words]
+            elif key < 2 * n_words + w2:
+                a, b = divmod(key - 2 * n_words, n_words)
+                term = all_words[a] + " " + all_words[b]
+            else:
+                a, b = divmod(key - 2 * n_words - w2, n_words)
+                term = ACCENTED + all_words[a] + " " + ACCENTED + all_words[b]
+            vocab[term] = tid
+        full = cls._from_postings(vocab, u_tids, u_docs, tf_full, full_len)
         keep = tf_core > 0
-        core_index = cls._from_postings(vocab, u_tids[keep], u_dids[keep], tf_core[keep], core_len)
-        return full, core_index
+        core = cls._from_postings(vocab, u_tids[keep], u_docs[keep], tf_core[keep], core_len)
+        return full, core
 
     def idf_of(self, df: int) -> float:
         """BM25 inverse document frequency of a term found in df documents."""

@@ -17,13 +17,12 @@ import numpy.typing as npt
 from bot.faq.index import (
     ACCENTED,
     Bm25Index,
-    Field,
     FloatArray,
-    text_terms,
+    TextField,
     view_terms,
 )
 from bot.faq.loader import FaqItem
-from bot.faq.normalize import Analysis, analyze, fold_word, tokens_of
+from bot.faq.normalize import Analysis, analyze, tokens_of
 from bot.faq.spelling import Speller
 
 Outcome = Literal["answer", "clarify", "fallback"]
@@ -200,18 +199,10 @@ class Decision:
     alternatives: list[Alternative]  # ranked; for clarify: the 2–3 choices to offer
 
 
-def _unigram_field(accented: Sequence[str], weight: float) -> Field:
-    """A field of a text's folded and accented single words, each distinct word listed once."""
-    counts = Counter(accented)
-    words = list(counts)
-    n = list(counts.values())
-    return Field([*map(fold_word, words), *map(ACCENTED.__add__, words)], weight, n + n)
-
-
 @lru_cache(maxsize=65536)
-def _keyword_terms(text: str) -> tuple[str, ...]:
-    """Index terms of a keyword: keywords repeat across entries, so each is analysed once."""
-    return tuple(text_terms(tokens_of(text, True)))
+def _keyword_tokens(text: str) -> tuple[str, ...]:
+    """Tokens of a keyword: keywords repeat across entries, so each is analysed once."""
+    return tokens_of(text, True)
 
 
 @lru_cache(maxsize=65536)
@@ -220,21 +211,15 @@ def _keyword_words(text: str) -> tuple[str, ...]:
     return analyze(text).folded
 
 
-def _entry_fields(item: FaqItem) -> list[Field]:
+def _entry_fields(item: FaqItem) -> list[TextField]:
     """The weighted fields an entry is indexed by."""
-    questions: list[str] = []
-    for q in item.questions:
-        questions.extend(text_terms(tokens_of(q, True)))
-    keywords: list[str] = []
-    for k in item.keywords:
-        keywords.extend(_keyword_terms(k))
     slug = [w for w in item.id.split("-") if w]
     return [
-        Field(questions, W_QUESTIONS),
-        Field(keywords, W_KEYWORDS),
-        Field(list(view_terms(slug)), W_ID),
+        TextField([tokens_of(q, True) for q in item.questions], W_QUESTIONS),
+        TextField([_keyword_tokens(k) for k in item.keywords], W_KEYWORDS),
+        TextField([slug], W_ID, accents=False),
         # Answers are long: their single words are enough, and keep a large corpus quick to build.
-        _unigram_field(tokens_of(item.answer, True), W_ANSWER),
+        TextField([tokens_of(item.answer, True)], W_ANSWER, bigrams=False),
     ]
 
 
@@ -370,7 +355,7 @@ class FaqMatcher:
     @classmethod
     def _build(cls, entries: Sequence[FaqItem]) -> FaqMatcher:
         """Index the entries (build() without the collector)."""
-        full, core = Bm25Index.pair([_entry_fields(item) for item in entries], core_fields=3)
+        full, core = Bm25Index.pair_from_texts([_entry_fields(item) for item in entries], core_fields=3)
         return cls(entries, full, core)
 
     def entry(self, entry_id: str) -> FaqItem:

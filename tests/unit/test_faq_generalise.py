@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot.faq.index import Bm25Index, Field, text_terms
+from bot.faq.index import Bm25Index, Field, TextField
 from bot.faq.loader import BUNDLED_FAQ, read_faq
 from bot.faq.matcher import ESCAPED, NEAR, POOR, Decision, FaqMatcher, statuses
 from bot.faq.normalize import analyze, fold, tokens_of
@@ -160,19 +160,34 @@ def test_fold_still_reads_menu_digits_and_commands() -> None:
     assert fold("Số 2") == "so 2"
 
 
-def test_one_pass_build_matches_separate_indexes() -> None:
+def test_one_pass_build_matches_indexes_built_from_term_strings() -> None:
     docs = [
-        [Field(text_terms(tokens_of("hộ nghèo vay vốn", True)), 1.0), Field(["vay", "von", "vay"], 0.25)],
-        [Field(text_terms(tokens_of("thẻ bảo hiểm y tế", True)), 1.5), Field(["the", "~thẻ"], 0.25, [2, 2])],
-        [Field(["hoc", "phi"], 1.0), Field([], 0.25)],
+        [
+            TextField([tokens_of("Hộ nghèo vay vốn?", True), tokens_of("vay vốn hộ nghèo", True)], 1.0),
+            TextField([tokens_of("vay hộ nghèo", True)], 1.5),
+            TextField([["vay", "ho", "ngheo"]], 1.0, accents=False),
+            TextField([tokens_of("Vay vốn, vay tối đa 100 triệu.", True)], 0.25, bigrams=False),
+        ],
+        [
+            TextField([tokens_of("thẻ bảo hiểm y tế", True)], 1.0),
+            TextField([], 1.5),
+            TextField([["bhyt"]], 1.0, accents=False),
+            TextField([tokens_of("Thẻ BHYT hộ nghèo được cấp miễn phí, thẻ", True)], 0.25, bigrams=False),
+        ],
+        [TextField([["hoc", "phi"]], 1.0), TextField([], 1.5), TextField([[]], 1.0), TextField([], 0.25)],
     ]
-    full, core = Bm25Index.pair(docs, core_fields=1)
-    separate_full = Bm25Index([[f[0], Field(f[1].occurrences(), f[1].weight)] for f in docs])
-    separate_core = Bm25Index([d[:1] for d in docs])
-    query = {"vay": 1.0, "von": 1.0, "the": 1.0, "~thẻ": 0.6, "hoc phi": 1.0, "bao hiem": 1.0}
+    full, core = Bm25Index.pair_from_texts(docs, core_fields=3)
+    as_strings = [[Field(f.terms(), f.weight) for f in d] for d in docs]
+    separate_full = Bm25Index(as_strings)
+    separate_core = Bm25Index([d[:3] for d in as_strings])
+    query = {t: 1.0 for d in as_strings for f in d for t in f.terms}
+    query["~nghèo"] = 0.6
+    query["unknown"] = 1.0
     assert np.allclose(full.scores(query), separate_full.scores(query))
     assert np.allclose(core.scores(query), separate_core.scores(query))
-    assert core.idf_term("vay") == separate_core.idf_term("vay")
+    for term in query:
+        assert core.idf_term(term) == pytest.approx(separate_core.idf_term(term))
+        assert full.idf_term(term) == pytest.approx(separate_full.idf_term(term))
     # A word found only in an answer is unknown to the core index.
-    assert core.idf_term("~thẻ") == separate_core.idf_term("~thẻ")
-    assert core.contains("hoc", 2) and not core.contains("hoc", 0)
+    assert core.idf_term("toi") == 0.0 < full.idf_term("toi")
+    assert core.contains("hoc phi", 2) and not core.contains("hoc phi", 0)
