@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import repeat
+from itertools import pairwise, repeat
 from typing import Literal
 
 import numpy as np
@@ -421,10 +421,10 @@ class FaqMatcher:
             for i, core, (bigram, unigram) in zip(top, core_scores, masses, strict=True)
         ]
 
-    def _foreign_penalty(self, foreign: list[str], doc: int) -> float:
+    def _foreign_penalty(self, foreign: list[list[str]], doc: int) -> float:
         """Penalty for naming something outside the policies that the entry itself does not mention."""
-        for term in foreign:
-            if not self._index.contains(term, doc):
+        for cue_terms in foreign:
+            if not all(self._index.contains(term, doc) for term in cue_terms):
                 return OUT_OF_SCOPE_PENALTY
         return 0.0
 
@@ -480,12 +480,14 @@ def _alt(c: Candidate) -> Alternative:
     return Alternative(c.id, round(c.confidence, 4))
 
 
-def _foreign_cues(folded: Sequence[str]) -> list[str]:
-    """Index terms of the out-of-scope names and phrases a message holds (a phrase by its last pair)."""
-    found = [w for w in folded if w in OUT_OF_SCOPE_CUES]
+def _foreign_cues(folded: Sequence[str]) -> list[list[str]]:
+    """The out-of-scope names and phrases a message holds, each as the index terms that spell it:
+    the word itself, or every pair of adjacent words of the phrase."""
+    found = [[w] for w in folded if w in OUT_OF_SCOPE_CUES]
+    seq = tuple(folded)
     for cue in OUT_OF_SCOPE_PHRASES:
-        if _contains(tuple(folded), cue):
-            found.append(" ".join(cue[-2:]))
+        if _contains(seq, cue):
+            found.append([" ".join(pair) for pair in pairwise(cue)] if len(cue) > 1 else [cue[0]])
     return found
 
 

@@ -88,6 +88,11 @@ REGIONAL: dict[str, str] = {
     # Southern
     "dìa": "về", "tụi": "chúng", "cất nhà": "xây nhà", "cất lại": "xây lại", "xíu": "chút",
     "trái": "quả", "xe hơi": "ô tô", "giựt": "giật", "hổm rày": "mấy hôm nay",
+    # Town and labour-export words
+    "phố": "thành phố", "nhà phố": "nhà thành phố", "thị xã": "thành phố", "thị trấn": "thành phố",
+    "đơn hàng": "xuất khẩu lao động", "thực tập sinh": "xuất khẩu lao động",
+    "tu nghiệp sinh": "xuất khẩu lao động", "đi nhật": "đi nhật xuất khẩu lao động",
+    "đi hàn": "đi hàn xuất khẩu lao động", "đi đài loan": "đi đài loan xuất khẩu lao động",
     # Everyday words for the corpus's terms
     "người già": "người cao tuổi", "bớt": "giảm", "cơm trưa": "ăn trưa", "tiền cơm": "tiền ăn",
     "số điện thoại": "số điện thoại", "số điện": "kwh", "ký điện": "kwh", "kí điện": "kwh",
@@ -153,7 +158,7 @@ _AMBIGUOUS_PLAIN: frozenset[tuple[str, ...]] = frozenset({
     ("k",), ("r",), ("no",), ("hem",), ("bay",), ("gi",), ("tr",), ("cu",), ("hong",), ("binh",),
     ("thiet",), ("chu",), ("ong",), ("ap",), ("nay",), ("tau",), ("han",), ("ma",), ("bo",),
     ("di",), ("dia",), ("trai",), ("bot",), ("xiu",), ("eng",), ("ib",), ("ht",), ("nv",),
-    ("cb",), ("xh",),
+    ("cb",), ("xh",), ("pho",), ("thi", "xa"), ("thi", "tran"),
 })
 # fmt: on
 
