@@ -51,6 +51,7 @@ CLOSE_RATIO = 0.92
 VAGUE_MAX_WORDS = 4
 VAGUE_POOL = 5
 VAGUE_MARGIN = 1.5
+OWNER_MIN = 0.15  # least confidence to answer a short message that one entry alone holds
 # Folded words that ask rather than name a topic; a vague message needs at least one other word.
 FUNCTION_WORDS: frozenset[str] = frozenset(
     "ai bao gi sao nao dau khong co duoc lam the nhu roi chua may la thi ma va voi cho hoi muon biet "
@@ -436,8 +437,11 @@ class FaqMatcher:
         best = ranked[0]
         alts = [Alternative(c.id, round(c.confidence, 4)) for c in ranked[:3]]
         vague = self._vague_choices(text, ranked)
-        if vague:
+        if len(vague) > 1:
             return Decision("clarify", None, alts[0].score, [_alt(c) for c in vague])
+        if vague and best.confidence < ANSWER_MIN:
+            # A few words that one entry alone holds ("vssid là app gì"): that entry is meant.
+            return Decision("answer", best.id, alts[0].score, alts)
         if best.confidence < ANSWER_MIN:
             return Decision("fallback", None, alts[0].score, alts)
         close = [
@@ -454,6 +458,7 @@ class FaqMatcher:
 
         Such a message is wholly contained in several entries' questions and keywords, and none of
         them stands out; the resident is better served by a choice than by a hand-over or a guess.
+        When one entry alone holds all its words and leads, that entry alone is returned.
         """
         words = set(self.analyze(text).folded) - FUNCTION_WORDS
         if not words or len(words) > VAGUE_MAX_WORDS:
@@ -466,10 +471,12 @@ class FaqMatcher:
             and c.rank_score > 0
             and all(self._core.contains(w, c.doc) for w in words)
         ]
-        if len(covering) < 2:
+        if not covering:
             return []
-        if covering[0].rank_score >= VAGUE_MARGIN * covering[1].rank_score:
-            return []  # one entry clearly owns these words
+        if len(covering) == 1 or covering[0].rank_score >= VAGUE_MARGIN * covering[1].rank_score:
+            # One entry clearly owns these words: it is the answer when it also leads the ranking.
+            owner = covering[0]
+            return [owner] if owner is ranked[0] and owner.confidence >= OWNER_MIN else []
         if covering[0].confidence >= ANSWER_MIN and covering[0] is not ranked[0]:
             return []
         return covering[:MAX_CHOICES]

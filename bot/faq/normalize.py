@@ -61,7 +61,7 @@ ABBREVIATIONS: dict[str, str] = {
     "nhìu": "nhiều", "wá": "quá", "cty": "công ty", "cb": "cán bộ", "xh": "xã hội", "ktra": "kiểm tra",
     "nđ": "nghị định", "qđ": "quyết định", "tgian": "thời gian", "nv": "nhân viên", "hso": "hồ sơ",
     "hsơ": "hồ sơ", "ht": "hỗ trợ", "htro": "hỗ trợ", "lsuat": "lãi suất", "free": "miễn phí",
-    "thik": "thích", "ib": "nhắn tin", "inbox": "nhắn tin", "ok": "ok",
+    "thik": "thích", "ib": "nhắn tin", "inbox": "nhắn tin", "ok": "ok", "app": "ứng dụng",
 }
 
 # Southern / Northern / colloquial words mapped to one canonical word, so both sides meet.
@@ -88,6 +88,10 @@ REGIONAL: dict[str, str] = {
     # Southern
     "dìa": "về", "tụi": "chúng", "cất nhà": "xây nhà", "cất lại": "xây lại", "xíu": "chút",
     "trái": "quả", "xe hơi": "ô tô", "giựt": "giật", "hổm rày": "mấy hôm nay",
+    # Becoming a listed household, said the everyday way
+    "lên hộ nghèo": "được công nhận hộ nghèo", "lên được hộ nghèo": "được công nhận hộ nghèo",
+    "lên cận nghèo": "được công nhận hộ cận nghèo", "lên được cận nghèo": "được công nhận hộ cận nghèo",
+    "lên hộ cận nghèo": "được công nhận hộ cận nghèo",
     # Town and labour-export words
     "phố": "thành phố", "nhà phố": "nhà thành phố", "thị xã": "thành phố", "thị trấn": "thành phố",
     "đơn hàng": "xuất khẩu lao động", "thực tập sinh": "xuất khẩu lao động",

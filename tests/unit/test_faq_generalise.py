@@ -191,3 +191,14 @@ def test_one_pass_build_matches_indexes_built_from_term_strings() -> None:
     # A word found only in an answer is unknown to the core index.
     assert core.idf_term("toi") == 0.0 < full.idf_term("toi")
     assert core.contains("hoc phi", 2) and not core.contains("hoc phi", 0)
+
+
+def test_short_message_one_entry_alone_holds_is_answered(matcher: FaqMatcher) -> None:
+    d = matcher.decide("vssid la app gi")
+    assert d.outcome == "answer" and d.entry_id == "vssid-bhxh-so"
+
+
+def test_town_words_are_read_only_where_unambiguous() -> None:
+    assert analyze("nhà phố").folded == analyze("nhà thành phố").folded
+    # "thi xa" typed without accents is far more often "thì xã" than "thị xã".
+    assert analyze("o que thi xa cho vo ho ngheo").folded[2:4] == ("thi", "xa")
