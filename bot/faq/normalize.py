@@ -93,7 +93,8 @@ REGIONAL: dict[str, str] = {
     "lên cận nghèo": "được công nhận hộ cận nghèo", "lên được cận nghèo": "được công nhận hộ cận nghèo",
     "lên hộ cận nghèo": "được công nhận hộ cận nghèo",
     # Town and labour-export words
-    "phố": "thành phố", "nhà phố": "nhà thành phố", "thị xã": "thành phố", "thị trấn": "thành phố",
+    "phố": "thành phố", "thành phố": "thành phố", "nhà phố": "nhà thành phố", "thị xã": "thành phố",
+    "thị trấn": "thành phố",
     "đơn hàng": "xuất khẩu lao động", "thực tập sinh": "xuất khẩu lao động",
     "tu nghiệp sinh": "xuất khẩu lao động", "đi nhật": "đi nhật xuất khẩu lao động",
     "đi hàn": "đi hàn xuất khẩu lao động", "đi đài loan": "đi đài loan xuất khẩu lao động",
