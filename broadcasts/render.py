@@ -128,6 +128,11 @@ def _sentence(value: Any) -> str:
     return text
 
 
+def _text(value: object) -> str:
+    """A variable's value as text: None is empty, numbers (from JSON) are written out."""
+    return "" if value is None else str(value)
+
+
 def _clean_value(value: str) -> str:
     text = unicodedata.normalize("NFC", str(value)).replace("\r\n", "\n").replace("\r", "\n")
     return escape_mentions(text.strip())
@@ -310,9 +315,7 @@ class AnnouncementTemplates:
     @staticmethod
     def _variable_problems(info: TemplateInfo, variables: Mapping[str, str]) -> list[str]:
         declared = {v.name for v in info.variables}
-        missing = [
-            v.label for v in info.variables if v.required and not str(variables.get(v.name) or "").strip()
-        ]
+        missing = [v.label for v in info.variables if v.required and not _text(variables.get(v.name)).strip()]
         unknown = sorted(k for k in variables if k not in declared)
         problems: list[str] = []
         if missing:
@@ -421,7 +424,7 @@ class AnnouncementTemplates:
         link: str | None,
     ) -> str:
         where = f"Mẫu «{info.name}», bản {language_name(language)}"
-        context: dict[str, str] = {v.name: _clean_value(variables.get(v.name) or "") for v in info.variables}
+        context: dict[str, str] = {v.name: _clean_value(_text(variables.get(v.name))) for v in info.variables}
         context["hamlet_name"] = _clean_value(hamlet_name)
         context["hamlet_word"] = _clean_value(hamlet_word)
         context["hamlet_head"] = _clean_value(_hamlet_head(hamlet_word))

@@ -412,3 +412,9 @@ def test_code_retries_while_taken() -> None:
 
     code = new_verification_code(taken)
     assert len(seen) == 6 and code == seen[-1]
+
+
+def test_values_stored_as_json_numbers_are_written_out(templates: AnnouncementTemplates) -> None:
+    values: dict[str, object] = {"title": "Họp", "body": 0, "contact": None}
+    text = render(templates, "thong-bao-chung", values)  # type: ignore[arg-type]
+    assert "Ấp Tân Lập:\n0.\n" in text and "liên hệ trưởng ấp" in text
