@@ -283,7 +283,7 @@ def _cron_spec(expr: str) -> _Spec:
         raise TimingError(problems)
     assert dow is not None
     minute, hour, day, month, dow_field = fields
-    dow_names = "*" if dow_field.startswith("*") else ",".join(_CRON_DOW_NAMES[d] for d in dow)
+    dow_names = "*" if len(dow) == 7 else ",".join(_CRON_DOW_NAMES[d] for d in dow)
     if not day.startswith("*") and not dow_field.startswith("*"):
         # Crontab: with both restricted, a day matching either one fires.
         parts: tuple[tuple[str, str, str, str, str], ...] = (
