@@ -421,7 +421,8 @@ class Recurrence:
 
 _DAY_WORD = r"(?:thu\s*(?:hai|ba|tu|nam|sau|bay|[2-7])|t[2-7]|chu\s*nh[au]t|cn)"
 _DAY_RANGE = re.compile(rf"(?:\btu\s+)?\b(?P<a>{_DAY_WORD})\s*(?:\bden\b|\btoi\b|-)\s*(?P<b>{_DAY_WORD})\b")
-_DAY_LIST = re.compile(r"\bthu\s*(?P<list>[2-7](?:\s*(?:,|-|/|\bva\b)\s*[2-7])+)\b")
+_DAY_ITEM = r"(?:hai|ba|tu|nam|sau|bay|[2-7])"
+_DAY_LIST = re.compile(rf"\bthu\s*(?P<list>{_DAY_ITEM}(?:\s*(?:,|-|/|\bva\b)\s*{_DAY_ITEM}\b)+)")
 _DAY_ONE = re.compile(rf"\b{_DAY_WORD}\b")
 _DAY_NAMES = {"hai": 0, "ba": 1, "tu": 2, "nam": 3, "sau": 4, "bay": 5}
 _MONTH_LAST = re.compile(
@@ -470,10 +471,10 @@ def parse_recurrence(text: str, *, default_time: time | None = None) -> Recurren
         weekdays.update((a + i) % 7 for i in range((b - a) % 7 + 1))
     at = _take_time(txt, problems)
     for m in txt.take(_DAY_LIST):
-        numbers = [int(n) for n in re.findall(r"\d", m.group("list"))]
-        if len(numbers) == 2 and "-" in m.group("list"):
-            numbers = list(range(min(numbers), max(numbers) + 1))  # "thứ 2-6": Monday to Friday
-        weekdays.update(n - 2 for n in numbers)
+        items = [_weekday_of("thu" + n) for n in re.findall(_DAY_ITEM, m.group("list"))]
+        if len(items) == 2 and "-" in m.group("list"):  # "thứ 2-6": Monday to Friday
+            items = [(items[0] + i) % 7 for i in range((items[1] - items[0]) % 7 + 1)]
+        weekdays.update(items)
     for m in txt.take(_DAY_ONE):
         weekdays.add(_weekday_of(m.group()))
 
@@ -635,6 +636,21 @@ _RELATIVE: tuple[tuple[re.Pattern[str], int], ...] = (
 _DATETIME_FILLERS = frozenset("luc vao ngay gui nam thang tuan nay".split())
 
 
+def _pick_year(day: int, month: int, year: str | None, today: date) -> date:
+    """The date typed; without a year, the one nearest today ("5/1" typed in December is next January)."""
+    if year:
+        return date(2000 + int(year) if len(year) == 2 else int(year), month, day)
+    candidates: list[date] = []
+    for y in (today.year - 1, today.year, today.year + 1):
+        try:
+            candidates.append(date(y, month, day))
+        except ValueError:
+            continue
+    if not candidates:
+        raise ValueError(f"no such day {day}/{month}")
+    return min(candidates, key=lambda c: (abs((c - today).days), c < today))
+
+
 def parse_local_datetime(text: str, now: datetime) -> datetime:
     """Read a date and time typed by an official ("20/12 19h30", "mai 7h") as aware UTC."""
     now = _aware(now, "now").astimezone(UTC)
@@ -652,13 +668,13 @@ def parse_local_datetime(text: str, now: datetime) -> datetime:
     for pattern in (_DATE_NUMERIC, _DATE_WORDS):
         for m in txt.take(pattern):
             d, mo, y = int(m.group("d")), int(m.group("m")), m.group("y")
-            year = (2000 + int(y) if len(y) == 2 else int(y)) if y else today.year
             try:
-                day = date(year, mo, d)
-                if not y and day < today:
-                    day = date(year + 1, mo, d)  # "5/1" typed in December means next January
+                day = _pick_year(d, mo, y, today)
             except ValueError:
-                problems.append(f"Ngày “{txt.quote(m)}” không có thật.")
+                if (d, mo) == (29, 2):
+                    problems.append("Ngày 29/2 chỉ có trong năm nhuận; xin ghi cả năm, ví dụ “29/2/2028 8h”.")
+                else:
+                    problems.append(f"Ngày “{txt.quote(m)}” không có thật.")
                 days.append((None, txt.quote(m)))
                 continue
             days.append((day, txt.quote(m)))

@@ -65,6 +65,10 @@ def local(when: datetime) -> datetime:
         ("cn 8h", "weekly:6@08:00"),
         ("hằng tuần vào thứ 2, 4, 6 lúc 7 giờ sáng", "weekly:0,2,4@07:00"),
         ("từ thứ Hai đến thứ Sáu lúc 17h", "weekly:0,1,2,3,4@17:00"),
+        ("thứ 2-6 lúc 17h", "weekly:0,1,2,3,4@17:00"),
+        ("thứ 7 - chủ nhật lúc 17h", "weekly:5,6@17:00"),
+        ("hằng tuần vào thứ Hai, Năm lúc 19h30", "weekly:0,3@19:30"),
+        ("thu hai, ba va nam luc 8h", "weekly:0,1,3@08:00"),
         ("hằng tuần vào thứ Tư lúc 8 giờ 15 phút", "weekly:2@08:15"),
         ("hằng tháng ngày 15 lúc 8h", "monthly:15@08:00"),
         ("hang thang ngay 15 luc 8h", "monthly:15@08:00"),
@@ -461,6 +465,8 @@ def test_after_quiet_hours_accepts_other_zones() -> None:
         ("thu 2 8h", vn(2026, 12, 21, 8)),
         ("20 tháng 12 năm 2026 lúc 19h30", vn(2026, 12, 20, 19, 30)),
         ("5/1 8h", vn(2027, 1, 5, 8)),  # typed in December: next January
+        ("1/12 0h", vn(2026, 12, 1, 0)),  # the nearest 1/12 is this month's (reports look back)
+        ("29/2/2028 8h", vn(2028, 2, 29, 8)),
         ("19h30", vn(2026, 12, 18, 19, 30)),
         ("gửi ngay", NOW),
     ],
@@ -476,6 +482,7 @@ def test_parse_local_datetime(text: str, expected: datetime) -> None:
         ("", "Chưa nhập giờ gửi"),
         ("20/12", "Chưa có giờ gửi"),
         ("31/2 8h", "không có thật"),
+        ("29/2 8h", "năm nhuận"),
         ("20/12 25h", "25h"),
         ("thứ Bảy 21/12 8h", "là thứ Hai"),
         ("20/12 hoặc 21/12 8h", "nhiều ngày"),
