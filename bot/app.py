@@ -35,6 +35,7 @@ from bot.zalo.client import ZaloClient
 from bot.zalo.limiter import RateLimiter
 from bot.zalo.oauth import refresh_tokens
 from bot.zalo.tokens import TokenManager, TokenPair
+from broadcasts import setup as broadcasts_setup
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, start_jobs: bo
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/zalo/webhook", zalo_webhook)
     app.router.add_get("/zalo/oauth/callback", oauth_callback)
+    broadcasts_setup.add_routes(app)
 
     platform = None
     if serves_sandbox(settings):
@@ -101,6 +103,7 @@ async def start_runtime(
         await faq.reload_if_changed(session)
     replies = Replies(settings.templates_dir)
     dispatcher = residents_dispatcher()
+    broadcasts_setup.install_handlers(dispatcher)
     http = aiohttp.ClientSession()
     limiter = RateLimiter(settings.zalo_rate_per_minute)
 
@@ -177,6 +180,7 @@ async def start_runtime(
         scheduler.add_job(jobs.expire_handoff_windows, "interval", minutes=5, args=[rt])
         scheduler.add_job(jobs.reload_faq, "interval", seconds=60, args=[rt])
         scheduler.add_job(jobs.check_tokens, "interval", minutes=10, args=[rt])
+        broadcasts_setup.schedule(scheduler, rt)
         scheduler.start()
     return rt
 

@@ -24,11 +24,12 @@ class Context:
     faq: FaqBook
     inbox_id: int
     received_at: datetime
+    key_prefix: str = ""  # for work that is not an inbox event (a CLI command, a scheduled job)
     _sent: int = field(default=0, repr=False)
 
-    def _key(self) -> str:
-        # Keys derive from the inbox row, so re-running an event can never queue a second copy.
-        key = f"in:{self.inbox_id}:{self._sent}"
+    def next_key(self) -> str:
+        """A fresh outbox key for this event (derived from the inbox row, so a re-run never doubles)."""
+        key = f"{self.key_prefix or f'in:{self.inbox_id}'}:{self._sent}"
         self._sent += 1
         return key
 
@@ -36,7 +37,7 @@ class Context:
         """Queue a 1:1 message to a Zalo user."""
         queue_message(
             self.session,
-            key=self._key(),
+            key=self.next_key(),
             channel="cs",
             recipient_id=user_id,
             text=text,
@@ -48,7 +49,7 @@ class Context:
         """Queue a message into one of the OA's groups."""
         queue_message(
             self.session,
-            key=self._key(),
+            key=self.next_key(),
             channel="group",
             recipient_id=group_id,
             text=text,

@@ -1,4 +1,4 @@
-"""Routes each stored event to its handler; the first handler registered for its type wins."""
+"""Routes each stored event to its handlers: the first one of its type that takes it wins."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ from bot.events import (
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Context, Any], Awaitable[None]]
+# A handler returns False to pass the event on (it was not for it); anything else means handled.
+Handler = Callable[[Context, Any], Awaitable[bool | None]]
 
 
 class Dispatcher:
@@ -32,15 +33,17 @@ class Dispatcher:
     def __init__(self) -> None:
         self._routes: list[tuple[type[Event], Handler]] = []
 
-    def add(self, kind: type[Event], handler: Handler) -> None:
-        """Register a handler for an event type (earlier registrations win)."""
-        self._routes.append((kind, handler))
+    def add(self, kind: type[Event], handler: Handler, *, first: bool = False) -> None:
+        """Register a handler for an event type; `first` puts it ahead of those already there."""
+        if first:
+            self._routes.insert(0, (kind, handler))
+        else:
+            self._routes.append((kind, handler))
 
     async def dispatch(self, ctx: Context, event: Event) -> None:
-        """Run the first handler whose type matches the event; log unknown events."""
+        """Offer the event to each handler of its type in order until one takes it."""
         for kind, handler in self._routes:
-            if isinstance(event, kind):
-                await handler(ctx, event)
+            if isinstance(event, kind) and await handler(ctx, event) is not False:
                 return
         log.info("unhandled event %s kept in the inbox", event.event_name)
 

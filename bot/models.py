@@ -37,6 +37,7 @@ class OutboxStatus(StrEnum):
     SENT = "sent"  # Zalo accepted it; zalo_message_id holds its id
     FAILED = "failed"  # Zalo refused it for good; error_code says why
     UNCERTAIN = "uncertain"  # outcome unknown and not provable; never resent automatically
+    CANCELLED = "cancelled"  # withdrawn before it left (a cancelled campaign)
 
 
 class ConversationMode(StrEnum):

@@ -7,9 +7,10 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.db import Base, UTCDateTime
+from bot.models import OutboundMessage
 
 
 class HouseholdCategory(StrEnum):
@@ -150,6 +151,7 @@ class Delivery(Base):
     target_id: Mapped[str] = mapped_column(String(64))  # group_id or the resident's Zalo user id
     resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id", ondelete="SET NULL"))
     outbound_id: Mapped[int] = mapped_column(ForeignKey("outbound_messages.id"), unique=True)
+    outbound: Mapped[OutboundMessage] = relationship()
     link_token: Mapped[str] = mapped_column(String(16), unique=True)  # the tracked short link
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

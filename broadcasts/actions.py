@@ -1,0 +1,125 @@
+"""What officials and heads do to campaigns outside chat: cancel, approve, resend failures, record reach."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.context import Context
+from bot.models import OutboundMessage, OutboxStatus, Staff, StaffRole
+from broadcasts.approval import decide
+from broadcasts.models import Broadcast, Campaign, Delivery, HamletApproval, Household, Status
+from broadcasts.tracking import record_offline
+from broadcasts.workflow import move
+
+
+class ActionError(Exception):
+    """A refused action, explained in Vietnamese."""
+
+
+OPEN = (Status.AWAITING, Status.SCHEDULED, Status.SENDING)
+
+
+async def cancel_campaign(session: AsyncSession, campaign_id: int, staff: Staff, now: datetime) -> int:
+    """Cancel a campaign and its open firings; what has not left stays unsent. Returns messages withheld."""
+    campaign = await session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise ActionError(f"Không có đợt thông báo số {campaign_id}.")
+    if staff.role not in (StaffRole.OFFICIAL, StaffRole.ADMIN):
+        raise ActionError("Chỉ cán bộ xã hoặc quản trị xã mới huỷ được đợt thông báo.")
+    if campaign.status in (Status.CANCELLED, Status.SENT):
+        raise ActionError(f"Đợt thông báo số {campaign_id} đã kết thúc, không huỷ được.")
+    withheld = 0
+    for broadcast in (
+        await session.scalars(
+            select(Broadcast).where(Broadcast.campaign_id == campaign.id, Broadcast.status.in_(OPEN))
+        )
+    ).all():
+        outbound_ids = select(Delivery.outbound_id).where(Delivery.broadcast_id == broadcast.id)
+        result = await session.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.id.in_(outbound_ids), OutboundMessage.status == OutboxStatus.PENDING)
+            .values(status=OutboxStatus.CANCELLED)
+        )
+        withheld += result.rowcount  # type: ignore[attr-defined]
+        for approval in (
+            await session.scalars(
+                select(HamletApproval).where(
+                    HamletApproval.broadcast_id == broadcast.id,
+                    HamletApproval.status.in_([Status.AWAITING, Status.APPROVED]),
+                )
+            )
+        ).all():
+            move(session, approval, Status.CANCELLED, now, actor=staff.id)
+        move(session, broadcast, Status.CANCELLED, now, actor=staff.id)
+    campaign.next_fire_at = None
+    move(session, campaign, Status.CANCELLED, now, actor=staff.id)
+    return withheld
+
+
+async def approve_for_hamlet(
+    ctx: Context, broadcast_id: int, hamlet_id: int, staff: Staff, *, reject_reason: str | None = None
+) -> None:
+    """Approve (or reject) one hamlet's copy of a firing, as that hamlet's approver only."""
+    approval = await ctx.session.scalar(
+        select(HamletApproval).where(
+            HamletApproval.broadcast_id == broadcast_id, HamletApproval.hamlet_id == hamlet_id
+        )
+    )
+    if approval is None:
+        raise ActionError("Đợt gửi này không gửi tới ấp đã chọn.")
+    if approval.status != Status.AWAITING:
+        raise ActionError("Ấp này đã được trả lời rồi.")
+    if staff.id != approval.approver_staff_id:
+        approver = (
+            await ctx.session.get(Staff, approval.approver_staff_id) if approval.approver_staff_id else None
+        )
+        who = approver.name if approver else "quản trị xã"
+        raise ActionError(f"Anh/chị không duyệt được cho ấp này: người duyệt là {who}.")
+    if reject_reason is not None and not reject_reason.strip():
+        raise ActionError("Từ chối cần kèm lý do.")
+    kind = "approve" if reject_reason is None else "reject"
+    await decide(ctx, approval, staff, kind, reject_reason or "", reply_to=("cs", staff.zalo_user_id))
+
+
+async def retry_failed(session: AsyncSession, broadcast_id: int, staff: Staff, now: datetime) -> int:
+    """ "Gửi lại tin lỗi": put a firing's failed copies back in the queue; returns how many."""
+    broadcast = await session.get(Broadcast, broadcast_id)
+    if broadcast is None:
+        raise ActionError(f"Không có lần gửi số {broadcast_id}.")
+    if broadcast.status not in (Status.SENT, Status.FAILED):
+        raise ActionError("Chỉ gửi lại được khi lần gửi đã xong.")
+    outbound_ids = select(Delivery.outbound_id).where(Delivery.broadcast_id == broadcast.id)
+    result = await session.execute(
+        update(OutboundMessage)
+        .where(OutboundMessage.id.in_(outbound_ids), OutboundMessage.status == OutboxStatus.FAILED)
+        .values(
+            status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now, error_code=None, error_reason=None
+        )
+    )
+    count: int = result.rowcount  # type: ignore[attr-defined]
+    if count:
+        move(session, broadcast, Status.SENDING, now, actor=staff.id, note=f"gửi lại {count} tin lỗi")
+    return count
+
+
+async def offline_reach(
+    session: AsyncSession, broadcast_id: int, household_code: str, method: str, staff: Staff, now: datetime
+) -> None:
+    """The head records a household told off Zalo; heads record only for their own hamlet."""
+    broadcast = await session.get(Broadcast, broadcast_id)
+    if broadcast is None:
+        raise ActionError(f"Không có lần gửi số {broadcast_id}.")
+    household = await session.scalar(
+        select(Household).where(Household.commune_id == staff.commune_id, Household.code == household_code)
+    )
+    if household is None:
+        raise ActionError(f"Không có hộ mã {household_code}.")
+    if staff.role == StaffRole.HAMLET_HEAD and staff.hamlet_id != household.hamlet_id:
+        raise ActionError("Trưởng ấp chỉ ghi nhận được cho hộ trong ấp mình.")
+    try:
+        await record_offline(session, broadcast.id, household.id, method, staff.id, now)
+    except ValueError as exc:
+        raise ActionError(str(exc)) from exc

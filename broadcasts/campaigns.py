@@ -1,0 +1,340 @@
+"""Creating campaigns, spawning their firings and asking each hamlet for approval."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.models import Commune, Hamlet, Resident, Staff, StaffRole
+from bot.outbox import queue_message
+from bot.people import within_window
+from bot.replies import Replies
+from broadcasts.models import (
+    AuditEntry,
+    Broadcast,
+    Campaign,
+    CampaignCategory,
+    HamletApproval,
+    HouseholdCategory,
+    Status,
+)
+from broadcasts.render import AnnouncementTemplates, TemplateError, new_verification_code
+from broadcasts.timing import Recurrence, TimingError, after_quiet_hours, check_schedule, format_local
+from broadcasts.workflow import move
+
+log = logging.getLogger(__name__)
+
+CHANNELS = ("group", "resident")
+APPROVAL_LEAD = timedelta(hours=2)  # default deadline: two hours before the send time
+MIN_NOTICE = timedelta(minutes=10)
+
+
+class CampaignError(Exception):
+    """Every problem with a campaign request, in Vietnamese, for the official."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass
+class CampaignRequest:
+    """What an official asks for."""
+
+    title: str
+    template: str
+    variables: dict[str, str]
+    author_staff_id: int
+    hamlet_ids: list[int] | None = None  # None: every hamlet of the commune
+    household_categories: list[str] = field(default_factory=list)
+    channels: list[str] = field(default_factory=lambda: ["group", "resident"])
+    send_at: datetime | None = None  # None: now
+    recurrence: Recurrence | None = None
+    ends_on: date | None = None
+    urgent: bool = False
+    skip_approval: bool = False
+
+
+@dataclass
+class Deps:
+    """What campaign logic needs from the running service."""
+
+    templates: AnnouncementTemplates
+    replies: Replies
+    base_url: str
+
+
+async def create_campaign(session: AsyncSession, req: CampaignRequest, deps: Deps, now: datetime) -> Campaign:
+    """Validate everything, store the campaign and its first firing, and ask the hamlets; or list problems."""
+    problems: list[str] = []
+    author = await session.get(Staff, req.author_staff_id)
+    if author is None or not author.active:
+        raise CampaignError(["Không tìm thấy cán bộ tạo thông báo."])
+    if author.role not in (StaffRole.OFFICIAL, StaffRole.ADMIN):
+        problems.append("Chỉ cán bộ xã hoặc quản trị xã mới tạo được đợt thông báo.")
+    commune = await session.get(Commune, author.commune_id)
+    assert commune is not None
+    if not req.title.strip():
+        problems.append("Đợt thông báo cần có tên.")
+    try:
+        deps.templates.check(req.template, req.variables)
+    except TemplateError as exc:
+        problems.extend(exc.problems)
+    hamlets = list(
+        (
+            await session.scalars(select(Hamlet).where(Hamlet.commune_id == commune.id).order_by(Hamlet.id))
+        ).all()
+    )
+    if req.hamlet_ids is not None:
+        unknown = set(req.hamlet_ids) - {h.id for h in hamlets}
+        if unknown:
+            problems.append(
+                f"Không có {commune.hamlet_word} nào mang mã {', '.join(map(str, sorted(unknown)))}."
+            )
+        hamlets = [h for h in hamlets if h.id in req.hamlet_ids]
+    if not hamlets:
+        problems.append(f"Chưa chọn {commune.hamlet_word} nào để gửi.")
+    bad_channels = [c for c in req.channels if c not in CHANNELS]
+    if bad_channels or not req.channels:
+        problems.append("Kênh gửi phải là nhóm Zalo của ấp, tin nhắn riêng, hoặc cả hai.")
+    bad_categories = [c for c in req.household_categories if c not in set(HouseholdCategory)]
+    if bad_categories:
+        problems.append(f"Không có nhóm hộ: {', '.join(bad_categories)}.")
+    if req.skip_approval and not req.urgent:
+        problems.append("Chỉ thông báo khẩn mới được gửi không qua duyệt.")
+    if req.household_categories and "resident" not in req.channels:
+        problems.append("Thông báo theo nhóm hộ chỉ gửi bằng tin nhắn riêng: hãy chọn kênh tin nhắn riêng.")
+    try:
+        check_schedule(req.recurrence, req.send_at, req.ends_on, now)
+    except TimingError as exc:
+        problems.extend(exc.problems)
+    if not problems and not await _reachable(session, hamlets, req, now):
+        problems.append(
+            "Không có người nhận nào Zalo cho phép gửi: các ấp chọn chưa có nhóm Zalo và chưa có ai "
+            "nhắn OA trong 7 ngày qua."
+        )
+    if problems:
+        raise CampaignError(problems)
+
+    category = CampaignCategory.URGENT if req.urgent else deps.templates.info(req.template).category
+    first = req.send_at or now
+    if category != CampaignCategory.URGENT:
+        first = after_quiet_hours(first)
+    campaign = Campaign(
+        commune_id=commune.id,
+        title=req.title.strip(),
+        template=req.template,
+        variables=dict(req.variables),
+        category=category,
+        hamlet_ids=[h.id for h in hamlets],
+        household_categories=list(req.household_categories),
+        channels=list(req.channels),
+        send_at=first,
+        recurrence=req.recurrence.rule if req.recurrence else None,
+        ends_on=req.ends_on,
+        next_fire_at=first,
+        skip_approval=req.skip_approval,
+        status=Status.DRAFT,
+        author_staff_id=author.id,
+        created_at=now,
+    )
+    session.add(campaign)
+    await session.flush()
+    session.add(
+        AuditEntry(
+            at=now,
+            actor_staff_id=author.id,
+            entity="campaign",
+            entity_id=campaign.id,
+            from_status=None,
+            to_status=Status.DRAFT,
+            note=campaign.title,
+            flagged=False,
+        )
+    )
+    if req.skip_approval:
+        session.add(
+            AuditEntry(
+                at=now,
+                actor_staff_id=author.id,
+                entity="campaign",
+                entity_id=campaign.id,
+                from_status=None,
+                to_status=Status.DRAFT,
+                note="thông báo khẩn: gửi không qua trưởng ấp duyệt",
+                flagged=True,
+            )
+        )
+    await spawn_firing(session, campaign, deps, now)
+    return campaign
+
+
+async def _reachable(
+    session: AsyncSession, hamlets: list[Hamlet], req: CampaignRequest, now: datetime
+) -> bool:
+    if "group" in req.channels and not req.household_categories and any(h.group_id for h in hamlets):
+        return True
+    if "resident" in req.channels:
+        residents = await session.scalars(
+            select(Resident).where(
+                Resident.hamlet_id.in_([h.id for h in hamlets]),
+                Resident.is_follower.is_(True),
+                Resident.opted_out.is_(False),
+            )
+        )
+        return any(within_window(r, now) for r in residents)
+    return False
+
+
+async def spawn_firing(
+    session: AsyncSession, campaign: Campaign, deps: Deps, now: datetime
+) -> Broadcast | None:
+    """Create the firing due at campaign.next_fire_at (once: fire times are unique per campaign)."""
+    fire_at = campaign.next_fire_at
+    if fire_at is None:
+        return None
+    existing = await session.scalar(
+        select(Broadcast).where(Broadcast.campaign_id == campaign.id, Broadcast.fire_at == fire_at)
+    )
+    if existing is not None:
+        return existing
+    deadline = fire_at - APPROVAL_LEAD
+    if deadline < now + MIN_NOTICE:
+        deadline = fire_at + timedelta(minutes=30)  # sent "now": heads get half the grace window
+
+    async def taken(code: str) -> bool:
+        return await session.scalar(select(Broadcast.id).where(Broadcast.code == code)) is not None
+
+    code = new_verification_code()
+    while await taken(code):
+        code = new_verification_code()
+    broadcast = Broadcast(
+        campaign_id=campaign.id,
+        fire_at=fire_at,
+        approval_deadline=deadline,
+        code=code,
+        status=Status.AWAITING,
+        test_only=False,
+        deadline_notified=False,
+        created_at=now,
+    )
+    session.add(broadcast)
+    await session.flush()
+    move(session, campaign, Status.AWAITING, now)
+    commune = await session.get(Commune, campaign.commune_id)
+    assert commune is not None
+    for hamlet_id in campaign.hamlet_ids:
+        hamlet = await session.get(Hamlet, hamlet_id)
+        if hamlet is None:
+            continue
+        text = render_for(deps, campaign, broadcast, hamlet, commune, link=None)
+        approval = HamletApproval(
+            broadcast_id=broadcast.id,
+            hamlet_id=hamlet.id,
+            status=Status.AWAITING,
+            text=text,
+            requested_at=now,
+        )
+        session.add(approval)
+        await session.flush()
+        if campaign.skip_approval:
+            move(
+                session,
+                approval,
+                Status.APPROVED,
+                now,
+                actor=campaign.author_staff_id,
+                note="thông báo khẩn, không qua duyệt",
+                flagged=True,
+            )
+            continue
+        approver = await approver_for(session, hamlet, campaign.author_staff_id)
+        approval.approver_staff_id = approver.id if approver else None
+        if approver is None:
+            log.warning("campaign %s: nobody can approve for hamlet %s", campaign.id, hamlet.id)
+            continue
+        await request_approval(session, deps, approval, approver, campaign, broadcast, hamlet, commune, now)
+    if campaign.skip_approval:
+        move(session, broadcast, Status.SCHEDULED, now, note="thông báo khẩn")
+        move(session, campaign, Status.SCHEDULED, now)
+    return broadcast
+
+
+def render_for(
+    deps: Deps, campaign: Campaign, broadcast: Broadcast, hamlet: Hamlet, commune: Commune, link: str | None
+) -> str:
+    """The announcement text for one hamlet (its language), with the firing's code and link."""
+    return deps.templates.render(
+        campaign.template,
+        campaign.variables,
+        hamlet_name=hamlet.name,
+        hamlet_word=commune.hamlet_word,
+        commune_name=commune.name,
+        language=hamlet.language,
+        code=broadcast.code,
+        link=link,
+    )
+
+
+async def approver_for(session: AsyncSession, hamlet: Hamlet, author_staff_id: int) -> Staff | None:
+    """The hamlet's head; a commune admin (then an official) when the head wrote it or there is none."""
+    candidates = [
+        select(Staff).where(Staff.hamlet_id == hamlet.id, Staff.role == StaffRole.HAMLET_HEAD),
+        select(Staff).where(Staff.commune_id == hamlet.commune_id, Staff.role == StaffRole.ADMIN),
+        select(Staff).where(Staff.commune_id == hamlet.commune_id, Staff.role == StaffRole.OFFICIAL),
+    ]
+    for query in candidates:
+        for staff in (await session.scalars(query.where(Staff.active.is_(True)).order_by(Staff.id))).all():
+            if staff.id != author_staff_id:  # nobody approves their own campaign
+                return staff
+    return None
+
+
+async def request_approval(
+    session: AsyncSession,
+    deps: Deps,
+    approval: HamletApproval,
+    approver: Staff,
+    campaign: Campaign,
+    broadcast: Broadcast,
+    hamlet: Hamlet,
+    commune: Commune,
+    now: datetime,
+) -> None:
+    """Send the approval request: 1:1 when Zalo lets us reach the approver, else in the commune group."""
+    user = await session.scalar(select(Resident).where(Resident.zalo_user_id == approver.zalo_user_id))
+    details = {
+        "title": campaign.title,
+        "hamlet": hamlet.name,
+        "when": format_local(broadcast.fire_at),
+        "deadline": format_local(broadcast.approval_deadline),
+        "text": approval.text,
+    }
+    if within_window(user, now) or not commune.group_id:
+        title = f"Trưởng {commune.hamlet_word}" if approver.role == StaffRole.HAMLET_HEAD else "Anh/chị"
+        text = deps.replies.render("approval_request", approver_title=title, **details)
+        queue_message(
+            session,
+            key=f"appr:{approval.id}",
+            channel="cs",
+            recipient_id=approver.zalo_user_id,
+            text=text,
+            purpose="approval",
+            now=now,
+        )
+    else:
+        mention = f"[@{approver.zalo_user_id}] {approver.name}"
+        text = deps.replies.render("approval_group_request", mention=mention, **details)
+        queue_message(
+            session,
+            key=f"appr:{approval.id}",
+            channel="group",
+            recipient_id=commune.group_id,
+            text=text,
+            purpose="approval",
+            now=now,
+        )

@@ -1,0 +1,292 @@
+"""`loa campaign …` and `loa households …`: driving announcements from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TextIO
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import SystemClock
+from bot.config import Settings
+from bot.context import Context
+from bot.faq.normalize import fold
+from bot.faq_book import FaqBook
+from bot.models import Hamlet, Staff
+from bot.people import default_commune
+from bot.replies import Replies
+from broadcasts import actions
+from broadcasts.campaigns import CampaignError, CampaignRequest, Deps, create_campaign
+from broadcasts.models import Broadcast, Campaign, HamletApproval
+from broadcasts.render import AnnouncementTemplates, TemplateError
+from broadcasts.timing import TimingError, format_local, parse_local_datetime, parse_recurrence
+from broadcasts.tracking import reach, reach_csv
+from broadcasts.workflow import label
+
+Sessions = async_sessionmaker[AsyncSession]
+CATEGORY_WORDS = {
+    "ngheo": "poor",
+    "can ngheo": "near_poor",
+    "thoat ngheo": "newly_escaped",
+    "moi thoat ngheo": "newly_escaped",
+    "poor": "poor",
+    "near_poor": "near_poor",
+    "newly_escaped": "newly_escaped",
+    "khac": "other",
+    "other": "other",
+}
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the `campaign` and `households` commands."""
+    camp = sub.add_parser("campaign", help="announcement campaigns").add_subparsers(
+        dest="campaign_command", required=True
+    )
+    camp.add_parser("templates", help="list announcement templates and their variables")
+    preview = camp.add_parser("preview", help="render a template for every hamlet")
+    preview.add_argument("template")
+    preview.add_argument("--var", action="append", default=[], metavar="NAME=VALUE")
+    create = camp.add_parser("create", help="create a campaign and ask the hamlets to approve it")
+    create.add_argument("--by", required=True, help="the official's Zalo user id")
+    create.add_argument("--title", required=True)
+    create.add_argument("--template", required=True)
+    create.add_argument("--var", action="append", default=[], metavar="NAME=VALUE")
+    create.add_argument("--hamlets", default="all", help="'all' or comma-separated hamlet names")
+    create.add_argument("--categories", default="", help="household groups: ngheo, can ngheo, thoat ngheo")
+    create.add_argument("--channels", default="group,resident")
+    create.add_argument("--at", help='e.g. "20/12 19h30"; default now')
+    create.add_argument("--every", help='e.g. "hằng tuần vào thứ Sáu lúc 19h30"')
+    create.add_argument("--until", help="end date of a recurring campaign, e.g. 31/12/2026")
+    create.add_argument("--urgent", action="store_true")
+    create.add_argument("--skip-approval", action="store_true", help="urgent only, by a commune official")
+    camp.add_parser("list", help="campaigns and their status")
+    show = camp.add_parser("show", help="a campaign's firings, approvals and reach")
+    show.add_argument("id", type=int)
+    approve = camp.add_parser("approve", help="approve (or reject) one hamlet's copy of a firing")
+    approve.add_argument("firing", type=int)
+    approve.add_argument("--hamlet", required=True)
+    approve.add_argument("--by", required=True)
+    approve.add_argument("--reject", metavar="REASON")
+    cancel = camp.add_parser("cancel", help="cancel a campaign; what has not left stays unsent")
+    cancel.add_argument("id", type=int)
+    cancel.add_argument("--by", required=True)
+    retry = camp.add_parser("retry", help="gửi lại tin lỗi: resend a firing's failed copies")
+    retry.add_argument("firing", type=int)
+    retry.add_argument("--by", required=True)
+    offline = camp.add_parser("offline", help="record a household told off Zalo")
+    offline.add_argument("firing", type=int)
+    offline.add_argument("--household", required=True, help="the household code")
+    offline.add_argument("--method", required=True, choices=["meeting", "in_person", "loudspeaker"])
+    offline.add_argument("--by", required=True)
+    report = camp.add_parser("reach", help="reach per firing and hamlet as CSV (UTF-8 with BOM)")
+    report.add_argument("--from", dest="start", help="dd/mm/yyyy; default 30 days ago")
+    report.add_argument("--to", dest="end", help="dd/mm/yyyy; default now")
+    report.add_argument("--csv", type=Path, help="write to this file instead of the screen")
+    households = sub.add_parser("households", help="the commune's household list").add_subparsers(
+        dest="households_command", required=True
+    )
+    imp = households.add_parser("import", help="import FILE.csv or FILE.xlsx (all or nothing)")
+    imp.add_argument("file", type=Path)
+
+
+def _vars(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise CampaignError([f"Biến '{pair}' phải viết dạng ten=gia_tri."])
+        out[name.strip()] = value
+    return out
+
+
+async def _staff(session: AsyncSession, zalo_id: str) -> Staff:
+    staff = await session.scalar(select(Staff).where(Staff.zalo_user_id == zalo_id, Staff.active.is_(True)))
+    if staff is None:
+        raise actions.ActionError(f"Không có cán bộ nào có mã Zalo {zalo_id}.")
+    return staff
+
+
+async def run(
+    args: argparse.Namespace, settings: Settings, sessions: Sessions, out: TextIO = sys.stdout
+) -> int:
+    """Run one `campaign` or `households` command; Vietnamese output, non-zero exit on refusal."""
+    now = SystemClock().now()
+    templates = AnnouncementTemplates(settings.templates_dir / "announcements")
+    replies = Replies(settings.templates_dir)
+    deps = Deps(templates=templates, replies=replies, base_url=settings.base_url)
+    try:
+        if args.command == "households":
+            from broadcasts.households import households_import_command
+
+            return await households_import_command(sessions, args.file, out, sys.stderr, now)
+        async with sessions() as session:
+            code = await _campaign(args, session, deps, settings, now, out)
+            await session.commit()
+            return code
+    except (CampaignError, TemplateError, TimingError) as exc:
+        print("Chưa tạo được đợt thông báo:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    except actions.ActionError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+
+
+async def _campaign(
+    args: argparse.Namespace,
+    session: AsyncSession,
+    deps: Deps,
+    settings: Settings,
+    now: datetime,
+    out: TextIO,
+) -> int:
+    cmd = args.campaign_command
+    commune = await default_commune(session)
+    if commune is None:
+        raise actions.ActionError("Cơ sở dữ liệu chưa có xã nào.")
+    hamlets = list(
+        (
+            await session.scalars(select(Hamlet).where(Hamlet.commune_id == commune.id).order_by(Hamlet.id))
+        ).all()
+    )
+    if cmd == "templates":
+        for name in deps.templates.names():
+            info = deps.templates.info(name)
+            print(f"{name}: {info.title} ({info.category}; ngôn ngữ: {', '.join(info.languages)})", file=out)
+            for v in info.variables:
+                print(
+                    f"    {v.name}{'' if v.required else ' (không bắt buộc)'}: {v.label}"
+                    f" — ví dụ: {v.example}",
+                    file=out,
+                )
+        return 0
+    if cmd == "preview":
+        texts = deps.templates.preview(
+            args.template,
+            _vars(args.var),
+            [(h.name, h.language) for h in hamlets],
+            hamlet_word=commune.hamlet_word,
+            commune_name=commune.name,
+        )
+        for name, text in texts.items():
+            print(f"===== {name} =====\n{text}\n", file=out)
+        return 0
+    if cmd == "create":
+        author = await _staff(session, args.by)
+        chosen: list[int] | None = None
+        if fold(args.hamlets) != "all":
+            wanted = [fold(x) for x in args.hamlets.split(",") if x.strip()]
+            chosen = []
+            missing = []
+            for w in wanted:
+                match = [h.id for h in hamlets if fold(h.name) == w or fold(h.name).endswith(" " + w)]
+                if match:
+                    chosen.extend(match)
+                else:
+                    missing.append(w)
+            if missing:
+                raise CampaignError([f"Không có {commune.hamlet_word}: {', '.join(missing)}."])
+        categories = []
+        for word in [fold(x) for x in args.categories.split(",") if x.strip()]:
+            if word not in CATEGORY_WORDS:
+                raise CampaignError([f"Không có nhóm hộ '{word}'."])
+            categories.append(CATEGORY_WORDS[word])
+        request = CampaignRequest(
+            title=args.title,
+            template=args.template,
+            variables=_vars(args.var),
+            author_staff_id=author.id,
+            hamlet_ids=chosen,
+            household_categories=categories,
+            channels=[c.strip() for c in args.channels.split(",") if c.strip()],
+            send_at=parse_local_datetime(args.at, now) if args.at else None,
+            recurrence=parse_recurrence(args.every) if args.every else None,
+            ends_on=parse_local_datetime(args.until + " 23h59", now).date() if args.until else None,
+            urgent=args.urgent,
+            skip_approval=args.skip_approval,
+        )
+        campaign = await create_campaign(session, request, deps, now)
+        print(
+            f'Đã tạo đợt thông báo số {campaign.id}: "{campaign.title}", lần gửi đầu lúc '
+            f"{format_local(campaign.send_at or now)}; đã gửi yêu cầu duyệt tới trưởng ấp.",
+            file=out,
+        )
+        return 0
+    if cmd == "list":
+        for c in (await session.scalars(select(Campaign).order_by(Campaign.id))).all():
+            nxt = format_local(c.next_fire_at) if c.next_fire_at else "—"
+            print(f"{c.id}. {c.title} — {label(c.status)} — lần gửi tới: {nxt}", file=out)
+        return 0
+    if cmd == "show":
+        shown = await session.get(Campaign, args.id)
+        if shown is None:
+            raise actions.ActionError(f"Không có đợt thông báo số {args.id}.")
+        print(f"{shown.id}. {shown.title} — {label(shown.status)}", file=out)
+        names = {h.id: h.name for h in hamlets}
+        for b in (
+            await session.scalars(
+                select(Broadcast).where(Broadcast.campaign_id == shown.id).order_by(Broadcast.fire_at)
+            )
+        ).all():
+            print(f"  Lần gửi {b.id} lúc {format_local(b.fire_at)}, mã {b.code}: {label(b.status)}", file=out)
+            for a in (
+                await session.scalars(select(HamletApproval).where(HamletApproval.broadcast_id == b.id))
+            ).all():
+                extra = f" (lý do: {a.reason})" if a.reason else ""
+                print(f"    {names.get(a.hamlet_id, a.hamlet_id)}: {label(a.status)}{extra}", file=out)
+            if b.started_at:
+                for r in await reach(session, b.id):
+                    print(
+                        f"    Tiếp cận {r.hamlet}: {r.reached}/{r.households} hộ ({100 * r.rate:.0f}%), "
+                        f"hộ nghèo {r.poor_reached}/{r.poor}, cận nghèo {r.near_poor_reached}/{r.near_poor}",
+                        file=out,
+                    )
+        return 0
+    if cmd == "approve":
+        staff = await _staff(session, args.by)
+        hamlet = next(
+            (
+                h
+                for h in hamlets
+                if fold(h.name) == fold(args.hamlet) or fold(h.name).endswith(" " + fold(args.hamlet))
+            ),
+            None,
+        )
+        if hamlet is None:
+            raise actions.ActionError(f"Không có {commune.hamlet_word} {args.hamlet}.")
+        ctx = Context(
+            session, now, settings, deps.replies, FaqBook(), 0, now, key_prefix=f"cli:{now.timestamp()}"
+        )
+        await actions.approve_for_hamlet(ctx, args.firing, hamlet.id, staff, reject_reason=args.reject)
+        print(f"Đã ghi nhận {'từ chối' if args.reject is not None else 'duyệt'} cho {hamlet.name}.", file=out)
+        return 0
+    if cmd == "cancel":
+        withheld = await actions.cancel_campaign(session, args.id, await _staff(session, args.by), now)
+        print(f"Đã huỷ đợt thông báo số {args.id}; {withheld} tin chưa gửi được giữ lại.", file=out)
+        return 0
+    if cmd == "retry":
+        count = await actions.retry_failed(session, args.firing, await _staff(session, args.by), now)
+        print(f"Đã xếp {count} tin lỗi để gửi lại.", file=out)
+        return 0
+    if cmd == "offline":
+        await actions.offline_reach(
+            session, args.firing, args.household, args.method, await _staff(session, args.by), now
+        )
+        print(f"Đã ghi nhận hộ {args.household} đã được báo.", file=out)
+        return 0
+    if cmd == "reach":
+        start = parse_local_datetime(args.start + " 0h", now) if args.start else now - timedelta(days=30)
+        end = parse_local_datetime(args.end + " 23h59", now) if args.end else now + timedelta(minutes=1)
+        data = await reach_csv(session, commune.id, start, end)
+        if args.csv:
+            args.csv.write_bytes(data)
+            print(f"Đã ghi {args.csv}.", file=out)
+        else:
+            out.write(data.decode("utf-8-sig"))
+        return 0
+    raise actions.ActionError(f"Không có lệnh {cmd}.")

@@ -1,0 +1,175 @@
+"""The scheduler tick: due times live in rows, so a restart loses nothing and fires nothing twice."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import VN_TZ
+from bot.models import Hamlet, Staff
+from broadcasts.approval import tell_staff
+from broadcasts.campaigns import Deps, spawn_firing
+from broadcasts.delivery import fan_out, finished
+from broadcasts.models import Broadcast, Campaign, CampaignCategory, HamletApproval, Status
+from broadcasts.timing import format_local, in_quiet_hours, recurrence_from_rule
+from broadcasts.workflow import label, move
+
+log = logging.getLogger(__name__)
+
+GRACE = timedelta(hours=1)  # a firing missed by downtime is still sent this late, then it is "bỏ lỡ"
+
+
+async def tick(sessions: async_sessionmaker[AsyncSession], deps: Deps, now: datetime) -> int:
+    """One pass: approval deadlines, due firings, finished firings; each firing in its own transaction."""
+    done = 0
+    async with sessions() as session:
+        ids = (
+            await session.scalars(
+                select(Broadcast.id)
+                .where(Broadcast.status.in_([Status.AWAITING, Status.SCHEDULED, Status.SENDING]))
+                .order_by(Broadcast.fire_at)
+            )
+        ).all()
+    for ident in ids:
+        async with sessions() as session:
+            broadcast = await session.get(Broadcast, ident)
+            assert broadcast is not None
+            if await _step(session, broadcast, deps, now):
+                done += 1
+            await session.commit()
+    return done
+
+
+async def _step(session: AsyncSession, broadcast: Broadcast, deps: Deps, now: datetime) -> bool:
+    campaign = await session.get(Campaign, broadcast.campaign_id)
+    assert campaign is not None
+    if broadcast.status == Status.SENDING:
+        return await _finish(session, broadcast, campaign, deps, now)
+    if (
+        broadcast.status == Status.AWAITING
+        and not broadcast.deadline_notified
+        and now >= broadcast.approval_deadline
+    ):
+        await _deadline_passed(session, broadcast, campaign, deps, now)
+    if now < broadcast.fire_at:
+        return False
+    if now - broadcast.fire_at > GRACE:
+        move(session, broadcast, Status.MISSED, now, note="quá hạn gửi sau khi hệ thống ngừng")
+        author = await session.get(Staff, campaign.author_staff_id)
+        if author is not None:
+            text = deps.replies.render(
+                "broadcast_missed", title=campaign.title, when=format_local(broadcast.fire_at)
+            )
+            await tell_staff(session, now, author, text, key=f"bc:{broadcast.id}:missed")
+        await _next_firing(session, campaign, broadcast, deps, now)
+        return True
+    urgent = campaign.category == CampaignCategory.URGENT
+    if not urgent and in_quiet_hours(now):
+        return False  # quiet hours hold non-urgent sends until 06:00
+    if (
+        broadcast.status == Status.AWAITING
+        and await _undecided(session, broadcast)
+        and now < broadcast.approval_deadline
+    ):
+        return False  # sent "now": heads still have time to answer
+    written = await fan_out(session, broadcast, deps, now)
+    move(session, broadcast, Status.SENDING, now, note=f"{written} bản tin")
+    broadcast.started_at = now
+    move(session, campaign, Status.SENDING, now)
+    await _next_firing(session, campaign, broadcast, deps, now)
+    return True
+
+
+async def _undecided(session: AsyncSession, broadcast: Broadcast) -> bool:
+    return (
+        await session.scalar(
+            select(HamletApproval.id)
+            .where(HamletApproval.broadcast_id == broadcast.id, HamletApproval.status == Status.AWAITING)
+            .limit(1)
+        )
+    ) is not None
+
+
+async def _next_firing(
+    session: AsyncSession, campaign: Campaign, broadcast: Broadcast, deps: Deps, now: datetime
+) -> None:
+    """A recurring campaign spawns its next firing; a one-off has none."""
+    nxt = None
+    if campaign.recurrence:
+        nxt = recurrence_from_rule(campaign.recurrence).next_after(broadcast.fire_at)
+        while nxt is not None and now - nxt > GRACE:  # downtime skipped whole periods: do not queue them all
+            nxt = recurrence_from_rule(campaign.recurrence).next_after(nxt)
+        if (
+            nxt is not None
+            and campaign.ends_on is not None
+            and nxt.astimezone(VN_TZ).date() > campaign.ends_on
+        ):
+            nxt = None
+    campaign.next_fire_at = nxt
+    if nxt is not None:
+        await spawn_firing(session, campaign, deps, now)
+
+
+async def _deadline_passed(
+    session: AsyncSession, broadcast: Broadcast, campaign: Campaign, deps: Deps, now: datetime
+) -> None:
+    broadcast.deadline_notified = True
+    waiting = (
+        await session.scalars(
+            select(Hamlet.name)
+            .join(HamletApproval, HamletApproval.hamlet_id == Hamlet.id)
+            .where(HamletApproval.broadcast_id == broadcast.id, HamletApproval.status == Status.AWAITING)
+        )
+    ).all()
+    author = await session.get(Staff, campaign.author_staff_id)
+    if waiting and author is not None:
+        text = deps.replies.render(
+            "approval_deadline_notice",
+            title=campaign.title,
+            when=format_local(broadcast.fire_at),
+            hamlets=", ".join(waiting),
+        )
+        await tell_staff(session, now, author, text, key=f"bc:{broadcast.id}:deadline")
+
+
+async def _finish(
+    session: AsyncSession, broadcast: Broadcast, campaign: Campaign, deps: Deps, now: datetime
+) -> bool:
+    result = await finished(session, broadcast)
+    if result is None:
+        return False
+    sent, failed, total = result
+    to = Status.SENT if sent or not total else Status.FAILED
+    move(session, broadcast, to, now, note=f"{sent}/{total} đã gửi, {failed} lỗi")
+    broadcast.finished_at = now
+    if campaign.next_fire_at is None and campaign.status == Status.SENDING:
+        move(session, campaign, to, now)
+    elif campaign.status == Status.SENDING:
+        move(session, campaign, Status.SCHEDULED if campaign.next_fire_at else to, now)
+    author = await session.get(Staff, campaign.author_staff_id)
+    if author is not None:
+        rejected = (
+            await session.scalars(
+                select(Hamlet.name)
+                .join(HamletApproval, HamletApproval.hamlet_id == Hamlet.id)
+                .where(
+                    HamletApproval.broadcast_id == broadcast.id,
+                    HamletApproval.status.in_([Status.REJECTED, Status.MISSED]),
+                )
+            )
+        ).all()
+        summary = f"{sent}/{total} tin đã gửi, {failed} tin lỗi ({label(to)})."
+        if rejected:
+            summary += f" Không gửi ở: {', '.join(rejected)} (từ chối hoặc chưa duyệt)."
+        text = deps.replies.render(
+            "broadcast_report",
+            title=campaign.title,
+            when=format_local(broadcast.fire_at),
+            code=broadcast.code,
+            summary=summary,
+        )
+        await tell_staff(session, now, author, text, key=f"bc:{broadcast.id}:report")
+    return True

@@ -1,0 +1,82 @@
+"""How the announcements feature plugs into the service: handlers, routes, the scheduler tick."""
+
+from __future__ import annotations
+
+import html
+import logging
+
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.dispatch import Dispatcher
+from bot.events import GroupText, UserText
+from bot.keys import RUNTIME
+from bot.runtime import Runtime
+from broadcasts import approval, scheduler, tracking, verify
+from broadcasts.campaigns import Deps
+from broadcasts.delivery import LINK_PATH
+from broadcasts.render import AnnouncementTemplates
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 30
+
+
+def deps_for(rt: Runtime) -> Deps:
+    """The campaign logic's view of the running service."""
+    return Deps(
+        templates=AnnouncementTemplates(rt.settings.templates_dir / "announcements"),
+        replies=rt.replies,
+        base_url=rt.settings.base_url,
+    )
+
+
+def install_handlers(dispatcher: Dispatcher) -> None:
+    """Approvals take a head's reply before anything else; code checks come before the FAQ."""
+    dispatcher.add(UserText, verify.on_text, first=True)
+    dispatcher.add(UserText, approval.on_staff_text, first=True)
+    dispatcher.add(GroupText, tracking.on_group_reply, first=True)
+    dispatcher.add(GroupText, approval.on_group_text, first=True)
+
+
+def add_routes(app: web.Application) -> None:
+    """The public page behind each tracked link."""
+    app.router.add_get(LINK_PATH + "{token}", link_page)
+
+
+async def run_tick(rt: Runtime) -> int:
+    """The scheduler job: one tick, then wake the outbox for what it queued."""
+    count = await scheduler.tick(rt.sessions, deps_for(rt), rt.clock.now())
+    rt.outbox.wake()
+    return count
+
+
+def schedule(sched: AsyncIOScheduler, rt: Runtime) -> None:
+    """Tick every TICK_SECONDS; the due times themselves live in the database."""
+    sched.add_job(run_tick, "interval", seconds=TICK_SECONDS, args=[rt], max_instances=1, coalesce=True)
+
+
+async def link_page(request: web.Request) -> web.Response:
+    """Show the full announcement and count the open."""
+    rt = request.app[RUNTIME]
+    async with rt.sessions() as session:
+        found = await tracking.record_link_open(session, request.match_info["token"], rt.clock.now())
+        await session.commit()
+    if found is None:
+        body = "<h1>Không tìm thấy thông báo</h1><p>Đường dẫn không đúng hoặc đã hết hạn.</p>"
+        return _page("Không tìm thấy thông báo", body, 404)
+    _, text = found
+    paragraphs = "".join(f"<p>{html.escape(line)}</p>" for line in text.splitlines() if line.strip())
+    return _page("Thông báo của xã", f"<h1>Thông báo</h1>{paragraphs}")
+
+
+def _page(title: str, body: str, status: int = 200) -> web.Response:
+    page = (
+        "<!doctype html><html lang='vi'><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{html.escape(title)}</title>"
+        "<body style='font-family:sans-serif;max-width:40rem;margin:1.5rem auto;padding:0 1rem;"
+        "line-height:1.5'>"
+        f"{body}</body></html>"
+    )
+    return web.Response(text=page, content_type="text/html", status=status)

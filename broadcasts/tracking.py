@@ -1,0 +1,295 @@
+"""Who an announcement reached: receipts, replies in the group, links opened, the head's records."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, union
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.context import Context
+from bot.events import GroupText
+from bot.faq.normalize import fold
+from bot.models import Hamlet, OutboundMessage
+from bot.people import resident_for
+from broadcasts.models import (
+    Acknowledgement,
+    Broadcast,
+    Campaign,
+    Delivery,
+    Household,
+    HouseholdCategory,
+    HouseholdMember,
+)
+
+ACK_WINDOW = timedelta(hours=72)
+ACK_WORDS = {
+    "1",
+    "ok",
+    "oke",
+    "okie",
+    "da doc",
+    "da xem",
+    "da nhan",
+    "doc roi",
+    "da biet",
+    "nhan duoc",
+    "ro",
+    "da ro",
+}
+OFFLINE_METHODS = {"meeting": "đọc ở cuộc họp", "in_person": "báo tận nhà", "loudspeaker": "loa phát thanh"}
+_CODE = re.compile(r"\b[A-Z0-9]{6}\b")
+
+
+def is_acknowledgement(text: str) -> bool:
+    """'1', 'ok', 'đã đọc' and the like, with or without diacritics."""
+    return fold(text) in ACK_WORDS
+
+
+async def on_group_reply(ctx: Context, event: GroupText) -> bool:
+    """A member answers an announcement in the hamlet group: it counts as read for their household."""
+    delivery: Delivery | None = None
+    if event.quote_msg_id:
+        delivery = await ctx.session.scalar(
+            select(Delivery)
+            .join(OutboundMessage, OutboundMessage.id == Delivery.outbound_id)
+            .where(OutboundMessage.zalo_message_id == event.quote_msg_id, Delivery.kind == "group")
+        )
+    if delivery is None:
+        if not is_acknowledgement(event.text):
+            return False
+        delivery = await ctx.session.scalar(
+            select(Delivery)
+            .join(OutboundMessage, OutboundMessage.id == Delivery.outbound_id)
+            .where(
+                Delivery.kind == "group",
+                Delivery.target_id == event.group_id,
+                OutboundMessage.sent_at >= ctx.now - ACK_WINDOW,
+            )
+            .order_by(OutboundMessage.sent_at.desc())
+            .limit(1)
+        )
+    elif not (is_acknowledgement(event.text) or event.quote_msg_id):
+        return False
+    if delivery is None:
+        return False
+    resident = await resident_for(ctx.session, event.user_id, ctx.now)
+    ctx.session.add(
+        Acknowledgement(
+            broadcast_id=delivery.broadcast_id,
+            hamlet_id=delivery.hamlet_id,
+            kind="group_reply",
+            resident_id=resident.id,
+            at=ctx.now,
+        )
+    )
+    return True
+
+
+async def record_link_open(session: AsyncSession, token: str, now: datetime) -> tuple[Delivery, str] | None:
+    """A tracked link was opened: record it and return the delivery and the full text to show."""
+    delivery = await session.scalar(select(Delivery).where(Delivery.link_token == token))
+    if delivery is None:
+        return None
+    outbound = await session.get(OutboundMessage, delivery.outbound_id)
+    session.add(
+        Acknowledgement(
+            broadcast_id=delivery.broadcast_id,
+            hamlet_id=delivery.hamlet_id,
+            kind="link_open",
+            resident_id=delivery.resident_id,
+            at=now,
+        )
+    )
+    return delivery, outbound.text if outbound else ""
+
+
+async def record_offline(
+    session: AsyncSession, broadcast_id: int, household_id: int, method: str, staff_id: int, now: datetime
+) -> Acknowledgement:
+    """The head says the household was told off Zalo (at a meeting, in person, by loudspeaker)."""
+    household = await session.get(Household, household_id)
+    if household is None:
+        raise ValueError("Không tìm thấy hộ.")
+    if method not in OFFLINE_METHODS:
+        raise ValueError(f"Cách báo phải là một trong: {', '.join(OFFLINE_METHODS.values())}.")
+    ack = Acknowledgement(
+        broadcast_id=broadcast_id,
+        hamlet_id=household.hamlet_id,
+        kind="offline",
+        household_id=household.id,
+        method=method,
+        recorded_by=staff_id,
+        at=now,
+    )
+    session.add(ack)
+    return ack
+
+
+@dataclass(frozen=True)
+class HamletReach:
+    """Reach of one firing in one hamlet."""
+
+    broadcast_id: int
+    hamlet_id: int
+    hamlet: str
+    households: int
+    reached: int
+    poor: int
+    poor_reached: int
+    near_poor: int
+    near_poor_reached: int
+    group_delivered: bool
+
+    @property
+    def rate(self) -> float:
+        """Reached households / households."""
+        return self.reached / self.households if self.households else 0.0
+
+
+async def reached_households(session: AsyncSession, broadcast_id: int) -> set[int]:
+    """Households with at least one resident who saw the 1:1 copy, answered in the group or opened
+    their own link, or that the head recorded as told off Zalo. A group post alone reaches nobody."""
+    seen = (
+        select(HouseholdMember.household_id)
+        .join(Delivery, Delivery.resident_id == HouseholdMember.resident_id)
+        .join(OutboundMessage, OutboundMessage.id == Delivery.outbound_id)
+        .where(
+            Delivery.broadcast_id == broadcast_id,
+            Delivery.kind == "resident",
+            OutboundMessage.seen_at.is_not(None),
+        )
+    )
+    acked = (
+        select(HouseholdMember.household_id)
+        .join(Acknowledgement, Acknowledgement.resident_id == HouseholdMember.resident_id)
+        .where(
+            Acknowledgement.broadcast_id == broadcast_id,
+            Acknowledgement.kind.in_(["group_reply", "link_open"]),
+        )
+    )
+    # A link opened from the group post has no resident: it counts for no household.
+    offline = select(Acknowledgement.household_id).where(
+        Acknowledgement.broadcast_id == broadcast_id,
+        Acknowledgement.kind == "offline",
+        Acknowledgement.household_id.is_not(None),
+    )
+    return {h for h in (await session.scalars(union(seen, acked, offline))).all() if h is not None}
+
+
+async def reach(session: AsyncSession, broadcast_id: int) -> list[HamletReach]:
+    """Reach per targeted hamlet for one firing: overall and for poor and near-poor households."""
+    broadcast = await session.get(Broadcast, broadcast_id)
+    assert broadcast is not None
+    campaign = await session.get(Campaign, broadcast.campaign_id)
+    assert campaign is not None
+    reached = await reached_households(session, broadcast_id)
+    group_hamlets = set(
+        (
+            await session.scalars(
+                select(Delivery.hamlet_id)
+                .join(OutboundMessage, OutboundMessage.id == Delivery.outbound_id)
+                .where(
+                    Delivery.broadcast_id == broadcast_id,
+                    Delivery.kind == "group",
+                    OutboundMessage.sent_at.is_not(None),
+                )
+            )
+        ).all()
+    )
+    rows = []
+    for hamlet in (
+        await session.scalars(select(Hamlet).where(Hamlet.id.in_(campaign.hamlet_ids)).order_by(Hamlet.id))
+    ).all():
+        households = (await session.scalars(select(Household).where(Household.hamlet_id == hamlet.id))).all()
+        total = Counter(h.category for h in households)
+        hit = Counter(h.category for h in households if h.id in reached)
+        rows.append(
+            HamletReach(
+                broadcast_id=broadcast_id,
+                hamlet_id=hamlet.id,
+                hamlet=hamlet.name,
+                households=len(households),
+                reached=sum(hit.values()),
+                poor=total[HouseholdCategory.POOR],
+                poor_reached=hit[HouseholdCategory.POOR],
+                near_poor=total[HouseholdCategory.NEAR_POOR],
+                near_poor_reached=hit[HouseholdCategory.NEAR_POOR],
+                group_delivered=hamlet.id in group_hamlets,
+            )
+        )
+    return rows
+
+
+CSV_HEADER = [
+    "Đợt thông báo",
+    "Mã xác thực",
+    "Thời gian gửi",
+    "Ấp",
+    "Số hộ",
+    "Số hộ đã tiếp cận",
+    "Tỷ lệ (%)",
+    "Hộ nghèo",
+    "Hộ nghèo đã tiếp cận",
+    "Hộ cận nghèo",
+    "Hộ cận nghèo đã tiếp cận",
+    "Đã gửi vào nhóm Zalo",
+]
+
+
+async def reach_csv(session: AsyncSession, commune_id: int, start: datetime, end: datetime) -> bytes:
+    """Reach per firing and hamlet for firings in [start, end): UTF-8 with BOM so Excel reads it right.
+
+    Only counts leave the commune: no household names, categories or phone numbers."""
+    from broadcasts.timing import format_local
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_HEADER)
+    firings = (
+        await session.execute(
+            select(Broadcast, Campaign)
+            .join(Campaign, Campaign.id == Broadcast.campaign_id)
+            .where(
+                Campaign.commune_id == commune_id,
+                Broadcast.fire_at >= start,
+                Broadcast.fire_at < end,
+                Broadcast.started_at.is_not(None),
+            )
+            .order_by(Broadcast.fire_at)
+        )
+    ).all()
+    for broadcast, campaign in firings:
+        for row in await reach(session, broadcast.id):
+            writer.writerow(
+                [
+                    campaign.title,
+                    broadcast.code,
+                    format_local(broadcast.fire_at),
+                    row.hamlet,
+                    row.households,
+                    row.reached,
+                    f"{100 * row.rate:.1f}".replace(".", ","),
+                    row.poor,
+                    row.poor_reached,
+                    row.near_poor,
+                    row.near_poor_reached,
+                    "có" if row.group_delivered else "không",
+                ]
+            )
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def find_code(text: str) -> str | None:
+    """A verification code in a message ('Mã xác thực: K7P2QX', or the code alone)."""
+    folded = fold(text)
+    upper = text.upper()
+    if "ma xac thuc" in folded or "ma" in folded.split() or len(text.strip()) == 6:
+        match = _CODE.search(upper)
+        return match.group(0) if match else None
+    return None

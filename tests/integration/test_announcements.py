@@ -1,0 +1,189 @@
+"""An announcement end to end: an official's campaign, heads' answers in Zalo, fan-out, reach."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot.clock import FakeClock
+from bot.models import Hamlet, OutboundMessage, Resident, Staff
+from broadcasts import actions
+from broadcasts.campaigns import CampaignRequest, create_campaign
+from broadcasts.models import AuditEntry, Broadcast, Campaign, Household, HouseholdMember, Status
+from broadcasts.setup import deps_for, run_tick
+from broadcasts.tracking import reach, reach_csv
+from tests.service import Service, eventually, running_service
+
+OFFICIAL = "3000000000000000007"
+HEADS = {
+    "Ấp Tân Lập": "3000000000000000001",
+    "Ấp Tân Thạnh": "3000000000000000002",
+    "Ấp Hòa Bình": "3000000000000000003",
+}
+BA_SAU, CHU_BAY, CHI_HAI, ANH_TU = (f"400000000000000000{i}" for i in (1, 2, 3, 4))
+GROUPS = {
+    "Ấp Tân Lập": "5000000000000000101",
+    "Ấp Tân Thạnh": "5000000000000000102",
+    "Ấp Hòa Bình": "5000000000000000103",
+}
+# (code, hamlet, category, member's Zalo id)
+HOUSEHOLDS = [
+    ("TL-01", "Ấp Tân Lập", "poor", BA_SAU),
+    ("TL-02", "Ấp Tân Lập", "near_poor", CHU_BAY),
+    ("TL-03", "Ấp Tân Lập", "poor", None),
+    ("TL-04", "Ấp Tân Lập", "other", None),
+    ("TT-01", "Ấp Tân Thạnh", "near_poor", CHI_HAI),
+    ("TT-02", "Ấp Tân Thạnh", "poor", None),
+    ("HB-01", "Ấp Hòa Bình", "poor", ANH_TU),
+    ("HB-02", "Ấp Hòa Bình", "other", None),
+]
+
+
+async def add_households(svc: Service) -> None:
+    async with svc.runtime.sessions() as s:
+        hamlets = {h.name: h for h in (await s.scalars(select(Hamlet))).all()}
+        for code, hamlet, category, member in HOUSEHOLDS:
+            h = Household(
+                commune_id=hamlets[hamlet].commune_id,
+                hamlet_id=hamlets[hamlet].id,
+                code=code,
+                head_name=f"Hộ {code}",
+                category=category,
+                updated_at=svc.runtime.clock.now(),
+            )
+            s.add(h)
+            await s.flush()
+            if member:
+                resident = await s.scalar(select(Resident).where(Resident.zalo_user_id == member))
+                assert resident is not None
+                s.add(HouseholdMember(household_id=h.id, resident_id=resident.id))
+        await s.commit()
+
+
+def last_oa_text(svc: Service, user: str) -> str:
+    texts = svc.oa_texts(user)
+    return texts[-1] if texts else ""
+
+
+async def test_three_hamlets_two_approve_one_rejects_and_reach_is_exact(database_url: str) -> None:
+    clock = FakeClock()
+    async with running_service(database_url, clock=clock) as svc:
+        rt = svc.runtime
+        await add_households(svc)
+        # Residents and heads talked to the OA this week, so Zalo lets it write to them 1:1.
+        for user in (BA_SAU, CHU_BAY, CHI_HAI, ANH_TU, *HEADS.values(), OFFICIAL):
+            await svc.platform.user_send_text(user, "chào")
+        await svc.settled()
+
+        async with rt.sessions() as s:
+            official = await s.scalar(select(Staff).where(Staff.zalo_user_id == OFFICIAL))
+            hamlets = {h.name: h.id for h in (await s.scalars(select(Hamlet))).all()}
+            assert official is not None
+            campaign = await create_campaign(
+                s,
+                CampaignRequest(
+                    title="Họp thôn tháng 11",
+                    template="hop-thon",
+                    variables={
+                        "date": "thứ Sáu 20/11",
+                        "time": "19h30",
+                        "place": "nhà văn hoá ấp",
+                        "agenda": "bình xét hộ nghèo năm 2026",
+                    },
+                    author_staff_id=official.id,
+                    hamlet_ids=[hamlets[n] for n in HEADS],
+                    send_at=clock.now() + timedelta(hours=3),
+                ),
+                deps_for(rt),
+                clock.now(),
+            )
+            await s.commit()
+            campaign_id = campaign.id
+        rt.outbox.wake()
+        for name, head in HEADS.items():
+            await eventually(
+                lambda head=head: "[Duyệt thông báo]" in last_oa_text(svc, head), what=f"request to {name}"
+            )
+        assert "Ấp Tân Lập" in last_oa_text(svc, HEADS["Ấp Tân Lập"])
+        assert "Mã xác thực" in last_oa_text(svc, HEADS["Ấp Tân Lập"])
+
+        # Two heads approve in Zalo chat; one rejects with a reason; someone else cannot answer for them.
+        await svc.platform.user_send_text(HEADS["Ấp Tân Lập"], "1")
+        await svc.platform.user_send_text(HEADS["Ấp Tân Thạnh"], "Duyet")
+        await svc.platform.user_send_text(HEADS["Ấp Hòa Bình"], "2 trùng lịch họp dân")
+        await svc.settled()
+        assert "DUYỆT" in last_oa_text(svc, HEADS["Ấp Tân Lập"])
+        assert "TỪ CHỐI" in last_oa_text(svc, HEADS["Ấp Hòa Bình"])
+        assert any("trùng lịch họp dân" in t for t in svc.oa_texts(OFFICIAL))  # the author hears why
+
+        # At the time: two group messages and the 1:1 copies to the approved hamlets' residents.
+        clock.advance(timedelta(hours=3))
+        await run_tick(rt)
+        await svc.settled()
+        await run_tick(rt)  # the firing finishes once every copy has left
+        await svc.settled()
+        for name in ("Ấp Tân Lập", "Ấp Tân Thạnh"):
+            posts = [m for m in svc.platform.group_chat_json(GROUPS[name]) if m.get("from") == "oa"]
+            assert len(posts) == 1 and "họp" in posts[0]["text"] and name in posts[0]["text"]
+        assert [m for m in svc.platform.group_chat_json(GROUPS["Ấp Hòa Bình"]) if m.get("from") == "oa"] == []
+        for user in (BA_SAU, CHU_BAY, CHI_HAI):
+            assert "Mã xác thực" in last_oa_text(svc, user)
+        assert "Mã xác thực" not in last_oa_text(svc, ANH_TU)
+        async with rt.sessions() as s:
+            broadcast = await s.scalar(select(Broadcast).where(Broadcast.campaign_id == campaign_id))
+            assert broadcast is not None and broadcast.status == Status.SENT
+            firing, code = broadcast.id, broadcast.code
+
+        # Seen, a "đã đọc" reply in a group, an offline record.
+        await svc.platform.mark_seen(BA_SAU)
+        await svc.platform.user_send_group_text(GROUPS["Ấp Tân Thạnh"], CHI_HAI, "đã đọc")
+        async with rt.sessions() as s:
+            head = await s.scalar(select(Staff).where(Staff.zalo_user_id == HEADS["Ấp Tân Lập"]))
+            assert head is not None
+            await actions.offline_reach(s, firing, "TL-03", "meeting", head, clock.now())
+            await s.commit()
+        await svc.settled()
+
+        async with rt.sessions() as s:
+            rows = {r.hamlet: r for r in await reach(s, firing)}
+        tl, tt, hb = rows["Ấp Tân Lập"], rows["Ấp Tân Thạnh"], rows["Ấp Hòa Bình"]
+        assert (tl.households, tl.reached, tl.poor, tl.poor_reached, tl.near_poor, tl.near_poor_reached) == (
+            4,
+            2,
+            2,
+            2,
+            1,
+            0,
+        )
+        assert (tt.households, tt.reached, tt.poor, tt.poor_reached, tt.near_poor, tt.near_poor_reached) == (
+            2,
+            1,
+            1,
+            0,
+            1,
+            1,
+        )
+        assert (hb.households, hb.reached, hb.group_delivered) == (2, 0, False)
+        assert tl.group_delivered and tt.group_delivered
+
+        async with rt.sessions() as s:
+            data = await reach_csv(s, 1, clock.now() - timedelta(days=1), clock.now() + timedelta(days=1))
+        assert data.startswith("\ufeff".encode())
+        text = data.decode("utf-8-sig")
+        assert "Ấp Tân Lập" in text and code in text and "TL-01" not in text  # counts only, no household data
+
+        # Scam check: the real code is confirmed, a made-up one is not.
+        await svc.platform.user_send_text(ANH_TU, f"Mã xác thực: {code} có đúng không")
+        await eventually(lambda: "là thật" in last_oa_text(svc, ANH_TU), what="code confirmed")
+        await svc.platform.user_send_text(ANH_TU, "Mã xác thực: QWERTY")
+        await eventually(lambda: "KHÔNG phải" in last_oa_text(svc, ANH_TU), what="fake code refused")
+
+        async with rt.sessions() as s:
+            entries = (await s.scalars(select(AuditEntry).where(AuditEntry.entity == "approval"))).all()
+            assert {(e.to_status, e.actor_staff_id is not None) for e in entries} >= {
+                ("approved", True),
+                ("rejected", True),
+            }
+            assert (await s.get(Campaign, campaign_id)).status == Status.SENT  # type: ignore[union-attr]
+            assert await s.scalar(select(OutboundMessage).where(OutboundMessage.text.like("%[Kết quả gửi]%")))
