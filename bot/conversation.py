@@ -24,6 +24,7 @@ from bot.models import (
     StaffRole,
 )
 from bot.people import conversation_for, default_commune, hamlets_of, resident_for, staff_for, within_window
+from bot.zalo.mentions import escape_mentions, mention
 
 log = logging.getLogger(__name__)
 
@@ -346,10 +347,10 @@ async def start_handoff(
     hamlet = await ctx.session.get(Hamlet, resident.hamlet_id) if resident.hamlet_id else None
     who = resident.display_name or f"Người dân (mã Zalo …{resident.zalo_user_id[-4:]})"
     notice = {
-        "resident": who,
+        "resident": escape_mentions(who),
         "hamlet": hamlet.name if hamlet else None,
         "reason": REASONS.get(reason, reason),
-        "last_text": last_text[:300],
+        "last_text": escape_mentions(last_text[:300]),
     }
     helper_title = None
     if helper is not None:
@@ -365,10 +366,10 @@ async def start_handoff(
             )
         else:
             # Zalo lets the OA write 1:1 only to people who interacted in the last 7 days.
-            mention = f"[@{helper.zalo_user_id}] {helper.name}"
+            tag = f"{mention(helper.zalo_user_id)} {helper.name}"
             ctx.send_group(
                 commune.group_id,
-                ctx.replies.render("handoff_group_notice", mention=mention, **notice),
+                ctx.replies.render("handoff_group_notice", mention=tag, **notice),
                 purpose="handoff",
             )
     else:

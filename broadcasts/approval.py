@@ -14,6 +14,7 @@ from bot.faq.normalize import fold
 from bot.models import Commune, Hamlet, OutboundMessage, Staff
 from bot.outbox import queue_message
 from bot.people import conversation_for, resident_for, staff_for, within_window
+from bot.zalo.mentions import escape_mentions, mention
 from broadcasts.models import Broadcast, Campaign, HamletApproval, Status
 from broadcasts.workflow import move
 
@@ -203,7 +204,7 @@ async def tell_staff(session: AsyncSession, now: datetime, staff: Staff, text: s
             key=key,
             channel="group",
             recipient_id=commune.group_id,
-            text=f"[@{staff.zalo_user_id}] {staff.name}: {text}",
+            text=f"{mention(staff.zalo_user_id)} {staff.name}: {escape_mentions(text)}",
             purpose="notice",
             now=now,
         )

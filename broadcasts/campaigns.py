@@ -13,6 +13,7 @@ from bot.models import Commune, Hamlet, Resident, Staff, StaffRole
 from bot.outbox import queue_message
 from bot.people import within_window
 from bot.replies import Replies
+from bot.zalo.mentions import mention
 from broadcasts.models import (
     AuditEntry,
     Broadcast,
@@ -327,8 +328,8 @@ async def request_approval(
             now=now,
         )
     else:
-        mention = f"[@{approver.zalo_user_id}] {approver.name}"
-        text = deps.replies.render("approval_group_request", mention=mention, **details)
+        tag = f"{mention(approver.zalo_user_id)} {approver.name}"
+        text = deps.replies.render("approval_group_request", mention=tag, **details)
         queue_message(
             session,
             key=f"appr:{approval.id}",

@@ -22,6 +22,7 @@ from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.exceptions import TemplateError as JinjaTemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from bot.zalo.mentions import escape_mentions
 from broadcasts.models import CampaignCategory
 
 MAX_TEXT = 2000  # Zalo's limit for one text message (group or 1:1)
@@ -101,13 +102,6 @@ def new_verification_code(taken: Callable[[str], bool] | None = None) -> str:
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
         if taken is None or not taken(code):
             return code
-
-
-def escape_mentions(text: str) -> str:
-    """Break every "[@" so that text relayed to a Zalo group can never mention a member or everyone."""
-    while "[@" in text:
-        text = text.replace("[@", "[ @")
-    return text
 
 
 def text_length(text: str) -> int:

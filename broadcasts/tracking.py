@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +25,7 @@ from broadcasts.models import (
     HouseholdCategory,
     HouseholdMember,
 )
+from broadcasts.render import CODE_ALPHABET
 
 ACK_WINDOW = timedelta(hours=72)
 ACK_WORDS = {
@@ -43,7 +43,6 @@ ACK_WORDS = {
     "da ro",
 }
 OFFLINE_METHODS = {"meeting": "đọc ở cuộc họp", "in_person": "báo tận nhà", "loudspeaker": "loa phát thanh"}
-_CODE = re.compile(r"\b[A-Z0-9]{6}\b")
 
 
 def is_acknowledgement(text: str) -> bool:
@@ -286,10 +285,26 @@ async def reach_csv(session: AsyncSession, commune_id: int, start: datetime, end
 
 
 def find_code(text: str) -> str | None:
-    """A verification code in a message ('Mã xác thực: K7P2QX', or the code alone)."""
-    folded = fold(text)
-    upper = text.upper()
-    if "ma xac thuc" in folded or "ma" in folded.split() or len(text.strip()) == 6:
-        match = _CODE.search(upper)
-        return match.group(0) if match else None
+    """A verification code in a message: right after "mã xác thực" (or "mã"), or the code alone."""
+    words = text.split()
+    if len(words) == 1:
+        return _code_in(words[0])
+    folded = [fold(w) for w in words]
+    for i, word in enumerate(folded):
+        if word != "ma":
+            continue
+        rest = words[i + 1 :]
+        if len(rest) >= 2 and fold(rest[0]) == "xac" and fold(rest[1]) == "thuc":
+            rest = rest[2:]
+        for candidate in rest[:2]:
+            code = _code_in(candidate)
+            if code:
+                return code
+    return None
+
+
+def _code_in(word: str) -> str | None:
+    word = word.strip(".,;:!?()[]\"'«»“”—-")
+    if len(word) == 6 and word.upper() == word and all(ch in CODE_ALPHABET for ch in word):
+        return word
     return None
