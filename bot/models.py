@@ -57,6 +57,7 @@ class Commune(Base):
     name: Mapped[str] = mapped_column(String(200))
     hamlet_word: Mapped[str] = mapped_column(String(32), default="ấp")
     group_id: Mapped[str | None] = mapped_column(String(64))  # the commune's Zalo group (heads, officials)
+    group_link: Mapped[str | None] = mapped_column(String(300))  # its invite link
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -71,6 +72,7 @@ class Hamlet(Base):
     name: Mapped[str] = mapped_column(String(200))
     language: Mapped[str] = mapped_column(String(16), default="vi")
     group_id: Mapped[str | None] = mapped_column(String(64))  # the hamlet's OA-owned Zalo group
+    group_link: Mapped[str | None] = mapped_column(String(300))  # its invite link (printed as a QR code)
 
 
 class Staff(Base):

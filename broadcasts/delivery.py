@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.models import Commune, Hamlet, OutboundMessage, OutboxStatus, Resident, Staff, StaffRole
 from bot.outbox import queue_message
-from bot.people import within_window
 from broadcasts.approval import tell_staff
 from broadcasts.campaigns import Deps, render_for
 from broadcasts.models import (
@@ -22,9 +21,11 @@ from broadcasts.models import (
     HouseholdMember,
     Status,
 )
-from broadcasts.workflow import move
 
 LINK_PATH = "/l/"
+CS_WINDOW = timedelta(
+    days=7
+)  # Zalo lets the OA write 1:1 only this long after the resident's last interaction
 
 
 def new_link_token() -> str:
@@ -32,31 +33,62 @@ def new_link_token() -> str:
     return secrets.token_urlsafe(8)[:11]
 
 
-async def fan_out(session: AsyncSession, broadcast: Broadcast, deps: Deps, now: datetime) -> int:
-    """Write every delivery of an approved firing (unique per target); returns how many were written."""
-    campaign = await session.get(Campaign, broadcast.campaign_id)
-    assert campaign is not None
-    commune = await session.get(Commune, campaign.commune_id)
-    assert commune is not None
-    approvals = (
-        await session.scalars(select(HamletApproval).where(HamletApproval.broadcast_id == broadcast.id))
-    ).all()
+async def fan_out(
+    sessions: async_sessionmaker[AsyncSession],
+    broadcast_id: int,
+    deps: Deps,
+    now: datetime,
+    *,
+    chunk: int = 500,
+) -> int:
+    """Write every delivery of a firing that is sending, a chunk per transaction; returns rows written.
+
+    Each row is committed before its copy can leave. A crash part-way leaves whole chunks behind;
+    running again skips the targets already written, so nothing is queued twice, and memory stays
+    flat however many residents there are.
+    """
+    async with sessions() as session:
+        broadcast = await session.get(Broadcast, broadcast_id)
+        assert broadcast is not None
+        campaign = await session.get(Campaign, broadcast.campaign_id)
+        assert campaign is not None
+        approved = list(
+            (
+                await session.scalars(
+                    select(HamletApproval.hamlet_id).where(
+                        HamletApproval.broadcast_id == broadcast.id, HamletApproval.status == Status.APPROVED
+                    )
+                )
+            ).all()
+        )
     written = 0
-    for approval in approvals:
-        if approval.status == Status.AWAITING:
-            move(session, approval, Status.MISSED, now, note="chưa được duyệt đến giờ gửi")
+    for hamlet_id in approved:
+        async with sessions() as session:
+            broadcast, campaign, hamlet, commune = await _load(session, broadcast_id, hamlet_id)
+            if "group" in campaign.channels and not campaign.household_categories and hamlet.group_id:
+                written += await _add_missing(
+                    session,
+                    deps,
+                    campaign,
+                    broadcast,
+                    hamlet,
+                    commune,
+                    "group",
+                    [(hamlet.group_id, None)],
+                    now,
+                )
+            await session.commit()
+        if "resident" not in campaign.channels:
             continue
-        if approval.status != Status.APPROVED:
-            continue
-        hamlet = await session.get(Hamlet, approval.hamlet_id)
-        assert hamlet is not None
-        if "group" in campaign.channels and not campaign.household_categories and hamlet.group_id:
-            written += _add(
-                session, deps, campaign, broadcast, hamlet, commune, "group", hamlet.group_id, None, now
-            )
-        if "resident" in campaign.channels:
-            for resident in await _recipients(session, campaign, hamlet, now):
-                written += _add(
+        last_id = 0
+        while True:
+            async with sessions() as session:
+                broadcast, campaign, hamlet, commune = await _load(session, broadcast_id, hamlet_id)
+                batch = await _recipients(session, campaign, hamlet, now, after_id=last_id, limit=chunk)
+                if not batch:
+                    break
+                last_id = batch[-1].id
+                written += await _add_missing(
                     session,
                     deps,
                     campaign,
@@ -64,13 +96,62 @@ async def fan_out(session: AsyncSession, broadcast: Broadcast, deps: Deps, now: 
                     hamlet,
                     commune,
                     "resident",
-                    resident.zalo_user_id,
-                    resident.id,
+                    [(r.zalo_user_id, r.id) for r in batch],
                     now,
                 )
-            if campaign.household_categories:
+                await session.commit()
+        if campaign.household_categories:
+            async with sessions() as session:
+                broadcast, campaign, hamlet, _ = await _load(session, broadcast_id, hamlet_id)
                 await _offline_list(session, deps, campaign, broadcast, hamlet, now)
+                await session.commit()
+    async with sessions() as session:
+        broadcast = await session.get(Broadcast, broadcast_id)
+        assert broadcast is not None
+        broadcast.fanned_out = True
+        await session.commit()
     return written
+
+
+async def _load(
+    session: AsyncSession, broadcast_id: int, hamlet_id: int
+) -> tuple[Broadcast, Campaign, Hamlet, Commune]:
+    broadcast = await session.get(Broadcast, broadcast_id)
+    assert broadcast is not None
+    campaign = await session.get(Campaign, broadcast.campaign_id)
+    hamlet = await session.get(Hamlet, hamlet_id)
+    commune = await session.get(Commune, hamlet.commune_id) if hamlet else None
+    assert campaign is not None and hamlet is not None and commune is not None
+    return broadcast, campaign, hamlet, commune
+
+
+async def _add_missing(
+    session: AsyncSession,
+    deps: Deps,
+    campaign: Campaign,
+    broadcast: Broadcast,
+    hamlet: Hamlet,
+    commune: Commune,
+    kind: str,
+    targets: list[tuple[str, int | None]],
+    now: datetime,
+) -> int:
+    present = set(
+        (
+            await session.scalars(
+                select(Delivery.target_id).where(
+                    Delivery.broadcast_id == broadcast.id,
+                    Delivery.kind == kind,
+                    Delivery.target_id.in_([t for t, _ in targets]),
+                )
+            )
+        ).all()
+    )
+    count = 0
+    for target, resident_id in targets:
+        if target not in present:
+            count += _add(session, deps, campaign, broadcast, hamlet, commune, kind, target, resident_id, now)
+    return count
 
 
 def _add(
@@ -113,11 +194,15 @@ def _add(
 
 
 async def _recipients(
-    session: AsyncSession, campaign: Campaign, hamlet: Hamlet, now: datetime
+    session: AsyncSession, campaign: Campaign, hamlet: Hamlet, now: datetime, *, after_id: int, limit: int
 ) -> list[Resident]:
-    """The hamlet's followers Zalo lets us reach 1:1, not opted out, in the targeted household groups."""
+    """The next residents (by id) Zalo lets us reach 1:1, not opted out, in the targeted household groups."""
     query = select(Resident).where(
-        Resident.hamlet_id == hamlet.id, Resident.is_follower.is_(True), Resident.opted_out.is_(False)
+        Resident.hamlet_id == hamlet.id,
+        Resident.is_follower.is_(True),
+        Resident.opted_out.is_(False),
+        Resident.last_interaction_at > now - CS_WINDOW,
+        Resident.id > after_id,
     )
     if campaign.household_categories:
         query = (
@@ -125,7 +210,7 @@ async def _recipients(
             .join(Household, Household.id == HouseholdMember.household_id)
             .where(Household.category.in_(campaign.household_categories))
         )
-    return [r for r in (await session.scalars(query.order_by(Resident.id))).all() if within_window(r, now)]
+    return list((await session.scalars(query.order_by(Resident.id).limit(limit))).all())
 
 
 async def _offline_list(

@@ -112,6 +112,7 @@ class Broadcast(Base):
     status: Mapped[str] = mapped_column(String(24), default=Status.AWAITING)
     test_only: Mapped[bool] = mapped_column(Boolean, default=False)  # "gửi thử": to the author only
     deadline_notified: Mapped[bool] = mapped_column(Boolean, default=False)
+    fanned_out: Mapped[bool] = mapped_column(Boolean, default=False)  # every delivery row is written
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -188,3 +189,16 @@ class AuditEntry(Base):
     to_status: Mapped[str] = mapped_column(String(24))
     note: Mapped[str | None] = mapped_column(Text)
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)  # e.g. urgent approval skipped
+
+
+class GroupMember(Base):
+    """Who is in one of the OA's groups, as the group events tell it."""
+
+    __tablename__ = "group_members"
+    __table_args__ = (UniqueConstraint("group_id", "zalo_user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[str] = mapped_column(String(64), index=True)
+    zalo_user_id: Mapped[str] = mapped_column(String(64))
+    joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # None while a member

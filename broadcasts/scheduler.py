@@ -40,6 +40,9 @@ async def tick(sessions: async_sessionmaker[AsyncSession], deps: Deps, now: date
             if await _step(session, broadcast, deps, now):
                 done += 1
             await session.commit()
+            resume = broadcast.status == Status.SENDING and not broadcast.fanned_out
+        if resume:  # just started, or a crash interrupted the fan-out: it picks up where it stopped
+            await fan_out(sessions, ident, deps, now)
     return done
 
 
@@ -47,7 +50,7 @@ async def _step(session: AsyncSession, broadcast: Broadcast, deps: Deps, now: da
     campaign = await session.get(Campaign, broadcast.campaign_id)
     assert campaign is not None
     if broadcast.status == Status.SENDING:
-        return await _finish(session, broadcast, campaign, deps, now)
+        return broadcast.fanned_out and await _finish(session, broadcast, campaign, deps, now)
     if (
         broadcast.status == Status.AWAITING
         and not broadcast.deadline_notified
@@ -75,8 +78,15 @@ async def _step(session: AsyncSession, broadcast: Broadcast, deps: Deps, now: da
         and now < broadcast.approval_deadline
     ):
         return False  # sent "now": heads still have time to answer
-    written = await fan_out(session, broadcast, deps, now)
-    move(session, broadcast, Status.SENDING, now, note=f"{written} bản tin")
+    for approval in (
+        await session.scalars(
+            select(HamletApproval).where(
+                HamletApproval.broadcast_id == broadcast.id, HamletApproval.status == Status.AWAITING
+            )
+        )
+    ).all():
+        move(session, approval, Status.MISSED, now, note="chưa được duyệt đến giờ gửi")
+    move(session, broadcast, Status.SENDING, now)
     broadcast.started_at = now
     move(session, campaign, Status.SENDING, now)
     await _next_firing(session, campaign, broadcast, deps, now)

@@ -41,6 +41,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("hamlet_word", sa.String(length=32), nullable=False),
         sa.Column("group_id", sa.String(length=64), nullable=True),
+        sa.Column("group_link", sa.String(length=300), nullable=True),
         sa.Column("created_at", bot.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("slug"),
@@ -57,6 +58,19 @@ def upgrade() -> None:
         sa.Column("updated_at", bot.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
+    op.create_table(
+        "group_members",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("group_id", sa.String(length=64), nullable=False),
+        sa.Column("zalo_user_id", sa.String(length=64), nullable=False),
+        sa.Column("joined_at", bot.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("left_at", bot.db.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("group_id", "zalo_user_id"),
+    )
+    with op.batch_alter_table("group_members", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_group_members_group_id"), ["group_id"], unique=False)
+
     op.create_table(
         "inbox_events",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -129,6 +143,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("language", sa.String(length=16), nullable=False),
         sa.Column("group_id", sa.String(length=64), nullable=True),
+        sa.Column("group_link", sa.String(length=300), nullable=True),
         sa.ForeignKeyConstraint(
             ["commune_id"],
             ["communes.id"],
@@ -340,6 +355,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=24), nullable=False),
         sa.Column("test_only", sa.Boolean(), nullable=False),
         sa.Column("deadline_notified", sa.Boolean(), nullable=False),
+        sa.Column("fanned_out", sa.Boolean(), nullable=False),
         sa.Column("created_at", bot.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("started_at", bot.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("finished_at", bot.db.UTCDateTime(timezone=True), nullable=True),
@@ -529,6 +545,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_inbox_status_id")
 
     op.drop_table("inbox_events")
+    with op.batch_alter_table("group_members", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_group_members_group_id"))
+
+    op.drop_table("group_members")
     op.drop_table("faq_entries")
     op.drop_table("communes")
     with op.batch_alter_table("alerts", schema=None) as batch_op:
