@@ -136,7 +136,12 @@ async def start_runtime(
     async def authorization_lost(detail: str) -> None:
         await jobs.raise_auth_alert(runtime[0], detail)
 
-    outbox = OutboxSender(sessions, clock, send, history, on_authorization_lost=authorization_lost)
+    async def delivery_failed(row: OutboundMessage, code: int) -> None:
+        await broadcasts_setup.on_delivery_failed(runtime[0], row, code)
+
+    outbox = OutboxSender(
+        sessions, clock, send, history, on_authorization_lost=authorization_lost, on_failed=delivery_failed
+    )
 
     inbox = InboxWriter(engine, clock)
     processor = InboxProcessor(

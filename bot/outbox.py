@@ -92,6 +92,7 @@ class OutboxSender:
         concurrency: int = 8,
         settle_delay: float = 2.0,
         on_authorization_lost: Callable[[str], Awaitable[None]] | None = None,
+        on_failed: Callable[[OutboundMessage, int], Awaitable[None]] | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
@@ -100,6 +101,7 @@ class OutboxSender:
         self._concurrency = concurrency
         self._settle_delay = settle_delay  # seconds Zalo gets to show a send in the chat history
         self._on_authorization_lost = on_authorization_lost
+        self._on_failed = on_failed  # told of each permanent failure, after it is recorded
         self._in_flight: set[int] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -233,6 +235,11 @@ class OutboxSender:
             )
             await session.commit()
         self._in_flight.discard(row.id)
+        if values.get("status") == OutboxStatus.FAILED and self._on_failed is not None:
+            try:
+                await self._on_failed(row, int(values["error_code"]))
+            except Exception:
+                log.exception("failure hook for outbound %s", row.key)
 
     async def resolve_unknown(self, *, older_than: timedelta = STALE_SENDING) -> int:
         """Settle rows left in SENDING by a crash or a lost answer, by reading the chat back.

@@ -7,10 +7,13 @@ import logging
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import select
 
 from bot.dispatch import Dispatcher
 from bot.events import GroupText, UserText
 from bot.keys import RUNTIME
+from bot.models import Alert, Hamlet, OutboundMessage, Staff, StaffRole
+from bot.outbox import failure_reason, queue_message
 from bot.runtime import Runtime
 from broadcasts import approval, scheduler, tracking, verify
 from broadcasts.campaigns import Deps
@@ -68,6 +71,48 @@ async def link_page(request: web.Request) -> web.Response:
     _, text = found
     paragraphs = "".join(f"<p>{html.escape(line)}</p>" for line in text.splitlines() if line.strip())
     return _page("Thông báo của xã", f"<h1>Thông báo</h1>{paragraphs}")
+
+
+GROUP_ALERTS = {-237: "group_disabled", -403: "oa_not_in_group"}
+
+
+async def on_delivery_failed(rt: Runtime, row: OutboundMessage, code: int) -> None:
+    """A hamlet group that refuses the OA (plan expired, OA removed): alert the officials once."""
+    kind = GROUP_ALERTS.get(code)
+    if row.channel != "group" or kind is None:
+        return
+    now = rt.clock.now()
+    async with rt.sessions() as session:
+        hamlet = await session.scalar(select(Hamlet).where(Hamlet.group_id == row.recipient_id))
+        where = hamlet.name if hamlet else "nhóm xã"
+        key = f"{kind}:{row.recipient_id}"
+        if await session.scalar(select(Alert.id).where(Alert.kind == key, Alert.resolved_at.is_(None))):
+            return
+        alert = Alert(kind=key, detail=f"{where}: {failure_reason(code, '')}", created_at=now)
+        session.add(alert)
+        await session.flush()
+        text = rt.replies.render("group_alert", hamlet=where, reason=failure_reason(code, ""), code=code)
+        officials = (
+            await session.scalars(
+                select(Staff).where(
+                    Staff.role.in_([StaffRole.OFFICIAL, StaffRole.ADMIN]), Staff.active.is_(True)
+                )
+            )
+        ).all()
+        for staff in officials:
+            # 1:1 only: the commune group may be the very group that refuses us.
+            queue_message(
+                session,
+                key=f"alert:{alert.id}:{staff.id}",
+                channel="cs",
+                recipient_id=staff.zalo_user_id,
+                text=text,
+                purpose="alert",
+                now=now,
+            )
+        await session.commit()
+    log.error("group %s refuses the OA (%s)", row.recipient_id, code)
+    rt.outbox.wake()
 
 
 def _page(title: str, body: str, status: int = 200) -> web.Response:

@@ -187,3 +187,53 @@ async def test_three_hamlets_two_approve_one_rejects_and_reach_is_exact(database
             }
             assert (await s.get(Campaign, campaign_id)).status == Status.SENT  # type: ignore[union-attr]
             assert await s.scalar(select(OutboundMessage).where(OutboundMessage.text.like("%[Kết quả gửi]%")))
+
+
+async def test_a_disabled_group_fails_with_its_reason_and_officials_are_alerted_once(
+    database_url: str,
+) -> None:
+    clock = FakeClock()
+    async with running_service(database_url, clock=clock) as svc:
+        rt = svc.runtime
+        await svc.platform.user_send_text(OFFICIAL, "chào")
+        await svc.settled()
+        svc.platform.groups[GROUPS["Ấp Tân Lập"]].status = "disabled"  # the GMF plan expired
+        async with rt.sessions() as s:
+            official = await s.scalar(select(Staff).where(Staff.zalo_user_id == OFFICIAL))
+            tan_lap = await s.scalar(select(Hamlet).where(Hamlet.name == "Ấp Tân Lập"))
+            assert official is not None and tan_lap is not None
+            await create_campaign(
+                s,
+                CampaignRequest(
+                    title="Cảnh báo lừa đảo",
+                    template="canh-bao-lua-dao",
+                    variables=dict(_examples(rt, "canh-bao-lua-dao")),
+                    author_staff_id=official.id,
+                    hamlet_ids=[tan_lap.id],
+                    channels=["group"],
+                    urgent=True,
+                    skip_approval=True,
+                ),
+                deps_for(rt),
+                clock.now(),
+            )
+            await s.commit()
+        for _ in range(2):
+            await run_tick(rt)
+            await svc.settled()
+        async with rt.sessions() as s:
+            row = await s.scalar(select(OutboundMessage).where(OutboundMessage.purpose == "broadcast"))
+            assert row is not None and row.status == "failed" and row.error_code == -237
+            assert row.error_reason and "hết hạn" in row.error_reason
+            broadcast = await s.scalar(select(Broadcast))
+            assert broadcast is not None and broadcast.status == Status.FAILED
+        alerts = [t for t in svc.oa_texts(OFFICIAL) if "[Cảnh báo nhóm Zalo]" in t]
+        assert len(alerts) == 1 and "Ấp Tân Lập" in alerts[0]
+        async with rt.sessions() as s:
+            entries = (await s.scalars(select(AuditEntry).where(AuditEntry.flagged.is_(True)))).all()
+        assert entries  # an urgent send without approval is flagged in the audit log
+
+
+def _examples(rt, name: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    info = deps_for(rt).templates.info(name)
+    return {v.name: v.example for v in info.variables if v.required}
