@@ -25,7 +25,7 @@ from bot.models import (
     OutboxStatus,
     Resident,
 )
-from broadcasts.models import Acknowledgement, Delivery, HouseholdMember
+from broadcasts.models import Acknowledgement, Delivery, GroupMember, HouseholdMember
 
 EMPTY_BODY = "{}"
 OFFLINE = "offline"  # Acknowledgement.kind of a head's record that a household was told off Zalo
@@ -60,7 +60,8 @@ def concerns(body: str, zalo_user_id: str) -> bool:
 
 
 async def forget_resident(session: AsyncSession, zalo_user_id: str, now: datetime) -> bool:
-    """Delete a resident's data and blank their chat content; False if nothing about this id is stored."""
+    """Delete a resident's data and group memberships, blank their chat content; False if none is stored."""
+    # Queue any confirmation to the person after this call: messages still waiting to them are cancelled.
     found = False
     stand_in = pseudonym()
     resident = await session.scalar(select(Resident).where(Resident.zalo_user_id == zalo_user_id))
@@ -81,6 +82,9 @@ async def forget_resident(session: AsyncSession, zalo_user_id: str, now: datetim
         await session.execute(update(Delivery).where(Delivery.resident_id == rid).values(resident_id=None))
         await session.delete(resident)
         await session.flush()
+
+    groups = await session.execute(delete(GroupMember).where(GroupMember.zalo_user_id == zalo_user_id))
+    found = found or bool(groups.rowcount)  # type: ignore[attr-defined]
 
     # Deliveries keep counting toward a firing's statistics, under a stand-in for the Zalo id.
     deliveries = await session.execute(
@@ -106,7 +110,7 @@ async def forget_resident(session: AsyncSession, zalo_user_id: str, now: datetim
             message.message = {}
             message.recipient_id = stand_in
             if message.status == OutboxStatus.PENDING:  # never send to someone who asked to be forgotten
-                message.status = OutboxStatus.FAILED
+                message.status = OutboxStatus.CANCELLED
                 message.error_reason = FORGOTTEN_REASON
         message.key = message.key.replace(zalo_user_id, stand_in)[:255]
 

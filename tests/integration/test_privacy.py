@@ -31,6 +31,7 @@ from broadcasts.models import (
     Broadcast,
     Campaign,
     Delivery,
+    GroupMember,
     Household,
     HouseholdMember,
 )
@@ -195,6 +196,12 @@ async def seed(session: AsyncSession) -> dict[str, int]:
     )
     session.add_all(
         [
+            GroupMember(group_id=GROUP, zalo_user_id=FORGET, joined_at=NOW),
+            GroupMember(group_id=GROUP, zalo_user_id=KEEP, joined_at=NOW),
+        ]
+    )
+    session.add_all(
+        [
             outbound("in:1:0", FORGET, REPLY_SECRET),
             outbound("in:5:0", FORGET, REPLY_SECRET + " (chờ gửi)", status=OutboxStatus.PENDING),
             outbound("in:6:0", KEEP, "Dạ, bà con mang CCCD lên xã"),
@@ -346,6 +353,7 @@ async def test_forget_resident_leaves_nothing_readable_and_spares_the_neighbour(
         assert [c.resident_id for c in await session.scalars(select(Conversation))] == [ids["kept"]]
         assert [h.resident_id for h in await session.scalars(select(Handoff))] == [ids["kept"]]
         assert await session.get(Household, ids["household"]) is not None
+        assert [g.zalo_user_id for g in await session.scalars(select(GroupMember))] == [KEEP]
         acks = sorted(
             (a.kind, a.resident_id, a.method or "") for a in await session.scalars(select(Acknowledgement))
         )
@@ -367,7 +375,7 @@ async def test_forget_resident_leaves_nothing_readable_and_spares_the_neighbour(
         assert len(blanked) == 3 and all(m.text == "" and m.message == {} for m in blanked)
         assert len({m.recipient_id for m in blanked}) == 1
         assert sorted((m.status, m.zalo_message_id is not None) for m in blanked) == [
-            ("failed", False),  # was still waiting: never sent now
+            ("cancelled", False),  # was still waiting: never sent now
             ("sent", True),
             ("sent", True),
         ]
