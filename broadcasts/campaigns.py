@@ -23,7 +23,7 @@ from broadcasts.models import (
     HouseholdCategory,
     Status,
 )
-from broadcasts.render import AnnouncementTemplates, TemplateError, new_verification_code
+from broadcasts.render import PLACEHOLDER_CODE, AnnouncementTemplates, TemplateError, new_verification_code
 from broadcasts.timing import Recurrence, TimingError, after_quiet_hours, check_schedule, format_local
 from broadcasts.workflow import move
 
@@ -69,8 +69,10 @@ class Deps:
     base_url: str
 
 
-async def create_campaign(session: AsyncSession, req: CampaignRequest, deps: Deps, now: datetime) -> Campaign:
-    """Validate everything, store the campaign and its first firing, and ask the hamlets; or list problems."""
+async def validate(
+    session: AsyncSession, req: CampaignRequest, deps: Deps, now: datetime
+) -> tuple[Staff, Commune, list[Hamlet], list[str]]:
+    """Check a request; returns the author, commune, hamlets and every problem found (in Vietnamese)."""
     problems: list[str] = []
     author = await session.get(Staff, req.author_staff_id)
     if author is None or not author.active:
@@ -113,6 +115,20 @@ async def create_campaign(session: AsyncSession, req: CampaignRequest, deps: Dep
         check_schedule(req.recurrence, req.send_at, req.ends_on, now)
     except TimingError as exc:
         problems.extend(exc.problems)
+    if (
+        req.recurrence is not None
+        and req.recurrence.rule.startswith("cron:")
+        and author.role != StaffRole.ADMIN
+    ):
+        problems.append(
+            "Lịch dạng cron chỉ dành cho quản trị xã; cán bộ xã dùng lịch hằng ngày, hằng tuần, hằng tháng."
+        )
+    return author, commune, hamlets, problems
+
+
+async def create_campaign(session: AsyncSession, req: CampaignRequest, deps: Deps, now: datetime) -> Campaign:
+    """Validate everything, store the campaign and its first firing, and ask the hamlets; or list problems."""
+    author, commune, hamlets, problems = await validate(session, req, deps, now)
     if not problems and not await _reachable(session, hamlets, req, now):
         problems.append(
             "Không có người nhận nào Zalo cho phép gửi: các ấp chọn chưa có nhóm Zalo và chưa có ai "
@@ -172,6 +188,35 @@ async def create_campaign(session: AsyncSession, req: CampaignRequest, deps: Dep
         )
     await spawn_firing(session, campaign, deps, now)
     return campaign
+
+
+async def send_test(session: AsyncSession, req: CampaignRequest, deps: Deps, now: datetime) -> str:
+    """ "Gửi thử": render the announcement for the first chosen hamlet and send it to its author only."""
+    author, commune, hamlets, problems = await validate(session, req, deps, now)
+    if problems:
+        raise CampaignError(problems)
+    hamlet = hamlets[0]
+    text = deps.templates.render(
+        req.template,
+        req.variables,
+        hamlet_name=hamlet.name,
+        hamlet_word=commune.hamlet_word,
+        commune_name=commune.name,
+        language=hamlet.language,
+        code=PLACEHOLDER_CODE,
+        link=None,
+    )
+    text = f"[GỬI THỬ, chỉ anh/chị nhận được; bản gửi thật có mã xác thực riêng]\n{text}"
+    queue_message(
+        session,
+        key=f"test:{author.id}:{now.timestamp()}",
+        channel="cs",
+        recipient_id=author.zalo_user_id,
+        text=text,
+        purpose="test",
+        now=now,
+    )
+    return text
 
 
 async def _reachable(

@@ -20,7 +20,7 @@ from bot.models import Hamlet, Staff
 from bot.people import default_commune
 from bot.replies import Replies
 from broadcasts import actions
-from broadcasts.campaigns import CampaignError, CampaignRequest, Deps, create_campaign
+from broadcasts.campaigns import CampaignError, CampaignRequest, Deps, create_campaign, send_test
 from broadcasts.models import Broadcast, Campaign, HamletApproval
 from broadcasts.render import AnnouncementTemplates, TemplateError
 from broadcasts.timing import TimingError, format_local, parse_local_datetime, parse_recurrence
@@ -63,6 +63,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     create.add_argument("--until", help="end date of a recurring campaign, e.g. 31/12/2026")
     create.add_argument("--urgent", action="store_true")
     create.add_argument("--skip-approval", action="store_true", help="urgent only, by a commune official")
+    create.add_argument("--test", action="store_true", help="gửi thử: send it to yourself only")
     camp.add_parser("list", help="campaigns and their status")
     show = camp.add_parser("show", help="a campaign's firings, approvals and reach")
     show.add_argument("id", type=int)
@@ -210,6 +211,10 @@ async def _campaign(
             urgent=args.urgent,
             skip_approval=args.skip_approval,
         )
+        if args.test:
+            await send_test(session, request, deps, now)
+            print("Đã gửi thử thông báo cho riêng anh/chị qua Zalo.", file=out)
+            return 0
         campaign = await create_campaign(session, request, deps, now)
         print(
             f'Đã tạo đợt thông báo số {campaign.id}: "{campaign.title}", lần gửi đầu lúc '

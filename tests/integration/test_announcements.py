@@ -10,7 +10,15 @@ from bot.clock import FakeClock
 from bot.models import Hamlet, OutboundMessage, Resident, Staff
 from broadcasts import actions
 from broadcasts.campaigns import CampaignRequest, create_campaign
-from broadcasts.models import AuditEntry, Broadcast, Campaign, Household, HouseholdMember, Status
+from broadcasts.models import (
+    AuditEntry,
+    Broadcast,
+    Campaign,
+    HamletApproval,
+    Household,
+    HouseholdMember,
+    Status,
+)
 from broadcasts.setup import deps_for, run_tick
 from broadcasts.tracking import reach, reach_csv
 from tests.service import Service, eventually, running_service
@@ -237,3 +245,71 @@ async def test_a_disabled_group_fails_with_its_reason_and_officials_are_alerted_
 def _examples(rt, name: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
     info = deps_for(rt).templates.info(name)
     return {v.name: v.example for v in info.variables if v.required}
+
+
+COMMUNE_GROUP = "5000000000000000100"
+
+
+async def test_an_official_posts_in_the_commune_group_and_heads_answer_there(database_url: str) -> None:
+    clock = FakeClock()
+    async with running_service(database_url, clock=clock) as svc:
+        await svc.platform.user_send_text(BA_SAU, "chào")  # someone the 1:1 copy can reach
+        await svc.platform.user_send_group_text(
+            COMMUNE_GROUP,
+            OFFICIAL,
+            "#thongbao Tạm ngưng cấp nước\nTừ 8h00 đến 16h00 thứ Năm, trạm cấp nước sửa ống.",
+        )
+        await svc.settled()
+        chat = svc.platform.group_chat_json(COMMUNE_GROUP)
+        oa = [m for m in chat if m.get("from") == "oa"]
+        assert any("Đã nhận thông báo" in m["text"] for m in oa)
+        # The heads never wrote to the OA, so Zalo allows no 1:1: the requests come in the commune group.
+        hamlets = [*HEADS, "Ấp Phú Lợi"]  # a post in the commune group goes to every hamlet
+        requests = {
+            name: m for m in oa for name in hamlets if "[Duyệt thông báo]" in m["text"] and name in m["text"]
+        }
+        assert set(requests) == set(hamlets)
+        tan_lap = requests["Ấp Tân Lập"]
+        assert f"[@{HEADS['Ấp Tân Lập']}]" in tan_lap["text"]
+
+        # Another head cannot approve for Tân Lập; its own head can, replying in the group.
+        await svc.platform.user_send_group_text(COMMUNE_GROUP, HEADS["Ấp Hòa Bình"], "1", tan_lap["msg_id"])
+        await svc.settled()
+        assert "Chỉ Nguyễn Văn Hùng mới duyệt" in svc.platform.group_chat_json(COMMUNE_GROUP)[-1]["text"]
+        await svc.platform.user_send_group_text(COMMUNE_GROUP, HEADS["Ấp Tân Lập"], "1", tan_lap["msg_id"])
+        await svc.settled()
+        assert "DUYỆT" in svc.platform.group_chat_json(COMMUNE_GROUP)[-1]["text"]
+        async with svc.runtime.sessions() as s:
+            statuses = {a.hamlet_id: a.status for a in (await s.scalars(select(HamletApproval))).all()}
+        assert sorted(statuses.values()).count("approved") == 1
+
+
+async def test_a_test_send_reaches_only_its_author(database_url: str) -> None:
+    clock = FakeClock()
+    async with running_service(database_url, clock=clock) as svc:
+        rt = svc.runtime
+        await svc.platform.user_send_text(OFFICIAL, "chào")
+        await svc.settled()
+        async with rt.sessions() as s:
+            official = await s.scalar(select(Staff).where(Staff.zalo_user_id == OFFICIAL))
+            assert official is not None
+            from broadcasts.campaigns import send_test
+
+            await send_test(
+                s,
+                CampaignRequest(
+                    title="Thử",
+                    template="thong-bao-chung",
+                    variables={"title": "Thử", "body": "Nội dung thử"},
+                    author_staff_id=official.id,
+                ),
+                deps_for(rt),
+                clock.now(),
+            )
+            await s.commit()
+        rt.outbox.wake()
+        await eventually(lambda: "[GỬI THỬ" in last_oa_text(svc, OFFICIAL), what="the test copy")
+        await svc.settled()
+        assert all("[GỬI THỬ" not in t for u in (BA_SAU, *HEADS.values()) for t in svc.oa_texts(u))
+        async with rt.sessions() as s:
+            assert (await s.scalars(select(Broadcast))).all() == []

@@ -1,0 +1,66 @@
+"""An official posts an announcement in the commune's Zalo group; the bot takes it to every hamlet."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from bot.context import Context
+from bot.events import GroupText
+from bot.models import Commune, StaffRole
+from bot.people import staff_for
+from bot.zalo.mentions import escape_mentions
+from broadcasts.campaigns import CampaignError, CampaignRequest, Deps, create_campaign
+from broadcasts.render import AnnouncementTemplates, TemplateError
+from broadcasts.timing import format_local
+
+# "#thongbao", "#thông báo" or "Thông báo:" opens a post meant for every hamlet.
+_OPENING = re.compile(r"^\s*(?:#\s*th[oô]ng\s*b[aá]o\b|th[oô]ng\s*b[aá]o\s*:)\s*[:\-–]?\s*", re.IGNORECASE)
+TEMPLATE = "thong-bao-chung"
+
+
+def read_post(text: str) -> tuple[str, str] | None:
+    """(title, body) of a post that opens with the announcement marker; None for ordinary chat."""
+    match = _OPENING.match(text)
+    if match is None:
+        return None
+    rest = text[match.end() :].strip()
+    if not rest:
+        return None
+    first, _, more = rest.partition("\n")
+    if more.strip():
+        return first.strip(), more.strip()
+    return (rest[:60].rsplit(" ", 1)[0] if len(rest) > 60 else rest), rest
+
+
+async def on_commune_post(ctx: Context, event: GroupText) -> bool:
+    """Turn an official's marked post in the commune group into a campaign for all hamlets."""
+    post = read_post(event.text)
+    if post is None:
+        return False
+    commune = await ctx.session.scalar(select(Commune).where(Commune.group_id == event.group_id))
+    staff = await staff_for(ctx.session, event.user_id)
+    if commune is None or staff is None or staff.role not in (StaffRole.OFFICIAL, StaffRole.ADMIN):
+        return False
+    title, body = post
+    deps = Deps(
+        templates=AnnouncementTemplates(ctx.settings.templates_dir / "announcements"),
+        replies=ctx.replies,
+        base_url=ctx.settings.base_url,
+    )
+    request = CampaignRequest(
+        title=title, template=TEMPLATE, variables={"title": title, "body": body}, author_staff_id=staff.id
+    )
+    try:
+        campaign = await create_campaign(ctx.session, request, deps, ctx.now)
+    except (CampaignError, TemplateError) as exc:
+        reply = "Chưa tạo được thông báo: " + " ".join(exc.problems)
+    else:
+        when = format_local(campaign.send_at or ctx.now)
+        reply = (
+            f'Đã nhận thông báo "{campaign.title}" (đợt số {campaign.id}), gửi các ấp lúc {when}. '
+            "Trưởng các ấp vui lòng duyệt trong tin nhắn riêng hoặc trả lời ngay tại đây."
+        )
+    ctx.send_group(event.group_id, escape_mentions(reply), purpose="notice")
+    return True
