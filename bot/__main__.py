@@ -36,8 +36,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     zalo.add_parser("connect", help="print the OA permission URL (PKCE) to grant this service access")
     from broadcasts.cli import add_parsers
+    from broadcasts.groups_cli import add_parsers as add_groups_parsers
 
     add_parsers(sub)
+    add_groups_parsers(sub)
     sandbox = sub.add_parser("sandbox", help="run the Zalo sandbox platform on its own port")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8090)
@@ -72,10 +74,14 @@ def main(argv: list[str] | None = None) -> int:
             return _with_db(settings, lambda sessions: faq_match(sessions, stdin, stdout))
         finally:
             stdout.flush()
-    if args.command in ("campaign", "households"):
+    if args.command in ("campaign", "households", "resident"):
         from broadcasts.cli import run
 
         return _with_db(settings, lambda sessions: run(args, settings, sessions))
+    if args.command == "groups":
+        from broadcasts.groups_cli import run as run_groups
+
+        return _with_db(settings, lambda sessions: run_groups(args, settings, sessions))
     if args.command == "zalo":
         return _with_db(settings, lambda sessions: zalo_connect(settings, sessions))
     return sandbox(args.host, args.port, args.webhook_url)

@@ -46,6 +46,7 @@ class Settings:
     zalo_oauth_base: str = REAL_OAUTH_BASE
     zalo_rate_per_minute: int = 4000
     handoff_hours: int = 24
+    chat_retention_days: int = 180
     seed_demo: bool = False
     log_level: str = "INFO"
     templates_dir: Path = REPO_ROOT / "templates"
@@ -98,6 +99,7 @@ class Settings:
         port = integer("LOA_PORT", 8080, 1, 65535)
         rate = integer("ZALO_RATE_PER_MINUTE", 4000, 1, 1_000_000)
         handoff_hours = integer("LOA_HANDOFF_HOURS", 24, 1, 24 * 30)
+        retention = integer("LOA_CHAT_RETENTION_DAYS", 180, 1, 3650)
         database_url = get("LOA_DATABASE_URL") or DEFAULT_DATABASE_URL
         if urlsplit(database_url).scheme.split("+")[0] not in ("sqlite", "postgresql", "postgres"):
             problems.append(f"LOA_DATABASE_URL: '{database_url}' must be a sqlite:/// or postgresql:// URL")
@@ -156,6 +158,7 @@ class Settings:
             zalo_oauth_base=oauth_base,
             zalo_rate_per_minute=rate,
             handoff_hours=handoff_hours,
+            chat_retention_days=retention,
             seed_demo=seed_raw in ("1", "true", "yes") if seed_raw else app_id == SANDBOX_APP_ID,
             log_level=log_level,
         )

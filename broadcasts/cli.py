@@ -87,6 +87,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     report.add_argument("--from", dest="start", help="dd/mm/yyyy; default 30 days ago")
     report.add_argument("--to", dest="end", help="dd/mm/yyyy; default now")
     report.add_argument("--csv", type=Path, help="write to this file instead of the screen")
+    resident = sub.add_parser("resident", help="a resident's personal data").add_subparsers(
+        dest="resident_command", required=True
+    )
+    forget = resident.add_parser("forget", help="delete a resident's data on their request")
+    forget.add_argument("zalo_id")
     households = sub.add_parser("households", help="the commune's household list").add_subparsers(
         dest="households_command", required=True
     )
@@ -120,6 +125,17 @@ async def run(
     replies = Replies(settings.templates_dir)
     deps = Deps(templates=templates, replies=replies, base_url=settings.base_url)
     try:
+        if args.command == "resident":
+            from broadcasts.privacy import forget_resident
+
+            async with sessions() as session:
+                found = await forget_resident(session, args.zalo_id, now)
+                await session.commit()
+            print(
+                "Đã xoá dữ liệu của người này." if found else "Không có dữ liệu nào của mã Zalo này.",
+                file=out,
+            )
+            return 0 if found else 1
         if args.command == "households":
             from broadcasts.households import households_import_command
 

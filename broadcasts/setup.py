@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import html
 import logging
+from datetime import timedelta
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import select
 
 from bot.dispatch import Dispatcher
-from bot.events import GroupText, UserText
+from bot.events import GroupMembership, GroupText, UserText
 from bot.keys import RUNTIME
 from bot.models import Alert, Hamlet, OutboundMessage, Staff, StaffRole
 from bot.outbox import failure_reason, queue_message
 from bot.runtime import Runtime
-from broadcasts import approval, posting, scheduler, tracking, verify
+from broadcasts import approval, groups, posting, privacy, scheduler, tracking, verify
 from broadcasts.campaigns import Deps
 from broadcasts.delivery import LINK_PATH
 from broadcasts.render import AnnouncementTemplates
@@ -37,15 +38,18 @@ def deps_for(rt: Runtime) -> Deps:
 def install_handlers(dispatcher: Dispatcher) -> None:
     """Approvals take a head's reply before anything else; code checks come before the FAQ."""
     dispatcher.add(UserText, verify.on_text, first=True)
+    dispatcher.add(UserText, privacy.on_text, first=True)
     dispatcher.add(UserText, approval.on_staff_text, first=True)
     dispatcher.add(GroupText, tracking.on_group_reply, first=True)
     dispatcher.add(GroupText, approval.on_group_text, first=True)
     dispatcher.add(GroupText, posting.on_commune_post, first=True)
+    dispatcher.add(GroupMembership, groups.on_membership)
 
 
 def add_routes(app: web.Application) -> None:
-    """The public page behind each tracked link."""
+    """The public page behind each tracked link; the printable poster of each hamlet's group."""
     app.router.add_get(LINK_PATH + "{token}", link_page)
+    app.router.add_get(groups.POSTER_PATH, groups.poster_page)
 
 
 async def run_tick(rt: Runtime) -> int:
@@ -58,6 +62,17 @@ async def run_tick(rt: Runtime) -> int:
 def schedule(sched: AsyncIOScheduler, rt: Runtime) -> None:
     """Tick every TICK_SECONDS; the due times themselves live in the database."""
     sched.add_job(run_tick, "interval", seconds=TICK_SECONDS, args=[rt], max_instances=1, coalesce=True)
+    sched.add_job(purge_chat, "interval", hours=6, args=[rt], max_instances=1, coalesce=True)
+
+
+async def purge_chat(rt: Runtime) -> tuple[int, int]:
+    """Blank chat content older than the retention period (LOA_CHAT_RETENTION_DAYS)."""
+    async with rt.sessions() as session:
+        counts = await privacy.purge_chat_content(
+            session, timedelta(days=rt.settings.chat_retention_days), rt.clock.now()
+        )
+        await session.commit()
+    return counts
 
 
 async def link_page(request: web.Request) -> web.Response:
