@@ -456,6 +456,16 @@ async def on_unfollow(ctx: Context, event: Unfollow) -> None:
     resident = await resident_for(ctx.session, event.user_id, ctx.now)
     resident.is_follower = False
     resident.unfollowed_at = ctx.now
+    # Unfollowing stops every 1:1 message: what was still waiting for them is withdrawn.
+    await ctx.session.execute(
+        update(OutboundMessage)
+        .where(
+            OutboundMessage.recipient_id == event.user_id,
+            OutboundMessage.channel == "cs",
+            OutboundMessage.status == OutboxStatus.PENDING,
+        )
+        .values(status=OutboxStatus.CANCELLED, error_reason="Người nhận đã bỏ quan tâm OA")
+    )
 
 
 async def on_received(ctx: Context, event: MessageReceived) -> None:
