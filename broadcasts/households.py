@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.faq.normalize import fold
 from bot.models import Commune, Hamlet, Resident
 from broadcasts.models import Household, HouseholdCategory, HouseholdMember
 
@@ -113,13 +114,6 @@ class _Row:
 
 
 # ------------------------------------------------------------------------------------- text
-
-
-def fold(text: str) -> str:
-    """Lowercase, without diacritics, punctuation collapsed to single spaces: how headers are matched."""
-    decomposed = unicodedata.normalize("NFD", text.translate(_FOLD_EXTRA))
-    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
-    return _NON_ALNUM.sub(" ", bare).strip()
 
 
 def normalize_phone(raw: str) -> str | None:
@@ -505,6 +499,13 @@ async def import_households(
                 elif member.household_id != household_id:  # moved to another household
                     member.household_id = household_id
                     linked += 1
+        # A linked member whose hamlet the bot does not know yet lives where their household does.
+        linked_here = {residents[z]: row.hamlet_id for row in chunk for z in row.zalo_ids if z in residents}
+        if linked_here:
+            for resident in await session.scalars(
+                select(Resident).where(Resident.id.in_(linked_here), Resident.hamlet_id.is_(None))
+            ):
+                resident.hamlet_id = linked_here[resident.id]
         await session.flush()
         if progress is not None:
             progress(start + len(chunk), total)
