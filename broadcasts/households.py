@@ -73,8 +73,6 @@ CHUNK = 1000  # rows written (and progress reported) per flush
 BAR_WIDTH = 10
 BAR_MIN_ROWS = 1000  # smaller files import too fast for a progress bar to matter
 
-_FOLD_EXTRA = str.maketrans({"đ": "d", "Đ": "D"})
-_NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _DIGITS = re.compile(r"\d+")
 _PHONE_NOISE = re.compile(r"[\s.\-()/]+")
 _MOBILE = re.compile(r"[35789]\d{8}", re.ASCII)
