@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, field
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 MEDIA_KINDS = ("image", "gif", "sticker", "audio", "video", "file", "link", "location", "business_card")
 
@@ -95,6 +98,34 @@ class GroupText(Event):
 
 
 @dataclass(frozen=True)
+class GroupMembership(Event):
+    """Users joined or left one of the OA's groups."""
+
+    group_id: str
+    user_ids: tuple[str, ...]
+    joined: bool  # True: joined (or were let in); False: left or were removed
+
+
+# Lifecycle names disagree between sources (zalo-oa.md §3.5); every one seen is accepted.
+GROUP_JOIN_EVENTS = frozenset(
+    {
+        "user_join_group",  # R6
+        "accept_request_join_group",  # one GMF integration
+        "react_request_join_group_accept",  # R3
+    }
+)
+GROUP_LEAVE_EVENTS = frozenset(
+    {
+        "user_out_group",  # R6 and one GMF integration
+        "user_leave_group",  # R3
+        "remove_member_group",  # removal by an admin: names not documented, kept lenient
+        "remove_group_member",
+        "remove_members_group",
+    }
+)
+
+
+@dataclass(frozen=True)
 class Unknown(Event):
     """An event this version does not handle; stored raw and logged."""
 
@@ -136,10 +167,41 @@ def dedupe_key(payload: dict[str, Any]) -> str:
     )
     other = _str(_get(payload, "recipient", "id")) or _str(payload.get("oa_id")) or ""
     extra = _get(payload, "message", "msg_ids")
+    if not isinstance(extra, list) and isinstance(payload.get("users"), list):
+        # Group lifecycle events: two joins in one group in the same millisecond are different events.
+        extra = _group_user_ids(payload["users"])
     tail = ""
     if isinstance(extra, list):
         tail = ":" + hashlib.sha256(",".join(str(x) for x in extra).encode()).hexdigest()[:16]
     return f"{name}:{event_timestamp(payload)}:{subject}:{other}{tail}"[:255]
+
+
+def _group_user_ids(users: list[Any]) -> list[str]:
+    """User ids of a lifecycle event's users[]: items are {id} or {user_id} objects (or bare ids)."""
+    ids: list[str] = []
+    for item in users:
+        if isinstance(item, dict):
+            uid = _str(item.get("id")) or _str(item.get("user_id"))
+        else:
+            uid = _str(item)
+        if uid and uid not in ids:
+            ids.append(uid)
+    return ids
+
+
+def _membership(name: str, ts: str, payload: dict[str, Any]) -> Event:
+    """A join or leave event: flat group_id plus users[]; a single sender/recipient pair is also read."""
+    group_id = _str(payload.get("group_id")) or _str(_get(payload, "recipient", "group_id"))
+    users = payload.get("users")
+    ids = _group_user_ids(users) if isinstance(users, list) else []
+    if not ids:
+        one = _str(payload.get("user_id")) or _str(_get(payload, "sender", "id"))
+        ids = [one] if one else []
+        group_id = group_id or _str(_get(payload, "recipient", "id"))
+    if not group_id or not ids:
+        log.warning("group event %r without a readable group_id and users[]: kept as unknown", name)
+        return Unknown(name, ts)
+    return GroupMembership(name, ts, group_id, tuple(ids), name in GROUP_JOIN_EVENTS)
 
 
 def parse_event(payload: dict[str, Any]) -> Event:
@@ -156,6 +218,8 @@ def parse_event(payload: dict[str, Any]) -> Event:
     quote = _str(message.get("quote_msg_id"))
     unknown = Unknown(name, ts)
 
+    if name in GROUP_JOIN_EVENTS or name in GROUP_LEAVE_EVENTS:
+        return _membership(name, ts, payload)
     if name == "user_send_text":
         return UserText(name, ts, sender, msg_id, text, quote) if sender else unknown
     if name.startswith("user_send_group_"):

@@ -176,6 +176,9 @@ class _Routes:
     async def quota(self, request: web.Request) -> Any:
         return self.p.api_quota(await _json_body(request))
 
+    async def group_quota(self, request: web.Request) -> Any:
+        return self.p.api_group_quota(await _json_body(request))
+
     # --- OAuth v4 ---
 
     async def permission_page(self, request: web.Request) -> web.Response:
@@ -313,6 +316,20 @@ class _Routes:
             )
         )
 
+    async def c_group_membership(self, request: web.Request) -> web.Response:
+        """Make a user join or leave a group: {"user_id", "action": "join"|"leave", "event_name"?}."""
+        body = await _control_body(request)
+        action, user_id = body.get("action"), body.get("user_id")
+        if action not in ("join", "leave") or not user_id:
+            return _json({"error": "user_id and action (join or leave) are required"}, 400)
+        options: dict[str, str] = {}
+        if body.get("event_name"):
+            options["event_name"] = str(body["event_name"])
+        if body.get("id_key"):
+            options["id_key"] = str(body["id_key"])
+        move = self.p.user_join_group if action == "join" else self.p.user_leave_group
+        return await _emission(move(request.match_info["group_id"], str(user_id), **options))
+
     async def c_faults(self, request: web.Request) -> web.Response:
         if request.method == "POST":
             body = await _control_body(request)
@@ -398,6 +415,7 @@ def setup_sandbox(app: web.Application, platform: SandboxPlatform) -> None:
     add.add_get("/v2.0/oa/conversation", z(r.conversation))
     add.add_get("/v2.0/oa/getoa", z(r.getoa))
     add.add_post("/v3.0/oa/quota/message", z(r.quota))
+    add.add_post("/v3.0/oa/quota/group", z(r.group_quota))
     add.add_post("/v2.0/oa/message", z(r.v2_message))
     add.add_get("/v4/oa/permission", r.permission_page)
     add.add_post("/v4/oa/permission", r.permission_allow)
@@ -414,6 +432,7 @@ def setup_sandbox(app: web.Application, platform: SandboxPlatform) -> None:
     add.add_post(f"{c}/users/{{user_id}}/oa-manager", r.c_oa_manager)
     add.add_get(f"{c}/groups/{{group_id}}/chat", r.c_group_chat)
     add.add_post(f"{c}/groups/{{group_id}}/messages", r.c_group_send)
+    add.add_post(f"{c}/groups/{{group_id}}/membership", r.c_group_membership)
     add.add_route("*", f"{c}/faults", r.c_faults)
     add.add_post(f"{c}/tokens/expire", r.c_expire_tokens)
     add.add_get(f"{c}/tokens/initial", r.c_initial_tokens)

@@ -36,6 +36,8 @@ REFRESH_TOKEN_LIFETIME = timedelta(days=90)
 AUTH_CODE_LIFETIME = timedelta(minutes=10)
 CS_WINDOW = timedelta(days=7)
 MAX_TEXT = 2000
+GMF_PRODUCTS = {"gmf10": 10, "gmf50": 50, "gmf100": 100, "gmf1000": 1000}  # asset tier -> max members
+GMF_QUOTA_TYPES = ("sub_quota", "purchase_quota", "reward_quota")
 FAULT_KINDS = (
     "5xx",
     "timeout",
@@ -116,6 +118,23 @@ class SandboxGroup:
     asset_type: str = "gmf100"
     group_link: str = ""
     messages: list[ChatMessage] = field(default_factory=list)
+
+
+@dataclass
+class GroupAsset:
+    """A GMF quota asset of the OA: one group may be created on it while it is available."""
+
+    asset_id: str
+    product_type: str  # gmf10 / gmf50 / gmf100 / gmf1000
+    quota_type: str  # sub_quota / purchase_quota / reward_quota
+    valid_through: datetime
+    auto_renew: bool = True
+    used_id: str = ""  # the group created on it; empty while available
+
+    @property
+    def status(self) -> str:
+        """Either "available" or "used", as the quota API says."""
+        return "used" if self.used_id else "available"
 
 
 @dataclass
@@ -224,6 +243,7 @@ class SandboxPlatform:
         self._refresh: dict[str, _RefreshToken] = {}
         self._codes: dict[str, _AuthCode] = {}
         self._used_assets: set[str] = set()
+        self.group_assets: dict[str, GroupAsset] = {}
         self._http = http
         self._own_http = http is None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -250,6 +270,31 @@ class SandboxPlatform:
         for hamlet, _language, group_id in HAMLETS:
             members = [p.zalo_user_id for p in PEOPLE if p.hamlet == hamlet]
             self.add_group(group_id, f"{hamlet} - {COMMUNE_NAME}", members, asset_type="gmf1000")
+        # Spare assets, so a new hamlet (or a replacement commune group) can get a group.
+        self.add_group_asset("gmf1000", asset_id="asset-gmf1000-spare-1")
+        self.add_group_asset("gmf100", asset_id="asset-gmf100-spare-1")
+
+    def add_group_asset(
+        self,
+        product_type: str,
+        *,
+        asset_id: str | None = None,
+        quota_type: str = "purchase_quota",
+        valid_days: int = 365,
+        used_id: str = "",
+    ) -> GroupAsset:
+        """Give the OA a GMF asset (a bought group package) of one tier."""
+        if product_type not in GMF_PRODUCTS:
+            raise ValueError(f"unknown GMF product {product_type!r}")
+        asset = GroupAsset(
+            asset_id or f"asset-{product_type}-{secrets.token_hex(4)}",
+            product_type,
+            quota_type,
+            self.clock.now() + timedelta(days=valid_days),
+            used_id=used_id,
+        )
+        self.group_assets[asset.asset_id] = asset
+        return asset
 
     def add_user(
         self,
@@ -280,6 +325,11 @@ class SandboxPlatform:
         """Register an OA-owned group with its members."""
         asset = asset_id or f"asset-{group_id}"
         self._used_assets.add(asset)
+        if asset in self.group_assets:
+            self.group_assets[asset].used_id = str(group_id)
+            asset_type = self.group_assets[asset].product_type
+        else:
+            self.add_group_asset(asset_type, asset_id=asset, used_id=str(group_id))
         group = SandboxGroup(
             group_id=str(group_id),
             name=name,
@@ -535,7 +585,7 @@ class SandboxPlatform:
         """GET /v3.0/oa/group/getgroup."""
         group = self._group(group_id)
         valid = self.clock.now() + timedelta(days=180)
-        max_member = {"gmf10": 10, "gmf50": 50, "gmf100": 100, "gmf1000": 1000}.get(group.asset_type, 100)
+        max_member = GMF_PRODUCTS.get(group.asset_type, 100)
         return {
             "group_info": {
                 "group_id": group.group_id,
@@ -583,6 +633,9 @@ class SandboxPlatform:
             raise ApiError(-201, "group_name is invalid!")
         if not isinstance(asset_id, str) or not asset_id or asset_id in self._used_assets:
             raise ApiError(-201, "asset_id is invalid!")
+        pooled = self.group_assets.get(asset_id)
+        if pooled is not None and pooled.valid_through <= self.clock.now():
+            raise ApiError(-201, "asset_id is invalid!")
         if not isinstance(members, list) or not 1 <= len(members) <= 99:
             raise ApiError(-210, "member_user_ids must hold 1 to 99 users")
         if any(str(m) not in self.users for m in members):
@@ -594,6 +647,7 @@ class SandboxPlatform:
             [str(m) for m in members],
             description=str(body.get("group_description") or ""),
             asset_id=asset_id,
+            asset_type=pooled.product_type if pooled else "gmf100",
         )
         return {"group_id": group.group_id, "group_link": group.group_link}
 
@@ -647,6 +701,33 @@ class SandboxPlatform:
                 "status": "available",
                 "used_id": "",
             }
+        ]
+
+    def api_group_quota(self, body: Any) -> list[Json]:
+        """POST /v3.0/oa/quota/group: the OA's GMF assets of one product type (and quota type)."""
+        if not isinstance(body, dict):
+            raise ApiError(-201, "body is invalid!")
+        if body.get("quota_owner", "OA") != "OA":
+            raise ApiError(-201, "quota_owner is invalid!")
+        product = body.get("product_type")
+        if product not in GMF_PRODUCTS:
+            raise ApiError(-201, "product_type is invalid!")
+        quota_type = body.get("quota_type")
+        if quota_type is not None and quota_type not in GMF_QUOTA_TYPES:
+            raise ApiError(-201, "quota_type is invalid!")
+        now = self.clock.now()
+        return [
+            {
+                "asset_id": a.asset_id,
+                "product_type": a.product_type,
+                "quota_type": a.quota_type,
+                "valid_through": epoch_ms(a.valid_through),
+                "auto_renew": a.auto_renew,
+                "status": a.status if a.valid_through > now else "expired",
+                "used_id": a.used_id,
+            }
+            for a in self.group_assets.values()
+            if a.product_type == product and (quota_type is None or a.quota_type == quota_type)
         ]
 
     # --- what residents and OA admins do (each sends its webhook and returns the Emission) ---
@@ -746,6 +827,43 @@ class SandboxPlatform:
             "message": message,
         }
         return await self.emit(event)
+
+    async def user_join_group(
+        self, group_id: str, user_id: str, *, event_name: str = "user_join_group", id_key: str = "id"
+    ) -> Emission:
+        """A user joins an OA group (by its link, or let in by an admin); a lifecycle event follows."""
+        group = self._group(group_id)
+        self._user(user_id)
+        if user_id in group.members:
+            raise ValueError(f"user {user_id} is already a member of group {group_id}")
+        group.members.append(user_id)
+        return await self.emit(self._group_lifecycle_event(event_name, group, [user_id], id_key))
+
+    async def user_leave_group(
+        self, group_id: str, user_id: str, *, event_name: str = "user_out_group", id_key: str = "id"
+    ) -> Emission:
+        """A user leaves (or is removed from) an OA group; a lifecycle event follows."""
+        group = self._group(group_id)
+        if user_id not in group.members:
+            raise ValueError(f"user {user_id} is not a member of group {group_id}")
+        group.members.remove(user_id)
+        return await self.emit(self._group_lifecycle_event(event_name, group, [user_id], id_key))
+
+    def _group_lifecycle_event(
+        self, event_name: str, group: SandboxGroup, user_ids: list[str], id_key: str
+    ) -> Json:
+        # Shape as one GMF integration reads it (zalo-oa.md §3.5): flat group_id plus users[] of
+        # {id} or {user_id}; the doc leaves the rest open, so the envelope follows the follow event.
+        if id_key not in ("id", "user_id"):
+            raise ValueError("id_key must be 'id' or 'user_id'")
+        return {
+            "app_id": self.app_id,
+            "oa_id": self.oa_id,
+            "event_name": event_name,
+            "timestamp": epoch_ms(self.clock.now()),
+            "group_id": group.group_id,
+            "users": [{id_key: uid} for uid in user_ids],
+        }
 
     # --- reading state (control API, phone page, tests) ---
 
