@@ -1,0 +1,381 @@
+"""A broadcast under faults: the process killed mid-drain, Zalo misbehaving, the clock jumping."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import jobs
+from bot.clock import FakeClock, SystemClock
+from bot.config import SANDBOX_APP_ID, SANDBOX_APP_SECRET, SANDBOX_OA_ID, SANDBOX_OA_SECRET_KEY
+from bot.db import make_engine, make_sessionmaker
+from bot.demo import HAMLETS
+from bot.models import Hamlet, OutboundMessage, OutboxStatus, Resident, Staff
+from bot.replies import Replies
+from bot.sandbox.api import create_sandbox_app
+from bot.sandbox.platform import SandboxPlatform
+from broadcasts import scheduler
+from broadcasts.campaigns import CampaignRequest, Deps, create_campaign
+from broadcasts.models import Broadcast, Delivery, Status
+from broadcasts.render import AnnouncementTemplates
+from broadcasts.setup import deps_for, run_tick
+from broadcasts.timing import Recurrence
+from tests.service import REPO, ServeProcess, Service, eventually, free_port, running_service, serve_env
+
+OFFICIAL = "3000000000000000007"
+GROUP_IDS = [group_id for _, _, group_id in HAMLETS]
+ONCE, NEVER = [1] * len(GROUP_IDS), [0] * len(GROUP_IDS)
+WARNING = {
+    "scam": "Có người gọi điện xưng là cán bộ xã và bảo bà con đọc mã OTP để nhận tiền hỗ trợ",
+    "contact": "Công an xã, 0276 3 812 345",
+}
+
+
+async def add_residents(
+    sessions: async_sessionmaker[AsyncSession], platform: SandboxPlatform, count: int, now: datetime
+) -> list[str]:
+    """Residents spread over the demo hamlets who wrote to the OA today: Zalo lets the OA reach them 1:1."""
+    async with sessions() as session:
+        hamlets = list((await session.scalars(select(Hamlet).order_by(Hamlet.id))).all())
+        users = []
+        for i in range(count):
+            user_id = str(4100000000000000000 + i)
+            hamlet = hamlets[i % len(hamlets)]
+            session.add(
+                Resident(
+                    zalo_user_id=user_id,
+                    display_name=f"Cư dân {i}",
+                    commune_id=hamlet.commune_id,
+                    hamlet_id=hamlet.id,
+                    is_follower=True,
+                    last_interaction_at=now,
+                    opted_out=False,
+                    created_at=now,
+                )
+            )
+            platform.add_user(user_id, f"Cư dân {i}", last_interaction=now, hamlet=hamlet.name)
+            users.append(user_id)
+        await session.commit()
+    return users
+
+
+async def urgent_warning(
+    sessions: async_sessionmaker[AsyncSession], deps: Deps, now: datetime, **extra: object
+) -> int:
+    """An urgent scam warning to every hamlet, group and 1:1, sent without approval; returns its campaign."""
+    async with sessions() as session:
+        official = await session.scalar(select(Staff).where(Staff.zalo_user_id == OFFICIAL))
+        assert official is not None
+        request = CampaignRequest(
+            title="Cảnh báo lừa đảo",
+            template="canh-bao-lua-dao",
+            variables=dict(WARNING),
+            author_staff_id=official.id,
+            urgent=True,
+            skip_approval=True,
+        )
+        for name, value in extra.items():
+            setattr(request, name, value)
+        campaign = await create_campaign(session, request, deps, now)
+        await session.commit()
+        return campaign.id
+
+
+async def firing_of(sessions: async_sessionmaker[AsyncSession], campaign_id: int) -> Broadcast:
+    async with sessions() as session:
+        broadcast = await session.scalar(select(Broadcast).where(Broadcast.campaign_id == campaign_id))
+        assert broadcast is not None
+        return broadcast
+
+
+async def delivery_rows(
+    sessions: async_sessionmaker[AsyncSession], broadcast_id: int
+) -> list[OutboundMessage]:
+    async with sessions() as session:
+        return list(
+            (
+                await session.scalars(
+                    select(OutboundMessage)
+                    .join(Delivery, Delivery.outbound_id == OutboundMessage.id)
+                    .where(Delivery.broadcast_id == broadcast_id)
+                )
+            ).all()
+        )
+
+
+def copies(platform: SandboxPlatform, code: str, *, user: str | None = None, group: str | None = None) -> int:
+    """How many messages carrying a firing's code the OA sent to one user or one group."""
+    messages = platform.chats.get(user, []) if user else platform.groups[str(group)].messages
+    return sum(1 for m in messages if m.from_oa and code in m.text)
+
+
+def assert_exactly_once(platform: SandboxPlatform, code: str, users: list[str]) -> None:
+    twice = [u for u in users if copies(platform, code, user=u) != 1]
+    assert twice == [], f"{len(twice)} residents did not get exactly one copy: {twice[:5]}"
+    for group in GROUP_IDS:
+        assert copies(platform, code, group=group) == 1, f"group {group}"
+
+
+# ------------------------------------------------------------------ killed mid-broadcast
+
+
+@dataclass
+class World:
+    """A sandbox served in this process and a real `loa serve` process pointed at it."""
+
+    platform: SandboxPlatform
+    serve: ServeProcess
+    sessions: async_sessionmaker[AsyncSession]
+    deps: Deps
+
+
+@pytest.fixture
+async def world(database_url: str, tmp_path: Path) -> AsyncIterator[World]:
+    sandbox_port, serve_port = free_port(), free_port()
+    platform = SandboxPlatform(
+        app_id=SANDBOX_APP_ID,
+        app_secret=SANDBOX_APP_SECRET,
+        oa_secret_key=SANDBOX_OA_SECRET_KEY,
+        oa_id=SANDBOX_OA_ID,
+        webhook_url=f"http://127.0.0.1:{serve_port}/zalo/webhook",
+        clock=SystemClock(),
+    )
+    platform.seed_demo()
+    runner = web.AppRunner(create_sandbox_app(platform), shutdown_timeout=1)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", sandbox_port).start()
+    first = platform.issue_initial_tokens()
+    env = serve_env(
+        database_url,
+        sandbox_port,
+        serve_port,
+        ZALO_ACCESS_TOKEN=first.access_token,
+        ZALO_REFRESH_TOKEN=first.refresh_token,
+        ZALO_RATE_PER_MINUTE="1500",  # 25 sends a second: the drain lasts long enough to be cut
+    )
+    serve = ServeProcess(env, tmp_path)
+    await serve.start()
+    engine = make_engine(database_url)
+    templates = REPO / "templates"
+    deps = Deps(
+        AnnouncementTemplates(templates / "announcements"),
+        Replies(templates),
+        f"http://127.0.0.1:{serve_port}",
+    )
+    try:
+        yield World(platform, serve, make_sessionmaker(engine), deps)
+    finally:
+        serve.stop()
+        await engine.dispose()
+        await runner.cleanup()
+
+
+async def test_killed_mid_broadcast_then_restarted_sends_every_copy_once(world: World) -> None:
+    clock = SystemClock()
+    users = await add_residents(world.sessions, world.platform, 150, clock.now())
+    campaign_id = await urgent_warning(world.sessions, world.deps, clock.now())
+    # One send hangs (Zalo never processes it) and one is carried out with its answer lost: at the
+    # kill, both rows are left in SENDING with their outcomes unknown.
+    world.platform.timeout_fault_seconds = 3600
+    world.platform.inject("/v3.0/oa/message/cs", "drop_answer")
+    world.platform.inject("/v3.0/oa/message/cs", "timeout")
+    await scheduler.tick(world.sessions, world.deps, clock.now())  # fans out; the service drains
+    broadcast = await firing_of(world.sessions, campaign_id)
+    assert broadcast.status == Status.SENDING and broadcast.fanned_out
+
+    async def half_way() -> bool:
+        rows = await delivery_rows(world.sessions, broadcast.id)
+        sent = sum(r.status == OutboxStatus.SENT for r in rows)
+        return sent >= 40 and any(r.status == OutboxStatus.SENDING for r in rows)
+
+    await eventually(half_way, timeout=30, what="the outbox to be half way")
+    world.serve.kill()
+    rows = await delivery_rows(world.sessions, broadcast.id)
+    assert len(rows) == len(users) + len(GROUP_IDS)
+    assert any(r.status == OutboxStatus.PENDING for r in rows)  # killed with work left
+
+    await world.serve.start()
+
+    async def drained() -> bool:
+        rows = await delivery_rows(world.sessions, broadcast.id)
+        return all(r.status not in (OutboxStatus.PENDING, OutboxStatus.SENDING) for r in rows)
+
+    await eventually(drained, timeout=60, what="the rest of the broadcast after the restart")
+    await world.platform.wait_idle()
+    rows = await delivery_rows(world.sessions, broadcast.id)
+    assert {r.status for r in rows} == {OutboxStatus.SENT}
+    assert all(r.zalo_message_id for r in rows)
+    assert_exactly_once(world.platform, broadcast.code, users)
+    await scheduler.tick(world.sessions, world.deps, clock.now())
+    broadcast = await firing_of(world.sessions, campaign_id)
+    assert broadcast.status == Status.SENT
+
+
+# ------------------------------------------------------------------ Zalo misbehaving
+
+
+async def drain(svc: Service, clock: FakeClock, broadcast_id: int, *, timeout: float = 60.0) -> None:
+    """Wait for every copy of a firing to be settled, moving the clock past retry backoffs."""
+
+    async def done() -> bool:
+        rows = await delivery_rows(svc.runtime.sessions, broadcast_id)
+        if all(r.status not in (OutboxStatus.PENDING, OutboxStatus.SENDING) for r in rows):
+            return True
+        if any(r.status == OutboxStatus.PENDING and r.next_attempt_at > clock.now() for r in rows):
+            clock.advance(timedelta(minutes=1))  # a retry waits out its backoff
+            svc.runtime.outbox.wake()
+        return False
+
+    await eventually(done, timeout=timeout, what="the firing to drain")
+    # Receipts that overtook a send's recording wait for the sweeper; run it now instead of in 30 s.
+    clock.advance(timedelta(minutes=1))
+    await jobs.sweep_inbox(svc.runtime, timedelta(0))
+    await svc.settled()
+
+
+async def test_every_kind_of_zalo_fault_during_a_broadcast_still_sends_each_copy_once(
+    database_url: str,
+) -> None:
+    clock = FakeClock()
+    async with running_service(database_url, clock=clock) as svc:
+        rt = svc.runtime
+        # A hung call fails after a second here instead of Zalo's fifteen, to keep the test quick.
+        rt.zalo._timeout = aiohttp.ClientTimeout(total=1.0)
+        svc.platform.timeout_fault_seconds = 3  # the call is never carried out; the client gives up first
+        users = await add_residents(rt.sessions, svc.platform, 60, clock.now())
+        await svc.platform.user_send_text(OFFICIAL, "chào")
+        await svc.settled()
+        campaign_id = await urgent_warning(rt.sessions, deps_for(rt), clock.now())
+        for prefix in ("/v3.0/oa/message/cs", "/v3.0/oa/group/message"):
+            svc.platform.inject(prefix, "-32", 3)  # over the rate limit
+            svc.platform.inject(prefix, "5xx", 2)
+            svc.platform.inject(prefix, "timeout", 1)
+            svc.platform.inject(prefix, "drop_answer", 2)  # carried out, answer lost
+            svc.platform.inject(prefix, "-216", 1)  # token invalid: refresh once, retry
+            svc.platform.inject(prefix, "disconnect", 1)
+        svc.platform.inject("/v2.0/oa/conversation", "5xx", 1)  # reading the chat back fails once
+        await run_tick(rt)
+        broadcast = await firing_of(rt.sessions, campaign_id)
+        await drain(svc, clock, broadcast.id)
+
+        assert svc.platform.faults == []  # every injected fault was met
+        rows = await delivery_rows(rt.sessions, broadcast.id)
+        assert len(rows) == len(users) + len(GROUP_IDS)
+        assert {r.status for r in rows} == {OutboxStatus.SENT}
+        assert_exactly_once(svc.platform, broadcast.code, users)
+        await run_tick(rt)
+        assert (await firing_of(rt.sessions, campaign_id)).status == Status.SENT
+        async with rt.sessions() as session:
+            unsettled = await session.scalar(
+                select(func.count())
+                .select_from(OutboundMessage)
+                .where(OutboundMessage.status.in_([OutboxStatus.UNCERTAIN, OutboxStatus.FAILED]))
+            )
+        assert unsettled == 0
+
+
+# ------------------------------------------------------------------ the clock jumping
+
+
+def local(day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
+    """A moment in November 2026, Vietnam time (UTC+7), as aware UTC."""
+    return datetime(2026, 11, day, hour, minute, second, tzinfo=UTC) - timedelta(hours=7)
+
+
+async def firings(svc: Service, campaign_id: int) -> list[Broadcast]:
+    async with svc.runtime.sessions() as session:
+        return list(
+            (
+                await session.scalars(
+                    select(Broadcast).where(Broadcast.campaign_id == campaign_id).order_by(Broadcast.fire_at)
+                )
+            ).all()
+        )
+
+
+async def tick_and_settle(svc: Service, times: int = 2) -> None:
+    """Run the scheduler tick a few times with the clock standing still, letting the outbox drain between."""
+    for _ in range(times):
+        await run_tick(svc.runtime)
+        await svc.settled()
+
+
+def group_copies(svc: Service, code: str) -> list[int]:
+    return [copies(svc.platform, code, group=g) for g in GROUP_IDS]
+
+
+def missed_notices(svc: Service) -> list[str]:
+    return [t for t in svc.oa_texts(OFFICIAL) if t.startswith("[Bỏ lỡ]")]
+
+
+async def test_recurring_firings_across_a_boundary_and_across_downtime_follow_the_grace_rule(
+    database_url: str,
+) -> None:
+    clock = FakeClock(local(2, 9))  # Monday 09:00
+    async with running_service(database_url, clock=clock) as svc:
+        await svc.platform.user_send_text(OFFICIAL, "chào")  # the author is reachable 1:1 all week
+        await svc.settled()
+        campaign_id = await urgent_warning(
+            svc.runtime.sessions,
+            deps_for(svc.runtime),
+            clock.now(),
+            channels=["group"],
+            recurrence=Recurrence("daily@10:00"),
+            send_at=local(2, 10),
+        )
+
+        # Down from 09:30 to 10:40: 40 minutes late is within the hour of grace, so it goes late.
+        clock.set(local(2, 10, 40))
+        await tick_and_settle(svc, 3)
+        monday, tuesday = await firings(svc, campaign_id)
+        assert monday.status == Status.SENT and monday.started_at == local(2, 10, 40)
+        assert group_copies(svc, monday.code) == ONCE
+        assert tuesday.fire_at == local(3, 10) and tuesday.status == Status.SCHEDULED
+
+        # Across the boundary: nothing a second before, once just after, and ticks after that add nothing.
+        clock.set(local(3, 9, 59, 59))
+        await tick_and_settle(svc)
+        assert group_copies(svc, tuesday.code) == NEVER
+        clock.set(local(3, 10, 0, 1))
+        await tick_and_settle(svc, 3)
+        clock.advance(timedelta(minutes=5))
+        await tick_and_settle(svc, 2)
+        monday, tuesday, wednesday = await firings(svc, campaign_id)
+        assert tuesday.status == Status.SENT and group_copies(svc, tuesday.code) == ONCE
+        assert wednesday.fire_at == local(4, 10) and wednesday.status == Status.SCHEDULED
+
+        # Down past the grace window: Wednesday's firing is missed, the official told once, never sent.
+        clock.set(local(4, 11, 0, 1))
+        await tick_and_settle(svc, 3)
+        _, _, wednesday, thursday = await firings(svc, campaign_id)
+        assert wednesday.status == Status.MISSED
+        assert group_copies(svc, wednesday.code) == NEVER
+        assert len(missed_notices(svc)) == 1 and "04/11/2026" in missed_notices(svc)[0]
+        assert thursday.fire_at == local(5, 10) and thursday.status == Status.SCHEDULED
+
+        # Down for two days: Thursday is missed, Friday is skipped, Saturday (20 minutes ago) goes late.
+        clock.set(local(7, 10, 20))
+        await tick_and_settle(svc, 3)
+        clock.advance(timedelta(minutes=1))
+        await tick_and_settle(svc, 2)
+        rows = await firings(svc, campaign_id)
+        assert [(b.fire_at, b.status) for b in rows] == [
+            (local(2, 10), Status.SENT),
+            (local(3, 10), Status.SENT),
+            (local(4, 10), Status.MISSED),
+            (local(5, 10), Status.MISSED),
+            (local(7, 10), Status.SENT),
+            (local(8, 10), Status.SCHEDULED),
+        ]
+        assert group_copies(svc, rows[4].code) == ONCE
+        assert len(missed_notices(svc)) == 2
+        for group in GROUP_IDS:  # three firings went out, each once
+            assert sum(1 for m in svc.platform.groups[group].messages if m.from_oa) == 3
