@@ -8,9 +8,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.context import Context
+from bot.events import UserText
+from bot.faq.normalize import fold
 from bot.models import Commune, Hamlet, OutboundMessage, OutboxStatus, Resident, Staff, StaffRole
 from bot.outbox import queue_message
-from broadcasts.approval import tell_staff
+from bot.people import within_window
+from bot.replies import Replies
+from bot.zalo.mentions import mention
 from broadcasts.campaigns import Deps, render_for
 from broadcasts.models import (
     Broadcast,
@@ -23,6 +28,7 @@ from broadcasts.models import (
 )
 
 LINK_PATH = "/l/"
+LIST_WORDS = {"danh sach", "danh sach ho", "danh sach bao truc tiep", "ds ho"}
 CS_WINDOW = timedelta(
     days=7
 )  # Zalo lets the OA write 1:1 only this long after the resident's last interaction
@@ -213,23 +219,48 @@ async def _recipients(
     return list((await session.scalars(query.order_by(Resident.id).limit(limit))).all())
 
 
+async def offline_households(
+    session: AsyncSession, broadcast: Broadcast, campaign: Campaign, hamlet: Hamlet
+) -> list[Household]:
+    """Targeted households of the hamlet that no 1:1 copy of the firing can reach."""
+    reached = (
+        select(HouseholdMember.household_id)
+        .join(Delivery, Delivery.resident_id == HouseholdMember.resident_id)
+        .where(Delivery.broadcast_id == broadcast.id)
+    )
+    return list(
+        (
+            await session.scalars(
+                select(Household)
+                .where(
+                    Household.hamlet_id == hamlet.id, Household.category.in_(campaign.household_categories)
+                )
+                .where(Household.id.not_in(reached))
+                .order_by(Household.code)
+            )
+        ).all()
+    )
+
+
+def offline_text(
+    replies: Replies, campaign: Campaign, broadcast: Broadcast, hamlet: Hamlet, households: list[Household]
+) -> str:
+    """The head's list of households to tell in person."""
+    lines = [f"{h.head_name} ({h.code}){', ' + h.address if h.address else ''}" for h in households][:60]
+    return replies.render(
+        "offline_list", title=campaign.title, code=broadcast.code, hamlet=hamlet.name, households=lines
+    )
+
+
 async def _offline_list(
     session: AsyncSession, deps: Deps, campaign: Campaign, broadcast: Broadcast, hamlet: Hamlet, now: datetime
 ) -> None:
-    """Tell the head which targeted households Zalo cannot reach, to be told in person."""
-    reached = select(HouseholdMember.household_id).join(
-        Delivery, Delivery.resident_id == HouseholdMember.resident_id
-    )
-    reached = reached.where(Delivery.broadcast_id == broadcast.id)
-    households = (
-        await session.scalars(
-            select(Household)
-            .where(Household.hamlet_id == hamlet.id, Household.category.in_(campaign.household_categories))
-            .where(Household.id.not_in(reached))
-            .order_by(Household.code)
-        )
-    ).all()
+    """Tell the head which targeted households Zalo cannot reach, to be told in person.
+
+    The list names poor and near-poor households, so it goes 1:1 only; a head Zalo will not let us
+    write to is asked, in the commune group and without names, to message the OA for it."""
     await session.flush()
+    households = await offline_households(session, broadcast, campaign, hamlet)
     head = await session.scalar(
         select(Staff).where(
             Staff.hamlet_id == hamlet.id, Staff.role == StaffRole.HAMLET_HEAD, Staff.active.is_(True)
@@ -237,11 +268,67 @@ async def _offline_list(
     )
     if not households or head is None:
         return
-    lines = [f"{h.head_name} ({h.code}){', ' + h.address if h.address else ''}" for h in households][:60]
-    text = deps.replies.render(
-        "offline_list", title=campaign.title, code=broadcast.code, hamlet=hamlet.name, households=lines
+    user = await session.scalar(select(Resident).where(Resident.zalo_user_id == head.zalo_user_id))
+    key = f"bc:{broadcast.id}:offline:{hamlet.id}"
+    commune = await session.get(Commune, hamlet.commune_id)
+    if within_window(user, now) or commune is None or not commune.group_id:
+        queue_message(
+            session,
+            key=key,
+            channel="cs",
+            recipient_id=head.zalo_user_id,
+            text=offline_text(deps.replies, campaign, broadcast, hamlet, households),
+            purpose="notice",
+            now=now,
+        )
+    else:
+        text = deps.replies.render(
+            "offline_list_ask",
+            mention=f"{mention(head.zalo_user_id)} {head.name}",
+            count=len(households),
+            hamlet=hamlet.name,
+            title=campaign.title,
+        )
+        queue_message(
+            session,
+            key=key,
+            channel="group",
+            recipient_id=commune.group_id,
+            text=text,
+            purpose="notice",
+            now=now,
+        )
+
+
+async def on_list_request(ctx: Context, event: UserText) -> bool:
+    """A head writes "danh sách": the households of their hamlet still to be told in person, 1:1."""
+    if fold(event.text) not in LIST_WORDS:
+        return False
+    head = await ctx.session.scalar(
+        select(Staff).where(Staff.zalo_user_id == event.user_id, Staff.role == StaffRole.HAMLET_HEAD)
     )
-    await tell_staff(session, now, head, text, key=f"bc:{broadcast.id}:offline:{hamlet.id}")
+    if head is None or head.hamlet_id is None:
+        return False
+    hamlet = await ctx.session.get(Hamlet, head.hamlet_id)
+    assert hamlet is not None
+    recent = (
+        await ctx.session.execute(
+            select(Broadcast, Campaign)
+            .join(Campaign, Campaign.id == Broadcast.campaign_id)
+            .where(Broadcast.started_at.is_not(None), Broadcast.started_at >= ctx.now - timedelta(days=30))
+            .order_by(Broadcast.started_at.desc())
+        )
+    ).all()
+    texts = []
+    for broadcast, campaign in recent:
+        if campaign.household_categories and hamlet.id in campaign.hamlet_ids:
+            households = await offline_households(ctx.session, broadcast, campaign, hamlet)
+            if households:
+                texts.append(offline_text(ctx.replies, campaign, broadcast, hamlet, households))
+    ctx.send_user(
+        event.user_id, "\n\n".join(texts[:3]) or "Hiện không có hộ nào cần báo trực tiếp.", purpose="notice"
+    )
+    return True
 
 
 async def finished(session: AsyncSession, broadcast: Broadcast) -> tuple[int, int, int] | None:

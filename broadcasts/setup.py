@@ -16,7 +16,7 @@ from bot.keys import RUNTIME
 from bot.models import Alert, Hamlet, OutboundMessage, Staff, StaffRole
 from bot.outbox import failure_reason, queue_message
 from bot.runtime import Runtime
-from broadcasts import approval, groups, posting, privacy, scheduler, tracking, verify
+from broadcasts import approval, delivery, groups, posting, privacy, scheduler, tracking, verify
 from broadcasts.campaigns import Deps
 from broadcasts.delivery import LINK_PATH
 from broadcasts.render import AnnouncementTemplates
@@ -40,6 +40,7 @@ def install_handlers(dispatcher: Dispatcher) -> None:
     dispatcher.add(UserText, verify.on_text, first=True)
     dispatcher.add(UserText, privacy.on_text, first=True)
     dispatcher.add(UserText, approval.on_staff_text, first=True)
+    dispatcher.add(UserText, delivery.on_list_request, first=True)
     dispatcher.add(GroupText, tracking.on_group_reply, first=True)
     dispatcher.add(GroupText, approval.on_group_text, first=True)
     dispatcher.add(GroupText, posting.on_commune_post, first=True)

@@ -81,10 +81,38 @@ class Service:
                 )
             return pending == 0 and unsent == 0
 
-        for _ in range(3):  # receipts and echoes of what was just sent come back as new events
+        try:
+            for _ in range(3):  # receipts and echoes of what was just sent come back as new events
+                await eventually(idle, what="the service to settle")
+                await self.platform.wait_idle()
             await eventually(idle, what="the service to settle")
-            await self.platform.wait_idle()
-        await eventually(idle, what="the service to settle")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; still open: {await self._open_work()}") from None
+
+    async def _open_work(self) -> list[tuple[object, ...]]:
+        from sqlalchemy import select
+
+        from bot.models import InboxEvent, InboxStatus, OutboundMessage, OutboxStatus
+
+        async with self.runtime.sessions() as session:
+            inbox = (
+                await session.execute(
+                    select(InboxEvent.id, InboxEvent.event_name, InboxEvent.attempts, InboxEvent.error).where(
+                        InboxEvent.status == InboxStatus.PENDING
+                    )
+                )
+            ).all()
+            outbox = (
+                await session.execute(
+                    select(
+                        OutboundMessage.key,
+                        OutboundMessage.status,
+                        OutboundMessage.error_code,
+                        OutboundMessage.next_attempt_at,
+                    ).where(OutboundMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]))
+                )
+            ).all()
+        return [tuple(r) for r in inbox] + [tuple(r) for r in outbox]
 
 
 @asynccontextmanager

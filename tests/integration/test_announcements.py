@@ -313,3 +313,49 @@ async def test_a_test_send_reaches_only_its_author(database_url: str) -> None:
         assert all("[GỬI THỬ" not in t for u in (BA_SAU, *HEADS.values()) for t in svc.oa_texts(u))
         async with rt.sessions() as s:
             assert (await s.scalars(select(Broadcast))).all() == []
+
+
+async def test_household_groups_get_1to1_copies_and_the_head_a_private_list(database_url: str) -> None:
+    clock = FakeClock()
+    async with running_service(database_url, clock=clock) as svc:
+        rt = svc.runtime
+        await add_households(svc)
+        for user in (BA_SAU, CHU_BAY, OFFICIAL):
+            await svc.platform.user_send_text(user, "chào")
+        await svc.settled()
+        async with rt.sessions() as s:
+            official = await s.scalar(select(Staff).where(Staff.zalo_user_id == OFFICIAL))
+            tan_lap = await s.scalar(select(Hamlet).where(Hamlet.name == "Ấp Tân Lập"))
+            assert official is not None and tan_lap is not None
+            await create_campaign(
+                s,
+                CampaignRequest(
+                    title="Nhận thẻ bảo hiểm y tế",
+                    template="thong-bao-chung",
+                    variables={"title": "Nhận thẻ BHYT", "body": "Mời các hộ đến UBND xã nhận thẻ."},
+                    author_staff_id=official.id,
+                    hamlet_ids=[tan_lap.id],
+                    household_categories=["poor"],
+                    channels=["resident"],
+                    urgent=True,
+                    skip_approval=True,
+                ),
+                deps_for(rt),
+                clock.now(),
+            )
+            await s.commit()
+        for _ in range(2):
+            await run_tick(rt)
+            await svc.settled()
+        # Only the poor household's member gets a copy; the group gets no post.
+        assert "Mời các hộ" in last_oa_text(svc, BA_SAU)
+        assert "Mời các hộ" not in last_oa_text(svc, CHU_BAY)
+        assert not [m for m in svc.platform.group_chat_json(GROUPS["Ấp Tân Lập"]) if m.get("from") == "oa"]
+        # The head has no 1:1 window: the commune group hears a count, never the names.
+        notes = [
+            m["text"] for m in svc.platform.group_chat_json(COMMUNE_GROUP) if "[Báo trực tiếp]" in m["text"]
+        ]
+        assert len(notes) == 1 and "1 hộ" in notes[0] and "TL-03" not in notes[0]
+        await svc.platform.user_send_text(HEADS["Ấp Tân Lập"], "danh sách")
+        await eventually(lambda: "TL-03" in last_oa_text(svc, HEADS["Ấp Tân Lập"]), what="the private list")
+        assert "TL-01" not in last_oa_text(svc, HEADS["Ấp Tân Lập"])  # reached by Zalo already
