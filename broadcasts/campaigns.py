@@ -362,25 +362,18 @@ async def request_approval(
     }
     if within_window(user, now) or not commune.group_id:
         title = f"Trưởng {commune.hamlet_word}" if approver.role == StaffRole.HAMLET_HEAD else "Anh/chị"
+        channel, recipient = "cs", approver.zalo_user_id
         text = deps.replies.render("approval_request", approver_title=title, **details)
-        queue_message(
-            session,
-            key=f"appr:{approval.id}",
-            channel="cs",
-            recipient_id=approver.zalo_user_id,
-            text=text,
-            purpose="approval",
-            now=now,
-        )
     else:
+        channel, recipient = "group", commune.group_id
         tag = f"{mention(approver.zalo_user_id)} {approver.name}"
         text = deps.replies.render("approval_group_request", mention=tag, **details)
-        queue_message(
-            session,
-            key=f"appr:{approval.id}",
-            channel="group",
-            recipient_id=commune.group_id,
-            text=text,
-            purpose="approval",
-            now=now,
-        )
+    queue_message(
+        session,
+        key=f"appr:{approval.id}",
+        channel=channel,
+        recipient_id=recipient,
+        text=text,
+        purpose="approval",
+        now=now,
+    )
