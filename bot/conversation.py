@@ -23,7 +23,14 @@ from bot.models import (
     Staff,
     StaffRole,
 )
-from bot.people import conversation_for, default_commune, hamlets_of, resident_for, staff_for, within_window
+from bot.people import (
+    conversation_for,
+    default_commune,
+    hamlet_choices,
+    resident_for,
+    staff_for,
+    within_window,
+)
 from bot.zalo.mentions import escape_mentions, mention
 
 log = logging.getLogger(__name__)
@@ -245,7 +252,8 @@ async def _answer_pending(ctx: Context, resident: Resident, conv: Conversation, 
             await _send_answer(ctx, resident, choices[number - 1])
             return True
     elif kind == "hamlet":
-        hamlets = [h for h in await hamlets_of(ctx.session, resident.commune_id) if h.id in choices]
+        offered = [(h, label) for h, label in await hamlet_choices(ctx.session) if h.id in choices]
+        hamlets = [h for h, _ in offered]
         names = [fold(h.name) for h in hamlets]
         picked: Hamlet | None = None
         if number is not None and 1 <= number <= len(hamlets):
@@ -257,6 +265,7 @@ async def _answer_pending(ctx: Context, resident: Resident, conv: Conversation, 
                     picked = hamlet
         if picked is not None:
             resident.hamlet_id = picked.id
+            resident.commune_id = picked.commune_id
             conv.pending = None
             ctx.say(resident.zalo_user_id, "hamlet_saved", hamlet=picked.name)
             return True
@@ -266,7 +275,7 @@ async def _answer_pending(ctx: Context, resident: Resident, conv: Conversation, 
                 resident.zalo_user_id,
                 "hamlet_unknown",
                 hamlet_word=hamlet_word,
-                hamlets=[h.name for h in hamlets],
+                hamlets=[label for _, label in offered],
             )
             return True
     conv.pending = None
@@ -274,10 +283,12 @@ async def _answer_pending(ctx: Context, resident: Resident, conv: Conversation, 
 
 
 async def _ask_hamlet(ctx: Context, resident: Resident, conv: Conversation) -> None:
-    hamlets = await hamlets_of(ctx.session, resident.commune_id)
+    offered = await hamlet_choices(ctx.session)
     _, hamlet_word = await _commune_name(ctx, resident)
-    conv.pending = {"kind": "hamlet", "choices": [h.id for h in hamlets]}
-    ctx.say(resident.zalo_user_id, "ask_hamlet", hamlet_word=hamlet_word, hamlets=[h.name for h in hamlets])
+    conv.pending = {"kind": "hamlet", "choices": [h.id for h, _ in offered]}
+    ctx.say(
+        resident.zalo_user_id, "ask_hamlet", hamlet_word=hamlet_word, hamlets=[label for _, label in offered]
+    )
 
 
 # ------------------------------------------------------------------------------------- handoff

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import Commune, Hamlet, Resident, Staff, StaffRole
 from bot.outbox import queue_message
-from bot.people import within_window
+from bot.people import may_follow, within_window
 from bot.replies import Replies
 from bot.zalo.mentions import mention
 from broadcasts.models import (
@@ -228,7 +228,7 @@ async def _reachable(
         residents = await session.scalars(
             select(Resident).where(
                 Resident.hamlet_id.in_([h.id for h in hamlets]),
-                Resident.is_follower.is_(True),
+                may_follow(),
                 Resident.opted_out.is_(False),
             )
         )

@@ -17,7 +17,7 @@ from bot.context import Context
 from bot.faq.normalize import fold
 from bot.faq_book import FaqBook
 from bot.models import Hamlet, Staff
-from bot.people import default_commune
+from bot.people import UnknownCommune, select_commune
 from bot.replies import Replies
 from broadcasts import actions
 from broadcasts.campaigns import CampaignError, CampaignRequest, Deps, create_campaign, send_test
@@ -43,9 +43,9 @@ CATEGORY_WORDS = {
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the `campaign` and `households` commands."""
-    camp = sub.add_parser("campaign", help="announcement campaigns").add_subparsers(
-        dest="campaign_command", required=True
-    )
+    camp_parser = sub.add_parser("campaign", help="announcement campaigns")
+    camp_parser.add_argument("--commune", help="the commune's slug or name, when the OA serves several")
+    camp = camp_parser.add_subparsers(dest="campaign_command", required=True)
     camp.add_parser("templates", help="list announcement templates and their variables")
     preview = camp.add_parser("preview", help="render a template for every hamlet")
     preview.add_argument("template")
@@ -96,6 +96,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         dest="households_command", required=True
     )
     imp = households.add_parser("import", help="import FILE.csv or FILE.xlsx (all or nothing)")
+    imp.add_argument("--commune", help="the commune's slug or name, when the OA serves several")
     imp.add_argument("file", type=Path)
 
 
@@ -139,7 +140,7 @@ async def run(
         if args.command == "households":
             from broadcasts.households import households_import_command
 
-            return await households_import_command(sessions, args.file, out, sys.stderr, now)
+            return await households_import_command(sessions, args.file, out, sys.stderr, now, args.commune)
         async with sessions() as session:
             code = await _campaign(args, session, deps, settings, now, out)
             await session.commit()
@@ -163,9 +164,10 @@ async def _campaign(
     out: TextIO,
 ) -> int:
     cmd = args.campaign_command
-    commune = await default_commune(session)
-    if commune is None:
-        raise actions.ActionError("Cơ sở dữ liệu chưa có xã nào.")
+    try:
+        commune = await select_commune(session, args.commune)
+    except UnknownCommune as exc:
+        raise actions.ActionError(str(exc)) from exc
     hamlets = list(
         (
             await session.scalars(select(Hamlet).where(Hamlet.commune_id == commune.id).order_by(Hamlet.id))
@@ -239,13 +241,17 @@ async def _campaign(
         )
         return 0
     if cmd == "list":
-        for c in (await session.scalars(select(Campaign).order_by(Campaign.id))).all():
+        for c in (
+            await session.scalars(
+                select(Campaign).where(Campaign.commune_id == commune.id).order_by(Campaign.id)
+            )
+        ).all():
             nxt = format_local(c.next_fire_at) if c.next_fire_at else "—"
             print(f"{c.id}. {c.title} — {label(c.status)} — lần gửi tới: {nxt}", file=out)
         return 0
     if cmd == "show":
         shown = await session.get(Campaign, args.id)
-        if shown is None:
+        if shown is None or shown.commune_id != commune.id:
             raise actions.ActionError(f"Không có đợt thông báo số {args.id}.")
         print(f"{shown.id}. {shown.title} — {label(shown.status)}", file=out)
         names = {h.id: h.name for h in hamlets}

@@ -13,7 +13,7 @@ from bot.events import UserText
 from bot.faq.normalize import fold
 from bot.models import Commune, Hamlet, OutboundMessage, OutboxStatus, Resident, Staff, StaffRole
 from bot.outbox import queue_message
-from bot.people import within_window
+from bot.people import may_follow, within_window
 from bot.replies import Replies
 from bot.zalo.mentions import mention
 from broadcasts.campaigns import Deps, render_for
@@ -205,7 +205,7 @@ async def _recipients(
     """The next residents (by id) Zalo lets us reach 1:1, not opted out, in the targeted household groups."""
     query = select(Resident).where(
         Resident.hamlet_id == hamlet.id,
-        Resident.is_follower.is_(True),
+        may_follow(),
         Resident.opted_out.is_(False),
         Resident.last_interaction_at > now - CS_WINDOW,
         Resident.id > after_id,

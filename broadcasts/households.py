@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.faq.normalize import fold
 from bot.models import Commune, Hamlet, Resident
+from bot.people import UnknownCommune, select_commune
 from broadcasts.models import Household, HouseholdCategory, HouseholdMember
 
 # Canonical field -> the folded headers that name it (the first one is what the docs and errors show).
@@ -542,17 +543,21 @@ class _ProgressBar:
 
 
 async def households_import_command(
-    sessions: async_sessionmaker[AsyncSession], path: Path, out: TextIO, err: TextIO, now: datetime
+    sessions: async_sessionmaker[AsyncSession],
+    path: Path,
+    out: TextIO,
+    err: TextIO,
+    now: datetime,
+    commune_name: str | None = None,
 ) -> int:
     """`loa households import FILE`: one transaction; a Vietnamese summary, or every problem and exit 1."""
     bar = _ProgressBar(err)
     try:
         async with sessions() as session, session.begin():
-            commune = await session.scalar(select(Commune).order_by(Commune.id).limit(1))
-            if commune is None:
-                err.write(
-                    "Chưa có xã nào trong cơ sở dữ liệu: hãy khai báo xã và các ấp trước khi nhập hộ.\n"
-                )
+            try:
+                commune = await select_commune(session, commune_name)
+            except UnknownCommune as exc:
+                err.write(f"{exc} Hãy khai báo xã và các ấp trước khi nhập hộ.\n")
                 return 1
             try:
                 result = await import_households(session, commune.id, path, now, progress=bar)

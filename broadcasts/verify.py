@@ -7,6 +7,7 @@ from sqlalchemy import select
 from bot.context import Context
 from bot.events import UserText
 from bot.faq.normalize import fold
+from bot.models import Commune
 from bot.people import default_commune, resident_for
 from broadcasts.models import Broadcast, Campaign
 from broadcasts.timing import format_local
@@ -21,7 +22,8 @@ async def on_text(ctx: Context, event: UserText) -> bool:
         return False
     resident = await resident_for(ctx.session, event.user_id, ctx.now)
     resident.last_interaction_at = ctx.now
-    commune = await default_commune(ctx.session)
+    commune = await ctx.session.get(Commune, resident.commune_id) if resident.commune_id else None
+    commune = commune or await default_commune(ctx.session)
     commune_name = commune.name if commune else "xã"
     if code is None:
         ctx.say(event.user_id, "verify_no_code", commune=commune_name)
@@ -37,10 +39,11 @@ async def on_text(ctx: Context, event: UserText) -> bool:
         ctx.say(event.user_id, "verify_unknown", commune=commune_name, code=code)
     else:
         broadcast, campaign = found
+        sender = await ctx.session.get(Commune, campaign.commune_id)
         ctx.say(
             event.user_id,
             "verify_genuine",
-            commune=commune_name,
+            commune=sender.name if sender else commune_name,
             code=code,
             title=campaign.title,
             when=format_local(broadcast.fire_at),
