@@ -24,7 +24,7 @@ from bot.faq.normalize import fold
 from bot.keys import RUNTIME
 from bot.models import Commune, Hamlet, Staff, StaffRole
 from bot.outbox import failure_reason
-from bot.people import default_commune, resident_for
+from bot.people import UnknownCommune, resident_for, select_commune
 from bot.zalo.client import ZaloClient
 from bot.zalo.errors import ZaloClientError, ZaloError
 from broadcasts.models import GroupMember
@@ -89,22 +89,35 @@ class SyncChange:
 
 
 async def owners(session: AsyncSession) -> list[GroupOwner]:
-    """The commune first, then its hamlets in a stable order."""
-    commune = await _commune(session)
-    hamlets = (
-        await session.scalars(select(Hamlet).where(Hamlet.commune_id == commune.id).order_by(Hamlet.id))
-    ).all()
-    return [_commune_owner(commune), *(GroupOwner(h, h.name) for h in hamlets)]
+    """Every commune, each followed by its hamlets, in a stable order."""
+    communes = (await session.scalars(select(Commune).order_by(Commune.id))).all()
+    several = len(communes) > 1
+    found: list[GroupOwner] = []
+    for commune in communes:
+        hamlets = (
+            await session.scalars(select(Hamlet).where(Hamlet.commune_id == commune.id).order_by(Hamlet.id))
+        ).all()
+        found.append(_commune_owner(commune))
+        found.extend(GroupOwner(h, f"{h.name} ({commune.name})" if several else h.name) for h in hamlets)
+    return found
 
 
 async def find_owner(
-    session: AsyncSession, *, hamlet: str | None = None, commune: bool = False, lock: bool = False
+    session: AsyncSession, *, hamlet: str | None = None, commune: str | None = None, lock: bool = False
 ) -> GroupOwner:
-    """The hamlet named (with or without diacritics, "ấp" optional) or the commune; GroupError if none."""
-    found = await _commune(session, lock=lock and commune)
-    if commune:
+    """A hamlet by name (diacritics and the hamlet word optional), else the commune; GroupError if none.
+
+    `commune` is a slug or name, needed only when the OA serves several communes.
+    """
+    try:
+        found = await select_commune(session, commune or None)
+    except UnknownCommune as exc:
+        raise GroupError(str(exc)) from exc
+    if not hamlet:
+        if lock:
+            await session.refresh(found, with_for_update=True)
         return _commune_owner(found)
-    wanted = fold(hamlet or "")
+    wanted = fold(hamlet)
     query = select(Hamlet).where(Hamlet.commune_id == found.id).order_by(Hamlet.id)
     if lock:
         query = query.with_for_update()
@@ -116,16 +129,7 @@ async def find_owner(
             return GroupOwner(row, row.name)
     known = ", ".join(r.name for r in rows) or "chưa có"
     word = found.hamlet_word
-    raise GroupError(f"Không tìm thấy {word} '{hamlet}'. Các {word} của xã: {known}.")
-
-
-async def _commune(session: AsyncSession, *, lock: bool = False) -> Commune:
-    commune = await default_commune(session)
-    if commune is None:
-        raise GroupError("Chưa có xã nào trong cơ sở dữ liệu.")
-    if lock:
-        await session.refresh(commune, with_for_update=True)
-    return commune
+    raise GroupError(f"{found.name} không có {word} '{hamlet}'. Các {word} của xã: {known}.")
 
 
 def _commune_owner(commune: Commune) -> GroupOwner:
@@ -258,7 +262,8 @@ async def create_group(session: AsyncSession, zalo: ZaloClient, owner: GroupOwne
             f"({' hoặc '.join(products)}). Quản trị xã cần mua hoặc gia hạn gói nhóm trên trang "
             "quản lý OA (oa.zalo.me), rồi chạy lại lệnh này."
         )
-    commune = await _commune(session)
+    commune = await session.get(Commune, _commune_id(owner))
+    assert commune is not None  # hamlets.commune_id is a foreign key
     if owner.is_commune:
         name = f"{commune.name} - Cán bộ và trưởng {commune.hamlet_word}"
         description = f"Nhóm của cán bộ {commune.name} và các trưởng {commune.hamlet_word}."

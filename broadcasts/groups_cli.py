@@ -34,15 +34,23 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     gsub = cmd.add_subparsers(dest="groups_command", required=True)
     gsub.add_parser("list", help="each hamlet's and the commune's group: id, name, status, members, link")
     create = gsub.add_parser("create", help="create the group of a hamlet (or of the commune) on a GMF asset")
-    where = create.add_mutually_exclusive_group(required=True)
-    where.add_argument("--hamlet", metavar="NAME", help='the hamlet, e.g. "Tân Lập" or "ấp tan lap"')
-    where.add_argument("--commune", action="store_true", help="the commune's group of heads and officials")
+    _where(create)
     gsub.add_parser("sync", help="fill in invite links and statuses from Zalo for the groups we know")
     qr = gsub.add_parser("qr", help="the QR code of a group's invite link, as an .svg or .png file")
-    which = qr.add_mutually_exclusive_group(required=True)
-    which.add_argument("--hamlet", metavar="NAME")
-    which.add_argument("--commune", action="store_true")
+    _where(qr)
     qr.add_argument("--out", type=Path, required=True, metavar="FILE.svg|FILE.png")
+
+
+def _where(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--hamlet", metavar="NAME", help='the hamlet, e.g. "Tân Lập" or "ấp tan lap"')
+    parser.add_argument(
+        "--commune",
+        nargs="?",
+        const="",
+        metavar="SLUG",
+        help="alone: the commune's group (heads and officials); with a slug or name: which commune, "
+        "when the OA serves several",
+    )
 
 
 async def run(
@@ -56,6 +64,8 @@ async def run(
 ) -> int:
     """Run one `groups` command; Vietnamese output, exit 1 when refused (nothing changed then)."""
     try:
+        if args.groups_command in ("create", "qr") and not args.hamlet and args.commune is None:
+            raise GroupError("Hãy chọn nhóm: --hamlet TÊN_ẤP, hoặc --commune cho nhóm của xã.")
         if args.groups_command == "qr":
             return await _qr(args, sessions, out)
         if zalo is not None:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from bot.__main__ import _parser
 from bot.clock import FakeClock, epoch_ms
 from bot.events import GroupMembership, Unknown, dedupe_key, parse_event
-from bot.models import Commune, Hamlet, InboxEvent, Resident
+from bot.models import Commune, Hamlet, InboxEvent, Resident, Staff, StaffRole
 from broadcasts import groups_cli
 from broadcasts.groups import QR_ERROR_LEVEL
 from broadcasts.models import GroupMember
@@ -269,6 +269,41 @@ async def test_sync_fills_missing_links_and_reads_statuses(database_url: str) ->
 
         code, out, err = await loa_groups(svc, "sync")  # nothing left to fill in
         assert code == 0 and "đã cập nhật" not in out and "không đổi (đang hoạt động)" in out
+
+
+async def test_with_several_communes_the_commune_is_named(database_url: str) -> None:
+    async with running_service(database_url) as svc:
+        clock = svc.runtime.clock
+        async with svc.runtime.sessions() as s:
+            other = Commune(slug="tan-loi", name="Xã Tân Lợi", hamlet_word="ấp", created_at=clock.now())
+            s.add(other)
+            await s.flush()
+            new = Hamlet(commune_id=other.id, name="Ấp Mới", language="vi")
+            s.add(new)
+            await s.flush()
+            s.add(
+                Staff(
+                    commune_id=other.id,
+                    hamlet_id=new.id,
+                    zalo_user_id=HEAD_HB,
+                    name="Lê Văn Phúc",
+                    role=StaffRole.HAMLET_HEAD,
+                    active=True,
+                )
+            )
+            await s.commit()
+
+        code, _, err = await loa_groups(svc, "create", "--hamlet", "Ấp Mới")
+        assert code == 1 and "nhiều xã" in err and "tan-loi" in err
+        code, out, err = await loa_groups(svc, "create", "--hamlet", "moi", "--commune", "tan-loi")
+        assert code == 0, err
+        row = await hamlet(svc, "Ấp Mới")
+        assert row.group_id and svc.platform.groups[row.group_id].name == "Ấp Mới - Xã Tân Lợi"
+        assert svc.platform.groups[row.group_id].members == [HEAD_HB]
+        code, out, err = await loa_groups(svc, "list")
+        assert code == 0 and "Ấp Mới (Xã Tân Lợi)" in out and "Ấp Tân Lập (Xã Tân Hòa)" in out
+        code, _, err = await loa_groups(svc, "create")
+        assert code == 1 and "--hamlet" in err
 
 
 def test_lifecycle_names_and_shapes_from_every_source() -> None:
