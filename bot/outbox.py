@@ -89,7 +89,7 @@ class OutboxSender:
         send: Send,
         history: History,
         *,
-        concurrency: int = 8,
+        concurrency: int = 16,
         settle_delay: float = 2.0,
         on_authorization_lost: Callable[[str], Awaitable[None]] | None = None,
         on_failed: Callable[[OutboundMessage, int], Awaitable[None]] | None = None,
@@ -173,20 +173,28 @@ class OutboxSender:
             query = query.where(OutboundMessage.id.not_in(self._in_flight))
         async with self._sessions() as session:
             rows = (await session.scalars(query)).all()
-            claimed = []
-            for row in rows:
-                # Marking SENDING is committed before the send: after a crash, the row says its
-                # outcome is unknown instead of looking unsent.
-                result = await session.execute(
-                    update(OutboundMessage)
-                    .where(OutboundMessage.id == row.id, OutboundMessage.status == OutboxStatus.PENDING)
-                    .values(status=OutboxStatus.SENDING, sending_since=now, attempts=row.attempts + 1)
+            if not rows:
+                return []
+            # One UPDATE claims the batch. Marking SENDING is committed before the send: after a
+            # crash, the row says its outcome is unknown instead of looking unsent.
+            result = await session.execute(
+                update(OutboundMessage)
+                .where(
+                    OutboundMessage.id.in_([row.id for row in rows]),
+                    OutboundMessage.status == OutboxStatus.PENDING,
                 )
-                if result.rowcount == 1:  # type: ignore[attr-defined]
-                    row.status, row.sending_since, row.attempts = OutboxStatus.SENDING, now, row.attempts + 1
-                    claimed.append(row)
-                    self._in_flight.add(row.id)
+                .values(status=OutboxStatus.SENDING, sending_since=now, attempts=OutboundMessage.attempts + 1)
+                .returning(OutboundMessage.id)
+                .execution_options(synchronize_session=False)
+            )
+            won = set(result.scalars().all())
             await session.commit()
+        claimed = []
+        for row in rows:
+            if row.id in won:  # another sender may have claimed the rest
+                row.status, row.sending_since, row.attempts = OutboxStatus.SENDING, now, row.attempts + 1
+                claimed.append(row)
+                self._in_flight.add(row.id)
         return claimed
 
     async def _deliver(self, row: OutboundMessage) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -82,11 +83,13 @@ async def fan_out(
                     "group",
                     [(hamlet.group_id, None)],
                     now,
+                    _HamletText(deps, campaign, broadcast, hamlet, commune),
                 )
             await session.commit()
         if "resident" not in campaign.channels:
             continue
         last_id = 0
+        texts: _HamletText | None = None  # rendered once per hamlet, not once per resident
         while True:
             async with sessions() as session:
                 broadcast, campaign, hamlet, commune = await _load(session, broadcast_id, hamlet_id)
@@ -94,6 +97,7 @@ async def fan_out(
                 if not batch:
                     break
                 last_id = batch[-1].id
+                texts = texts or _HamletText(deps, campaign, broadcast, hamlet, commune)
                 written += await _add_missing(
                     session,
                     deps,
@@ -104,6 +108,7 @@ async def fan_out(
                     "resident",
                     [(r.zalo_user_id, r.id) for r in batch],
                     now,
+                    texts,
                 )
                 await session.commit()
         if campaign.household_categories:
@@ -141,6 +146,7 @@ async def _add_missing(
     kind: str,
     targets: list[tuple[str, int | None]],
     now: datetime,
+    texts: _HamletText,
 ) -> int:
     present = set(
         (
@@ -156,24 +162,22 @@ async def _add_missing(
     count = 0
     for target, resident_id in targets:
         if target not in present:
-            count += _add(session, deps, campaign, broadcast, hamlet, commune, kind, target, resident_id, now)
+            count += _add(session, texts, broadcast, hamlet, kind, target, resident_id, now)
     return count
 
 
 def _add(
     session: AsyncSession,
-    deps: Deps,
-    campaign: Campaign,
+    texts: _HamletText,
     broadcast: Broadcast,
     hamlet: Hamlet,
-    commune: Commune,
     kind: str,
     target: str,
     resident_id: int | None,
     now: datetime,
 ) -> int:
     token = new_link_token()
-    text = render_for(deps, campaign, broadcast, hamlet, commune, link=deps.base_url + LINK_PATH + token)
+    text = texts.text(token)
     row = queue_message(
         session,
         key=f"bc:{broadcast.id}:{kind}:{target}",
@@ -197,6 +201,27 @@ def _add(
         )
     )
     return 1
+
+
+class _HamletText:
+    """A hamlet's announcement rendered once, with a stand-in link each copy's own link replaces."""
+
+    def __init__(
+        self, deps: Deps, campaign: Campaign, broadcast: Broadcast, hamlet: Hamlet, commune: Commune
+    ) -> None:
+        self._render: Callable[[str], str] = lambda link: render_for(
+            deps, campaign, broadcast, hamlet, commune, link=link
+        )
+        self._prefix = deps.base_url + LINK_PATH
+        self._stand_in = self._prefix + new_link_token()  # random, of a real token's length
+        self._text = self._render(self._stand_in)
+        self._substitutable = self._text.count(self._stand_in) == 1
+
+    def text(self, token: str) -> str:
+        """The text with `token`'s link, exactly as rendering it afresh would give."""
+        if self._substitutable:
+            return self._text.replace(self._stand_in, self._prefix + token)
+        return self._render(self._prefix + token)
 
 
 async def _recipients(
