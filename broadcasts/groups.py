@@ -342,7 +342,7 @@ async def on_membership(ctx: Context, event: GroupMembership) -> None:
             resident = await resident_for(ctx.session, user_id, ctx.now)
             if resident.hamlet_id is None:  # never overwrite a hamlet the resident chose
                 resident.hamlet_id = hamlet.id
-                resident.commune_id = resident.commune_id or hamlet.commune_id
+                resident.commune_id = hamlet.commune_id  # without a hamlet, the commune was a guess
                 log.info("resident %d linked to hamlet %d by joining its group", resident.id, hamlet.id)
     log.info(
         "group %s: %d user(s) %s (%s)",
