@@ -144,7 +144,7 @@ async def test_good_xlsx_with_a_title_row_and_number_cells(
     assert len(rows) == 2
 
     out, err = io.StringIO(), io.StringIO()
-    assert await households_import_command(sessions, path, out, err, NOW) == 0, err.getvalue()
+    assert await households_import_command(sessions, path, out, err, NOW, "tan-loi") == 0, err.getvalue()
     assert out.getvalue() == (
         "Đã nhập 2 hộ từ tệp ho.xlsx: 2 hộ mới, 0 hộ cập nhật, 0 hộ không đổi; "
         "liên kết thêm 1 tài khoản Zalo với hộ.\n"
@@ -165,10 +165,10 @@ async def test_reimport_updates_instead_of_duplicating(
 ) -> None:
     first = write_csv(tmp_path / "ho.csv", GOOD)
     out, err = io.StringIO(), io.StringIO()
-    assert await households_import_command(sessions, first, out, err, NOW) == 0, err.getvalue()
+    assert await households_import_command(sessions, first, out, err, NOW, "tan-loi") == 0, err.getvalue()
 
     again = io.StringIO()
-    assert await households_import_command(sessions, first, again, err, LATER) == 0
+    assert await households_import_command(sessions, first, again, err, LATER, "tan-loi") == 0
     assert again.getvalue().startswith("Đã nhập 5 hộ từ tệp ho.csv: 0 hộ mới, 0 hộ cập nhật, 5 hộ không đổi;")
     assert "liên kết thêm 0 tài khoản Zalo" in again.getvalue()
 
@@ -208,7 +208,7 @@ async def test_bad_rows_are_all_reported_by_line_and_nothing_changes(
     sessions: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
     good = write_csv(tmp_path / "ho.csv", GOOD)
-    assert await households_import_command(sessions, good, io.StringIO(), io.StringIO(), NOW) == 0
+    assert await households_import_command(sessions, good, io.StringIO(), io.StringIO(), NOW, "tan-loi") == 0
     async with sessions() as session:
         before = {
             c: (h.head_name, h.phone, h.category, h.updated_at)
@@ -249,7 +249,7 @@ async def test_bad_rows_are_all_reported_by_line_and_nothing_changes(
     ]
 
     out, err = io.StringIO(), io.StringIO()
-    assert await households_import_command(sessions, path, out, err, LATER) == 1
+    assert await households_import_command(sessions, path, out, err, LATER, "tan-loi") == 1
     assert out.getvalue() == ""
     lines = err.getvalue().splitlines()
     assert lines[0] == (
@@ -271,7 +271,7 @@ async def test_missing_columns_and_unreadable_files(
 ) -> None:
     path = write_csv(tmp_path / "thieu.csv", [["Mã hộ", "Tên"], ["TL-1", "A"]])
     err = io.StringIO()
-    assert await households_import_command(sessions, path, io.StringIO(), err, NOW) == 1
+    assert await households_import_command(sessions, path, io.StringIO(), err, NOW, "tan-loi") == 1
     assert "- Dòng 1: thiếu cột 'Ấp'\n- Dòng 1: thiếu cột 'Chủ hộ'\n" in err.getvalue()
 
     old = tmp_path / "ho.xls"
@@ -310,7 +310,7 @@ async def test_twenty_thousand_rows_import_with_a_progress_bar(
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     out, err = io.StringIO(), io.StringIO()
-    assert await households_import_command(sessions, path, out, err, NOW) == 0, err.getvalue()
+    assert await households_import_command(sessions, path, out, err, NOW, "tan-loi") == 0, err.getvalue()
     assert out.getvalue().startswith(
         "Đã nhập 20.000 hộ từ tệp lon.csv: 20.000 hộ mới, 0 hộ cập nhật, 0 hộ không đổi; "
         "liên kết thêm 4 tài khoản Zalo với hộ."
@@ -346,6 +346,6 @@ async def test_no_commune_yet(database_url: str, tmp_path: Path) -> None:
         err = io.StringIO()
         path = write_csv(tmp_path / "ho.csv", GOOD)
         assert await households_import_command(make_sessionmaker(engine), path, io.StringIO(), err, NOW) == 1
-        assert err.getvalue().startswith("Chưa có xã nào")
+        assert "chưa có xã nào" in err.getvalue()
     finally:
         await engine.dispose()
