@@ -149,7 +149,7 @@ async def start_runtime(
         clock,
         inbox_handler(settings, clock, replies, faq, dispatcher),
         on_committed=outbox.wake,
-        defer_while=lambda: inbox.busy,
+        pressure=lambda: inbox.rate,
     )
     inbox.on_stored = processor.submit
     scheduler = AsyncIOScheduler(timezone="UTC")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
@@ -20,6 +21,7 @@ from bot.models import InboxEvent, InboxStatus
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 256
+RATE_WINDOW = 0.5  # seconds over which the offered rate is counted
 
 
 @dataclass
@@ -41,7 +43,7 @@ class InboxWriter:
         self,
         engine: AsyncEngine,
         clock: Clock,
-        on_stored: Callable[[list[int]], None] = lambda ids: None,
+        on_stored: Callable[[list[tuple[int, str]]], None] = lambda rows: None,
     ) -> None:
         self._engine = engine
         self._clock = clock
@@ -49,12 +51,17 @@ class InboxWriter:
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._waiting = 0
+        self._window_start = 0.0
+        self._window_count = 0
         self._statement: Executable | None = None
 
     @property
-    def busy(self) -> bool:
-        """Whether acknowledgements are waiting on a commit right now (Zalo is sending)."""
-        return self._waiting > 0
+    def rate(self) -> float:
+        """Events offered per second over the last half second or so: how hard Zalo is sending."""
+        now = time.monotonic()
+        if now - self._window_start > 2 * RATE_WINDOW:
+            return 0.0
+        return self._window_count / max(now - self._window_start, RATE_WINDOW)
 
     def start(self) -> None:
         """Start the background writer."""
@@ -80,6 +87,10 @@ class InboxWriter:
             raise RuntimeError("inbox writer is not running")
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Pending(key, event_name, body, done))
+        now = time.monotonic()
+        if now - self._window_start > RATE_WINDOW:
+            self._window_start, self._window_count = now, 0
+        self._window_count += 1
         self._waiting += 1
         try:
             return await done
@@ -99,15 +110,15 @@ class InboxWriter:
                     if not item.done.done():
                         item.done.set_exception(exc)
                 continue
-            new_ids = [stored[item.key] for item in batch if item.key in stored]
+            new_rows = {stored[item.key]: item.event_name for item in batch if item.key in stored}
             seen: set[str] = set()
             for item in batch:
                 if not item.done.done():
                     fresh = item.key in stored and item.key not in seen
                     item.done.set_result(fresh)
                 seen.add(item.key)
-            if new_ids:
-                self.on_stored(sorted(set(new_ids)))
+            if new_rows:
+                self.on_stored(sorted(new_rows.items()))
 
     async def _write(self, batch: list[_Pending]) -> dict[str, int]:
         now = self._clock.now()

@@ -1,4 +1,4 @@
-"""Background handling of inbox rows, in arrival order; the sweeper re-runs what a crash left."""
+"""Background handling of inbox rows; the sweeper re-runs what a crash left."""
 
 from __future__ import annotations
 
@@ -18,15 +18,26 @@ from bot.models import InboxEvent, InboxStatus
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
-MAX_DEFER = 0.25  # seconds handling may wait for acknowledgements, per event
-DEFER_STEP = 0.005
+MAX_YIELD = 0.25  # longest step aside after one event while Zalo is sending us more
+YIELD_STEP = 0.005
+FLOOD_RATE = 500.0  # events per second offered to the webhook that mean a burst
+RETRY_LATER = 2.0  # seconds before an event that came too early (a receipt before its send) runs again
+# Receipts and echoes of what we sent come in their thousands during a broadcast; people's own
+# messages must not queue behind them.
+BACKGROUND_EVENTS = ("user_received_message", "user_seen_message", "oa_send_")
+
+
+def lane(event_name: str) -> int:
+    """0 for what people did (answered first), 1 for receipts and echoes of our own sends."""
+    return 1 if event_name.startswith(BACKGROUND_EVENTS) else 0
+
 
 # Handles one stored event inside the given session; the caller commits.
 Handle = Callable[[AsyncSession, InboxEvent], Awaitable[None]]
 
 
 class InboxProcessor:
-    """One worker takes inbox rows in id order, so a resident's messages are answered in order."""
+    """One worker takes inbox rows in id order within two lanes: people's messages before receipts."""
 
     def __init__(
         self,
@@ -34,14 +45,14 @@ class InboxProcessor:
         clock: Clock,
         handle: Handle,
         on_committed: Callable[[], None] = lambda: None,
-        defer_while: Callable[[], bool] = lambda: False,
+        pressure: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._handle = handle
         self._on_committed = on_committed
-        self._defer_while = defer_while
-        self._queue: asyncio.Queue[int] = asyncio.Queue()
+        self._pressure = pressure
+        self._queue: asyncio.PriorityQueue[tuple[int, int, str]] = asyncio.PriorityQueue()
         self._queued: set[int] = set()
         self._task: asyncio.Task[None] | None = None
 
@@ -59,12 +70,12 @@ class InboxProcessor:
                 pass
             self._task = None
 
-    def submit(self, ids: list[int]) -> None:
-        """Queue newly stored rows."""
-        for ident in ids:
+    def submit(self, rows: list[tuple[int, str]]) -> None:
+        """Queue newly stored rows, given as (id, event name)."""
+        for ident, event_name in rows:
             if ident not in self._queued:
                 self._queued.add(ident)
-                self._queue.put_nowait(ident)
+                self._queue.put_nowait((lane(event_name), ident, event_name))
 
     @property
     def backlog(self) -> int:
@@ -75,41 +86,42 @@ class InboxProcessor:
         """Queue pending rows that nobody is handling (after a crash or a retry-later)."""
         cutoff = self._clock.now() - older_than
         async with self._sessions() as session:
-            ids = (
-                await session.scalars(
-                    select(InboxEvent.id)
+            rows = (
+                await session.execute(
+                    select(InboxEvent.id, InboxEvent.event_name)
                     .where(InboxEvent.status == InboxStatus.PENDING, InboxEvent.received_at <= cutoff)
                     .order_by(InboxEvent.id)
                 )
             ).all()
-        fresh = [i for i in ids if i not in self._queued]
+        fresh = [(i, name) for i, name in rows if i not in self._queued]
         self.submit(fresh)
         return len(fresh)
 
     async def run_until_idle(self) -> None:
         """Handle everything queued now; for tests and the CLI."""
         while not self._queue.empty():
-            ident = self._queue.get_nowait()
-            await self.process(ident)
+            _, ident, name = self._queue.get_nowait()
+            await self.process(ident, name)
 
     async def _run(self) -> None:
         while True:
-            ident = await self._queue.get()
-            await self._yield_to_acknowledgements()
+            _, ident, name = await self._queue.get()
+            await self._step_aside()
             try:
-                await self.process(ident)
+                await self.process(ident, name)
             except Exception:
                 log.exception("inbox row %d: unexpected failure", ident)
 
-    async def _yield_to_acknowledgements(self) -> None:
-        # Zalo wants its 200 within 2 s and the inbox already holds the event, so while a burst is
-        # being acknowledged, handling waits (a little: replies must not wait for long either).
+    async def _step_aside(self) -> None:
+        # Zalo wants its 200 within 2 s, and the inbox already holds what is handled here. In a
+        # burst, handling waits for it to ease, but never longer than MAX_YIELD per event, so it
+        # always moves on; at the pace of receipts during a broadcast it does not wait at all.
         waited = 0.0
-        while self._defer_while() and waited < MAX_DEFER:
-            await asyncio.sleep(DEFER_STEP)
-            waited += DEFER_STEP
+        while self._pressure() >= FLOOD_RATE and waited < MAX_YIELD:
+            await asyncio.sleep(YIELD_STEP)
+            waited += YIELD_STEP
 
-    async def process(self, ident: int) -> None:
+    async def process(self, ident: int, event_name: str = "") -> None:
         """Handle one row: its effects and its 'done' mark commit together, or not at all."""
         self._queued.discard(ident)
         try:
@@ -122,7 +134,9 @@ class InboxProcessor:
                 row.processed_at = self._clock.now()
                 await session.commit()
         except RetryLater:
-            return  # stays pending; the sweeper brings it back
+            # Stays pending; tried again shortly (and by the sweeper, should this process die).
+            asyncio.get_running_loop().call_later(RETRY_LATER, self.submit, [(ident, event_name)])
+            return
         except Exception as exc:
             log.exception("inbox row %d failed", ident)
             async with self._sessions() as session:

@@ -23,7 +23,7 @@ from tests.signing import signed, text_event
 async def hook(database_url: str) -> AsyncIterator[tuple[TestClient, list[list[int]], object]]:
     engine = make_engine(database_url)
     sessions = make_sessionmaker(engine)
-    handed: list[list[int]] = []
+    handed: list[list[tuple[int, str]]] = []
     writer = InboxWriter(engine, FakeClock(), on_stored=handed.append)
     app = web.Application(client_max_size=2 * 1024 * 1024)
     app[SETTINGS] = Settings.from_env({})
@@ -52,7 +52,7 @@ async def test_signed_event_is_stored_once_and_handed_on(hook) -> None:  # type:
     assert [(r.dedupe_key, r.event_name, r.body) for r in rows] == [
         ("user_send_text:m1", "user_send_text", body.decode())
     ]
-    assert handed == [[rows[0].id]]
+    assert handed == [[(rows[0].id, "user_send_text")]]
 
 
 async def test_bad_signature_gets_401_and_stores_nothing(hook) -> None:  # type: ignore[no-untyped-def]
