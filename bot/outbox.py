@@ -7,9 +7,9 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
@@ -31,6 +31,7 @@ FAILURE_REASONS = {
     -403: "OA không còn trong nhóm Zalo",
 }
 MAX_ATTEMPTS = 8
+REPLY_SLOTS = 4  # sending slots broadcasts may never take
 STALE_SENDING = timedelta(minutes=2)
 RESOLVE_TRIES = 5
 
@@ -89,7 +90,7 @@ class OutboxSender:
         send: Send,
         history: History,
         *,
-        concurrency: int = 16,
+        concurrency: int = 24,
         settle_delay: float = 2.0,
         on_authorization_lost: Callable[[str], Awaitable[None]] | None = None,
         on_failed: Callable[[OutboundMessage, int], Awaitable[None]] | None = None,
@@ -106,6 +107,9 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
+        self._running_bulk: set[asyncio.Task[None]] = set()
+        self._outcomes: list[tuple[int, dict[str, Any], asyncio.Future[None]]] = []
+        self._recorder: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         """Start draining in the background."""
@@ -130,49 +134,52 @@ class OutboxSender:
     async def _loop(self) -> None:
         while True:
             try:
-                started = await self.drain_once()
+                if await self.drain_once():
+                    continue
             except Exception:
                 log.exception("outbox drain failed")
-                started = 0
-            if started == 0:
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
-                except TimeoutError:
-                    pass
-                self._wake.clear()
-            elif self._running:
-                await asyncio.wait(self._running, return_when=asyncio.FIRST_COMPLETED)
+            # Sleep until a send finishes, new rows are committed, or a second passes (for rows
+            # whose retry time comes): a reply queued while broadcasts fill the slots is not kept waiting.
+            wake = asyncio.create_task(self._wake.wait())
+            await asyncio.wait({wake, *self._running}, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+            wake.cancel()
+            self._wake.clear()
 
     async def drain_once(self) -> int:
         """Claim due rows up to the free concurrency and start sending them; returns how many started."""
         free = self._concurrency - len(self._running)
         if free <= 0:
             return 0
-        claimed = await self._claim(free)
+        # Some slots are kept for replies, so that a broadcast backlog can never hold them all.
+        bulk_free = max(0, self._concurrency - REPLY_SLOTS - len(self._running_bulk))
+        claimed = await self._claim(free, bulk_free)
         for row in claimed:
             task = asyncio.create_task(self._deliver(row))
             self._running.add(task)
             task.add_done_callback(self._running.discard)
+            if not row.priority:
+                self._running_bulk.add(task)
+                task.add_done_callback(self._running_bulk.discard)
         return len(claimed)
 
-    async def drain(self) -> None:
-        """Send everything due now and wait for it; for tests and the CLI."""
-        while await self.drain_once() or self._running:
-            if self._running:
-                await asyncio.gather(*list(self._running))
-
-    async def _claim(self, limit: int) -> list[OutboundMessage]:
+    async def _claim(self, limit: int, bulk_limit: int) -> list[OutboundMessage]:
         now = self._clock.now()
-        query = (
+        due = (
             select(OutboundMessage)
             .where(OutboundMessage.status == OutboxStatus.PENDING, OutboundMessage.next_attempt_at <= now)
-            .order_by(OutboundMessage.priority.desc(), OutboundMessage.id)
-            .limit(limit)
+            .order_by(OutboundMessage.id)
         )
         if self._in_flight:
-            query = query.where(OutboundMessage.id.not_in(self._in_flight))
+            due = due.where(OutboundMessage.id.not_in(self._in_flight))
         async with self._sessions() as session:
-            rows = (await session.scalars(query)).all()
+            rows = list(
+                (await session.scalars(due.where(OutboundMessage.priority.is_(True)).limit(limit))).all()
+            )
+            if len(rows) < limit and bulk_limit > 0:
+                bulk = due.where(OutboundMessage.priority.is_(False)).limit(
+                    min(limit - len(rows), bulk_limit)
+                )
+                rows += (await session.scalars(bulk)).all()
             if not rows:
                 return []
             # One UPDATE claims the batch. Marking SENDING is committed before the send: after a
@@ -237,17 +244,53 @@ class OutboxSender:
                 "zalo_message_id": message_id,
                 "sent_at": self._clock.now(),
             }
-        async with self._sessions() as session:
-            await session.execute(
-                update(OutboundMessage).where(OutboundMessage.id == row.id).values(**values)
-            )
-            await session.commit()
+        try:
+            await self._record(row.id, values)
+        except Exception:
+            # Not recorded: the row stays SENDING and is settled by reading the chat back.
+            log.exception("could not record the outcome of outbound %s", row.key)
+            self._in_flight.discard(row.id)
+            return
         self._in_flight.discard(row.id)
         if values.get("status") == OutboxStatus.FAILED and self._on_failed is not None:
             try:
                 await self._on_failed(row, int(values["error_code"]))
             except Exception:
                 log.exception("failure hook for outbound %s", row.key)
+
+    async def _record(self, row_id: int, values: dict[str, Any]) -> None:
+        """Record one send's outcome; every outcome that arrives meanwhile shares one commit."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._outcomes.append((row_id, values, done))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._write_outcomes())
+        await done
+
+    async def _write_outcomes(self) -> None:
+        table = cast(Table, OutboundMessage.__table__)
+        while self._outcomes:
+            batch, self._outcomes = self._outcomes, []
+            groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+            for row_id, values, _ in batch:
+                groups.setdefault(tuple(sorted(values)), []).append(
+                    {"row_id": row_id, **{f"v_{k}": v for k, v in values.items()}}
+                )
+            try:
+                async with self._sessions() as session:
+                    for keys, params in groups.items():
+                        stmt = (
+                            update(table)
+                            .where(table.c.id == bindparam("row_id"))
+                            .values({k: bindparam(f"v_{k}") for k in keys})
+                        )
+                        await session.execute(stmt, params)
+                    await session.commit()
+            except Exception as exc:
+                for _, _, done in batch:
+                    done.set_exception(exc)
+                continue
+            for _, _, done in batch:
+                done.set_result(None)
 
     async def resolve_unknown(self, *, older_than: timedelta = STALE_SENDING) -> int:
         """Settle rows left in SENDING by a crash or a lost answer, by reading the chat back.
