@@ -54,6 +54,8 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
             cur.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode survives a process kill; only power loss can drop the last commits.
             cur.execute("PRAGMA synchronous=NORMAL")
+            # Checkpoint the log less often (every ~40 MB): each one stalls the commit that runs it.
+            cur.execute("PRAGMA wal_autocheckpoint=10000")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()

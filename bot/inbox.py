@@ -53,6 +53,7 @@ class InboxWriter:
         self._waiting = 0
         self._window_start = 0.0
         self._window_count = 0
+        self._last_rate = 0.0
         self._statement: Executable | None = None
 
     @property
@@ -61,7 +62,8 @@ class InboxWriter:
         now = time.monotonic()
         if now - self._window_start > 2 * RATE_WINDOW:
             return 0.0
-        return self._window_count / max(now - self._window_start, RATE_WINDOW)
+        # A window just begun has counted little yet: the one before it speaks for the moment.
+        return max(self._last_rate, self._window_count / max(now - self._window_start, RATE_WINDOW))
 
     def start(self) -> None:
         """Start the background writer."""
@@ -89,6 +91,8 @@ class InboxWriter:
         self._queue.put_nowait(_Pending(key, event_name, body, done))
         now = time.monotonic()
         if now - self._window_start > RATE_WINDOW:
+            elapsed = now - self._window_start
+            self._last_rate = self._window_count / elapsed if elapsed < 2 * RATE_WINDOW else 0.0
             self._window_start, self._window_count = now, 0
         self._window_count += 1
         self._waiting += 1
