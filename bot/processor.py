@@ -18,7 +18,7 @@ from bot.models import InboxEvent, InboxStatus
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
-MAX_YIELD = 0.25  # longest step aside after one event while Zalo is sending us more
+MAX_YIELD = 0.25  # longest wait before one event while Zalo floods us; handling never stops
 YIELD_STEP = 0.005
 FLOOD_RATE = 500.0  # events per second offered to the webhook that mean a burst
 RETRY_LATER = 2.0  # seconds before an event that came too early (a receipt before its send) runs again
