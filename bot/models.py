@@ -162,7 +162,10 @@ class OutboundMessage(Base):
     """A message we send through Zalo: written before sending, unique by key."""
 
     __tablename__ = "outbound_messages"
-    __table_args__ = (Index("ix_outbound_status_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        # The sender claims pending rows lane by lane in id order: walk them, never sort them.
+        Index("ix_outbound_claim", "status", "priority", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(255), unique=True)  # idempotency key, e.g. reply:<inbox id>:0

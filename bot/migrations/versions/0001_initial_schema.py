@@ -121,11 +121,11 @@ def upgrade() -> None:
         sa.UniqueConstraint("key"),
     )
     with op.batch_alter_table("outbound_messages", schema=None) as batch_op:
+        batch_op.create_index("ix_outbound_claim", ["status", "priority", "id"], unique=False)
         batch_op.create_index(batch_op.f("ix_outbound_messages_recipient_id"), ["recipient_id"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_outbound_messages_zalo_message_id"), ["zalo_message_id"], unique=False
         )
-        batch_op.create_index("ix_outbound_status_due", ["status", "next_attempt_at"], unique=False)
 
     op.create_table(
         "zalo_tokens",
@@ -535,9 +535,9 @@ def downgrade() -> None:
     op.drop_table("hamlets")
     op.drop_table("zalo_tokens")
     with op.batch_alter_table("outbound_messages", schema=None) as batch_op:
-        batch_op.drop_index("ix_outbound_status_due")
         batch_op.drop_index(batch_op.f("ix_outbound_messages_zalo_message_id"))
         batch_op.drop_index(batch_op.f("ix_outbound_messages_recipient_id"))
+        batch_op.drop_index("ix_outbound_claim")
 
     op.drop_table("outbound_messages")
     op.drop_table("oauth_states")
