@@ -24,6 +24,7 @@ from bot.faq_book import FaqBook
 from bot.inbox import InboxWriter
 from bot.keys import INBOX, RUNTIME, SETTINGS
 from bot.models import InboxEvent, OutboundMessage
+from bot.oa_client import build_client
 from bot.oauth_routes import oauth_callback
 from bot.outbox import OutboxSender
 from bot.processor import Handle, InboxProcessor, decode_body
@@ -32,10 +33,8 @@ from bot.runtime import Runtime
 from bot.seed import seed_demo
 from bot.token_store import DbTokenStore
 from bot.webhook import zalo_webhook
-from bot.zalo.client import ZaloClient
 from bot.zalo.limiter import RateLimiter
-from bot.zalo.oauth import refresh_tokens
-from bot.zalo.tokens import TokenManager, TokenPair
+from bot.zalo.tokens import TokenPair
 from broadcasts import setup as broadcasts_setup
 
 log = logging.getLogger(__name__)
@@ -108,19 +107,7 @@ async def start_runtime(
     http = aiohttp.ClientSession()
     limiter = RateLimiter(settings.zalo_rate_per_minute)
 
-    async def refresher(refresh_token: str) -> TokenPair:
-        return await refresh_tokens(
-            http,
-            settings.zalo_oauth_base,
-            settings.zalo_app_id,
-            settings.zalo_app_secret,
-            refresh_token,
-            now=clock.now,
-        )
-
-    store = DbTokenStore(sessions, settings.zalo_oa_id, clock)
-    tokens = TokenManager(store, refresher, now=clock.now)
-    zalo = ZaloClient(http, api_base=settings.zalo_api_base, tokens=tokens, limiter=limiter)
+    zalo, tokens, store = build_client(settings, http, sessions, clock, limiter=limiter)
 
     async def send(row: OutboundMessage) -> str:
         if row.channel == "group":

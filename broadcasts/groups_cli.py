@@ -15,12 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import SystemClock
 from bot.config import Settings
-from bot.token_store import DbTokenStore
+from bot.oa_client import build_client
 from bot.zalo.client import ZaloClient
 from bot.zalo.errors import ZaloClientError
-from bot.zalo.limiter import RateLimiter
-from bot.zalo.oauth import refresh_tokens
-from bot.zalo.tokens import TokenManager, TokenPair
+from bot.zalo.tokens import TokenPair
 from broadcasts import groups
 from broadcasts.groups import STATUS_WORDS, GroupError
 
@@ -141,32 +139,15 @@ async def cli_client(settings: Settings, sessions: Sessions) -> AsyncIterator[Za
     """A Zalo client for one command, on the token pair the service keeps in the database."""
     clock = SystemClock()
     async with aiohttp.ClientSession() as http:
-
-        async def refresher(refresh_token: str) -> TokenPair:
-            return await refresh_tokens(
-                http,
-                settings.zalo_oauth_base,
-                settings.zalo_app_id,
-                settings.zalo_app_secret,
-                refresh_token,
-                now=clock.now,
-            )
-
-        store = DbTokenStore(sessions, settings.zalo_oa_id, clock)
         # No early refresh: rotating the pair is the running service's job; a command rotates only
         # when Zalo rejects the token, and then saves the new pair for the service to pick up.
-        tokens = TokenManager(store, refresher, now=clock.now, refresh_margin=timedelta(0))
+        client, tokens, store = build_client(settings, http, sessions, clock, refresh_margin=timedelta(0))
         if await store.load() is None:
             pair = await _first_pair(settings, http, clock.now())
             if pair is None:
                 raise GroupError("Dịch vụ chưa kết nối với Zalo OA. Quản trị OA chạy: loa zalo connect")
             await tokens.install(pair)
-        yield ZaloClient(
-            http,
-            api_base=settings.zalo_api_base,
-            tokens=tokens,
-            limiter=RateLimiter(settings.zalo_rate_per_minute),
-        )
+        yield client
 
 
 async def _first_pair(settings: Settings, http: aiohttp.ClientSession, now: datetime) -> TokenPair | None:
