@@ -196,3 +196,45 @@ def serve_env(database_url: str, sandbox_port: int, port: int, **extra: str) -> 
         **extra,
     )
     return env
+
+
+@asynccontextmanager
+async def sandbox_and_serve(
+    database_url: str, workdir: Path, **env: str
+) -> AsyncIterator[tuple[SandboxPlatform, ServeProcess]]:
+    """A sandbox served in this process and a real `loa serve` process pointed at it (to kill at will)."""
+    from bot.clock import SystemClock
+    from bot.config import SANDBOX_APP_ID, SANDBOX_APP_SECRET, SANDBOX_OA_ID, SANDBOX_OA_SECRET_KEY
+    from bot.sandbox.api import create_sandbox_app
+
+    sandbox_port, serve_port = free_port(), free_port()
+    platform = SandboxPlatform(
+        app_id=SANDBOX_APP_ID,
+        app_secret=SANDBOX_APP_SECRET,
+        oa_secret_key=SANDBOX_OA_SECRET_KEY,
+        oa_id=SANDBOX_OA_ID,
+        webhook_url=f"http://127.0.0.1:{serve_port}/zalo/webhook",
+        clock=SystemClock(),
+    )
+    platform.seed_demo()
+    runner = web.AppRunner(create_sandbox_app(platform), shutdown_timeout=1)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", sandbox_port).start()
+    first = platform.issue_initial_tokens()
+    serve = ServeProcess(
+        serve_env(
+            database_url,
+            sandbox_port,
+            serve_port,
+            ZALO_ACCESS_TOKEN=first.access_token,
+            ZALO_REFRESH_TOKEN=first.refresh_token,
+            **env,
+        ),
+        workdir,
+    )
+    try:
+        await serve.start()
+        yield platform, serve
+    finally:
+        serve.stop()
+        await runner.cleanup()

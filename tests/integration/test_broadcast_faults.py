@@ -9,18 +9,15 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import jobs
 from bot.clock import FakeClock, SystemClock
-from bot.config import SANDBOX_APP_ID, SANDBOX_APP_SECRET, SANDBOX_OA_ID, SANDBOX_OA_SECRET_KEY
 from bot.db import make_engine, make_sessionmaker
 from bot.demo import HAMLETS
 from bot.models import Hamlet, OutboundMessage, OutboxStatus, Resident, Staff
 from bot.replies import Replies
-from bot.sandbox.api import create_sandbox_app
 from bot.sandbox.platform import SandboxPlatform
 from broadcasts import scheduler
 from broadcasts.campaigns import CampaignRequest, Deps, create_campaign
@@ -28,7 +25,7 @@ from broadcasts.models import Broadcast, Delivery, Status
 from broadcasts.render import AnnouncementTemplates
 from broadcasts.setup import deps_for, run_tick
 from broadcasts.timing import Recurrence
-from tests.service import REPO, ServeProcess, Service, eventually, free_port, running_service, serve_env
+from tests.service import REPO, ServeProcess, Service, eventually, running_service, sandbox_and_serve
 
 OFFICIAL = "3000000000000000007"
 GROUP_IDS = [group_id for _, _, group_id in HAMLETS]
@@ -139,43 +136,19 @@ class World:
 
 @pytest.fixture
 async def world(database_url: str, tmp_path: Path) -> AsyncIterator[World]:
-    sandbox_port, serve_port = free_port(), free_port()
-    platform = SandboxPlatform(
-        app_id=SANDBOX_APP_ID,
-        app_secret=SANDBOX_APP_SECRET,
-        oa_secret_key=SANDBOX_OA_SECRET_KEY,
-        oa_id=SANDBOX_OA_ID,
-        webhook_url=f"http://127.0.0.1:{serve_port}/zalo/webhook",
-        clock=SystemClock(),
-    )
-    platform.seed_demo()
-    runner = web.AppRunner(create_sandbox_app(platform), shutdown_timeout=1)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", sandbox_port).start()
-    first = platform.issue_initial_tokens()
-    env = serve_env(
-        database_url,
-        sandbox_port,
-        serve_port,
-        ZALO_ACCESS_TOKEN=first.access_token,
-        ZALO_REFRESH_TOKEN=first.refresh_token,
-        ZALO_RATE_PER_MINUTE="1500",  # 25 sends a second: the drain lasts long enough to be cut
-    )
-    serve = ServeProcess(env, tmp_path)
-    await serve.start()
-    engine = make_engine(database_url)
-    templates = REPO / "templates"
-    deps = Deps(
-        AnnouncementTemplates(templates / "announcements"),
-        Replies(templates),
-        f"http://127.0.0.1:{serve_port}",
-    )
-    try:
-        yield World(platform, serve, make_sessionmaker(engine), deps)
-    finally:
-        serve.stop()
-        await engine.dispose()
-        await runner.cleanup()
+    # 25 sends a second: the drain lasts long enough to be cut.
+    async with sandbox_and_serve(database_url, tmp_path, ZALO_RATE_PER_MINUTE="1500") as (platform, serve):
+        engine = make_engine(database_url)
+        templates = REPO / "templates"
+        deps = Deps(
+            AnnouncementTemplates(templates / "announcements"),
+            Replies(templates),
+            f"http://127.0.0.1:{serve.port}",
+        )
+        try:
+            yield World(platform, serve, make_sessionmaker(engine), deps)
+        finally:
+            await engine.dispose()
 
 
 async def test_killed_mid_broadcast_then_restarted_sends_every_copy_once(world: World) -> None:

@@ -7,16 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 from sqlalchemy import select
 
-from bot.clock import SystemClock
-from bot.config import SANDBOX_APP_ID, SANDBOX_APP_SECRET, SANDBOX_OA_ID, SANDBOX_OA_SECRET_KEY
 from bot.db import make_engine, make_sessionmaker
 from bot.models import OutboundMessage, OutboxStatus, ZaloToken
-from bot.sandbox.api import create_sandbox_app
 from bot.sandbox.platform import SandboxPlatform
-from tests.service import ServeProcess, eventually, free_port, serve_env
+from tests.service import ServeProcess, eventually, sandbox_and_serve
 
 BA_SAU = "4000000000000000001"
 
@@ -43,34 +39,8 @@ class World:
 
 @pytest.fixture
 async def world(database_url: str, tmp_path: Path) -> AsyncIterator[World]:
-    sandbox_port, serve_port = free_port(), free_port()
-    platform = SandboxPlatform(
-        app_id=SANDBOX_APP_ID,
-        app_secret=SANDBOX_APP_SECRET,
-        oa_secret_key=SANDBOX_OA_SECRET_KEY,
-        oa_id=SANDBOX_OA_ID,
-        webhook_url=f"http://127.0.0.1:{serve_port}/zalo/webhook",
-        clock=SystemClock(),
-    )
-    platform.seed_demo()
-    runner = web.AppRunner(create_sandbox_app(platform), shutdown_timeout=1)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", sandbox_port).start()
-    first = platform.issue_initial_tokens()
-    env = serve_env(
-        database_url,
-        sandbox_port,
-        serve_port,
-        ZALO_ACCESS_TOKEN=first.access_token,
-        ZALO_REFRESH_TOKEN=first.refresh_token,
-    )
-    serve = ServeProcess(env, tmp_path)
-    await serve.start()
-    try:
+    async with sandbox_and_serve(database_url, tmp_path) as (platform, serve):
         yield World(platform, serve, database_url)
-    finally:
-        serve.stop()
-        await runner.cleanup()
 
 
 async def test_killed_before_the_reply_left_then_restarted_sends_it_once(world: World) -> None:
