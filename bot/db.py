@@ -12,6 +12,9 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 from bot.config import async_url
+from bot.write_gate import install_write_gate
+
+SQLITE_BUSY_SECONDS = 30
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -44,7 +47,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Create the async engine; SQLite gets WAL so a killed process loses nothing committed."""
     url = async_url(url)
     if url.startswith("sqlite"):
-        kwargs.setdefault("connect_args", {"timeout": 30})
+        kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_SECONDS})
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
 
@@ -57,8 +60,10 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
             # Checkpoint the log less often (every ~40 MB): each one stalls the commit that runs it.
             cur.execute("PRAGMA wal_autocheckpoint=10000")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
             cur.close()
+
+        install_write_gate(engine, SQLITE_BUSY_SECONDS)
 
     return engine
 

@@ -17,6 +17,7 @@ from sqlalchemy.sql import Executable
 
 from bot.clock import Clock
 from bot.models import InboxEvent, InboxStatus
+from bot.write_gate import PRIORITY_OPTION
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +141,10 @@ class InboxWriter:
                 },
             )
         if self._statement is None:
-            self._statement = insert_ignoring_duplicates(self._engine.dialect.name)
+            # A webhook's answer waits for this commit: it goes before other writes.
+            self._statement = insert_ignoring_duplicates(self._engine.dialect.name).execution_options(
+                **{PRIORITY_OPTION: True}
+            )
         async with self._engine.begin() as conn:
             result = await conn.execute(self._statement, list(rows.values()))
             return {key: ident for ident, key in result.all()}
