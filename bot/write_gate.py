@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.engine.interfaces import ExecutionContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import await_only
@@ -46,10 +47,16 @@ class WriteGate:
         """How many transactions wait for the gate."""
         return len(self._priority) + len(self._normal)
 
+    def try_acquire(self) -> bool:
+        """Take the gate if it is free and nobody queues for it."""
+        if self._held or self.waiting:
+            return False
+        self._held = True
+        return True
+
     async def acquire(self, *, priority: bool = False) -> None:
         """Wait for the gate (callers bound the wait, as SQLite bounds its busy wait)."""
-        if not self._held and not self.waiting:
-            self._held = True
+        if self.try_acquire():
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         lane = self._priority if priority else self._normal
@@ -77,9 +84,17 @@ class WriteGate:
         self._held = False
 
 
+_GATES: weakref.WeakKeyDictionary[Engine, WriteGate] = weakref.WeakKeyDictionary()
+
+
+def gate_of(engine: AsyncEngine) -> WriteGate | None:
+    """The write gate installed on `engine`, if any."""
+    return _GATES.get(engine.sync_engine)
+
+
 def install_write_gate(engine: AsyncEngine, timeout: float) -> WriteGate:
     """Make every write transaction of `engine` hold one gate from its first write to its end."""
-    gate = WriteGate()
+    gate = _GATES[engine.sync_engine] = WriteGate()
     holders: set[int] = set()  # ids of the DBAPI connections holding the gate
     sync_engine = engine.sync_engine
     dialect: Dialect = sync_engine.dialect
@@ -96,8 +111,9 @@ def install_write_gate(engine: AsyncEngine, timeout: float) -> WriteGate:
         dbapi = conn.connection.dbapi_connection
         if dbapi is None or id(dbapi) in holders or not _WRITES.match(statement):
             return
-        priority = bool(context is not None and context.execution_options.get(PRIORITY_OPTION))
-        await_only(asyncio.wait_for(gate.acquire(priority=priority), timeout))
+        if not gate.try_acquire():
+            priority = bool(context is not None and context.execution_options.get(PRIORITY_OPTION))
+            await_only(asyncio.wait_for(gate.acquire(priority=priority), timeout))
         holders.add(id(dbapi))
 
     def _leave(connection: Any) -> None:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, text
 
 from bot.db import make_engine
-from bot.write_gate import PRIORITY_OPTION, WriteGate
+from bot.write_gate import PRIORITY_OPTION, WriteGate, gate_of
 
 
 async def test_priority_waiters_go_first_and_each_lane_keeps_its_order() -> None:
@@ -50,6 +50,8 @@ async def test_a_writer_that_gives_up_leaves_the_queue_and_the_gate_usable() -> 
 
 async def test_sqlite_writers_wait_for_the_open_transaction_and_the_inbox_overtakes(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'gate.db'}")
+    gate = gate_of(engine)
+    assert gate is not None
     async with engine.begin() as conn:
         await conn.execute(text("CREATE TABLE log (id INTEGER PRIMARY KEY, who TEXT)"))
     table_insert = text("INSERT INTO log (who) VALUES (:who)")
@@ -62,10 +64,16 @@ async def test_sqlite_writers_wait_for_the_open_transaction_and_the_inbox_overta
     try:
         async with engine.connect() as holder:
             await holder.execute(table_insert, {"who": "first"})  # holds the write lock, uncommitted
-            waiting = [asyncio.create_task(write(w)) for w in ("broadcast-1", "broadcast-2")]
-            await asyncio.sleep(0.05)
-            waiting.append(asyncio.create_task(write("inbox", priority=True)))
-            await asyncio.sleep(0.05)
+            waiting: list[asyncio.Task[None]] = []
+
+            async def queued(n: int) -> None:
+                while gate.waiting < n:
+                    await asyncio.sleep(0.001)
+
+            # Each writer is in the queue before the next one starts: the arrival order is known.
+            for who, priority in (("broadcast-1", False), ("broadcast-2", False), ("inbox", True)):
+                waiting.append(asyncio.create_task(write(who, priority)))
+                await asyncio.wait_for(queued(len(waiting)), 5)
             assert not any(t.done() for t in waiting)  # queued, not failed with "database is locked"
             await holder.commit()
         await asyncio.wait_for(asyncio.gather(*waiting), 5)
