@@ -32,6 +32,7 @@ from bot.replies import Replies
 from bot.runtime import Runtime
 from bot.seed import seed_demo
 from bot.token_store import DbTokenStore
+from bot.wal import WalCheckpointer
 from bot.webhook import zalo_webhook
 from bot.zalo.limiter import RateLimiter
 from bot.zalo.tokens import TokenPair
@@ -91,7 +92,9 @@ async def start_runtime(
     settings: Settings, clock: Clock, platform: object | None = None, *, start_jobs: bool = True
 ) -> Runtime:
     """Open the database, load the FAQ, connect the Zalo client and start the background workers."""
-    engine = make_engine(settings.database_url)
+    sqlite = settings.database_url.startswith("sqlite")
+    engine = make_engine(settings.database_url, checkpoint_in_background=sqlite)
+    checkpointer = WalCheckpointer(engine) if sqlite else None
     sessions = make_sessionmaker(engine)
     if settings.seed_demo:
         async with sessions() as session:
@@ -158,10 +161,13 @@ async def start_runtime(
         outbox=outbox,
         scheduler=scheduler,
         sandbox=platform,  # type: ignore[arg-type]
+        checkpointer=checkpointer,
     )
     runtime.append(rt)
     await bootstrap_tokens(rt, store)
     inbox.start()
+    if checkpointer is not None:
+        checkpointer.start()
     if start_jobs:
         processor.start()
         outbox.start()
@@ -223,6 +229,8 @@ async def stop_runtime(rt: Runtime) -> None:
     await rt.inbox.stop()
     await rt.processor.stop()
     await rt.outbox.stop()
+    if rt.checkpointer is not None:
+        await rt.checkpointer.stop()
     if rt.sandbox is not None:
         await rt.sandbox.close()
     await rt.http.close()

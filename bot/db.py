@@ -43,8 +43,12 @@ class Base(DeclarativeBase):
     """Declarative base of every table."""
 
 
-def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """Create the async engine; SQLite gets WAL so a killed process loses nothing committed."""
+def make_engine(url: str, *, checkpoint_in_background: bool = False, **kwargs: Any) -> AsyncEngine:
+    """Create the async engine; SQLite gets WAL so a killed process loses nothing committed.
+
+    With `checkpoint_in_background`, commits never checkpoint the SQLite log: the caller runs a
+    `bot.wal.WalCheckpointer` instead.
+    """
     url = async_url(url)
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_SECONDS})
@@ -57,8 +61,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
             cur.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode survives a process kill; only power loss can drop the last commits.
             cur.execute("PRAGMA synchronous=NORMAL")
-            # Checkpoint the log less often (every ~40 MB): each one stalls the commit that runs it.
-            cur.execute("PRAGMA wal_autocheckpoint=10000")
+            cur.execute(f"PRAGMA wal_autocheckpoint={0 if checkpoint_in_background else 1000}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
             cur.close()

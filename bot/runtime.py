@@ -17,6 +17,7 @@ from bot.inbox import InboxWriter
 from bot.outbox import OutboxSender
 from bot.processor import InboxProcessor
 from bot.replies import Replies
+from bot.wal import WalCheckpointer
 from bot.zalo.client import ZaloClient
 from bot.zalo.limiter import RateLimiter
 from bot.zalo.tokens import TokenManager
@@ -45,4 +46,5 @@ class Runtime:
     outbox: OutboxSender
     scheduler: AsyncIOScheduler
     sandbox: SandboxPlatform | None = None
+    checkpointer: WalCheckpointer | None = None  # SQLite only
     zalo_status: str = field(default="ok")  # ok / not_connected / authorization_lost
