@@ -22,6 +22,9 @@ MAX_YIELD = 0.25  # longest wait before one event while Zalo floods us; handling
 YIELD_STEP = 0.005
 FLOOD_RATE = 500.0  # events per second offered to the webhook that mean a burst
 RETRY_LATER = 2.0  # seconds before an event that came too early (a receipt before its send) runs again
+# Receipts and echoes held in memory at most; during a large broadcast the rest wait in the inbox
+# table (they are durable there already) and are read back in pages, so memory stays flat.
+MAX_QUEUED = 5000
 # Receipts and echoes of what we sent come in their thousands during a broadcast; people's own
 # messages must not queue behind them.
 BACKGROUND_EVENTS = ("user_received_message", "user_seen_message", "oa_send_")
@@ -54,6 +57,8 @@ class InboxProcessor:
         self._pressure = pressure
         self._queue: asyncio.PriorityQueue[tuple[int, int, str]] = asyncio.PriorityQueue()
         self._queued: set[int] = set()
+        self._queued_background = 0  # lane-1 rows in the queue
+        self._overflow = False  # some pending lane-1 rows were left in the table
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -71,11 +76,24 @@ class InboxProcessor:
             self._task = None
 
     def submit(self, rows: list[tuple[int, str]]) -> None:
-        """Queue newly stored rows, given as (id, event name)."""
+        """Queue newly stored rows, given as (id, event name); people's messages are always queued."""
         for ident, event_name in rows:
-            if ident not in self._queued:
-                self._queued.add(ident)
-                self._queue.put_nowait((lane(event_name), ident, event_name))
+            if ident in self._queued:
+                continue
+            row_lane = lane(event_name)
+            if row_lane == 1:
+                if self._queued_background >= MAX_QUEUED:
+                    self._overflow = True  # read back from the table once the queue runs dry
+                    continue
+                self._queued_background += 1
+            self._queued.add(ident)
+            self._queue.put_nowait((row_lane, ident, event_name))
+
+    def _take(self, item: tuple[int, int, str]) -> tuple[int, str]:
+        row_lane, ident, event_name = item
+        if row_lane == 1:
+            self._queued_background -= 1
+        return ident, event_name
 
     @property
     def backlog(self) -> int:
@@ -85,27 +103,46 @@ class InboxProcessor:
     async def sweep(self, older_than: timedelta = timedelta(seconds=30)) -> int:
         """Queue pending rows that nobody is handling (after a crash or a retry-later)."""
         cutoff = self._clock.now() - older_than
+        limit = MAX_QUEUED + len(self._queued)  # a page: whatever is beyond it is read back later
         async with self._sessions() as session:
             rows = (
                 await session.execute(
                     select(InboxEvent.id, InboxEvent.event_name)
                     .where(InboxEvent.status == InboxStatus.PENDING, InboxEvent.received_at <= cutoff)
                     .order_by(InboxEvent.id)
+                    .limit(limit)
                 )
             ).all()
+        if len(rows) == limit:
+            self._overflow = True
         fresh = [(i, name) for i, name in rows if i not in self._queued]
         self.submit(fresh)
         return len(fresh)
 
     async def run_until_idle(self) -> None:
-        """Handle everything queued now; for tests and the CLI."""
-        while not self._queue.empty():
-            _, ident, name = self._queue.get_nowait()
+        """Handle everything queued now (and what overflowed into the table); for tests and the CLI."""
+        while not self._queue.empty() or self._overflow:
+            if self._queue.empty():
+                await self._read_back()
+                continue
+            ident, name = self._take(self._queue.get_nowait())
             await self.process(ident, name)
+
+    async def _read_back(self) -> None:
+        self._overflow = False
+        await self.sweep(timedelta(0))
 
     async def _run(self) -> None:
         while True:
-            _, ident, name = await self._queue.get()
+            if self._queue.empty() and self._overflow:
+                try:
+                    await self._read_back()
+                except Exception:
+                    self._overflow = True
+                    log.exception("reading pending inbox rows back failed")
+                    await asyncio.sleep(1.0)
+                continue
+            ident, name = self._take(await self._queue.get())
             await self._step_aside()
             try:
                 await self.process(ident, name)
