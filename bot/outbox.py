@@ -39,8 +39,7 @@ Send = Callable[[OutboundMessage], Awaitable[str]]
 History = Callable[[OutboundMessage], Awaitable[list[dict[str, Any]]]]
 
 
-def queue_message(
-    session: AsyncSession,
+def outbound_row(
     *,
     key: str,
     channel: str,
@@ -50,21 +49,27 @@ def queue_message(
     now: datetime,
     priority: bool = True,
     message: dict[str, Any] | None = None,
-) -> OutboundMessage:
-    """Add an outbound row to the session; it is sent only after the caller commits."""
-    row = OutboundMessage(
-        key=key,
-        channel=channel,
-        recipient_id=recipient_id,
-        purpose=purpose,
-        text=text,
-        message=message or {"text": text},
-        priority=priority,
-        status=OutboxStatus.PENDING,
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-    )
+) -> dict[str, Any]:
+    """The column values of a new, pending outbound row (for bulk inserts)."""
+    return {
+        "key": key,
+        "channel": channel,
+        "recipient_id": recipient_id,
+        "purpose": purpose,
+        "text": text,
+        "message": message or {"text": text},
+        "priority": priority,
+        "status": OutboxStatus.PENDING,
+        "attempts": 0,
+        "resolve_attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
+def queue_message(session: AsyncSession, **fields: Any) -> OutboundMessage:
+    """Add an outbound row (the fields of `outbound_row`); it is sent only after the caller commits."""
+    row = OutboundMessage(**outbound_row(**fields))
     session.add(row)
     return row
 
