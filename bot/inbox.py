@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH = 256  # rows per commit; 6 parameters each stays far below SQLite's limit of 32,766
 _COLUMNS = ("dedupe_key", "event_name", "body", "received_at", "status", "attempts")
+# Rows per SQLite insert statement: powers of two and one and a half times them, up to MAX_BATCH.
+_SQLITE_SIZES = sorted({n for k in range(9) for n in (1 << k, 3 << k) if n <= MAX_BATCH})
 RATE_WINDOW = 0.5  # seconds over which the offered rate is counted
 
 
@@ -154,25 +156,32 @@ class InboxWriter:
         self, conn: AsyncConnection, rows: list[dict[str, object]], now: datetime
     ) -> dict[str, int]:
         # The webhook's answer waits on this statement, so it skips the per-row work of a compiled
-        # insert: one plain multi-row INSERT, its text kept per batch size, and the shared
-        # timestamp converted once by the column's own type.
-        table = cast(Table, InboxEvent.__table__)
-        sql = self._sqlite_sql.get(len(rows))
-        if sql is None:
-            one = "(" + ", ".join("?" * len(_COLUMNS)) + ")"
-            sql = self._sqlite_sql[len(rows)] = (
-                f"INSERT INTO {table.name} ({', '.join(_COLUMNS)}) VALUES {', '.join([one] * len(rows))} "
-                "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key"
-            )
-        stamp = table.c.received_at.type.bind_processor(conn.dialect)
+        # insert: one plain multi-row INSERT, and the shared timestamp converted once by the
+        # column's own type. Statements come in a few sizes, the batch padded with repeats of its
+        # last row (ignored as duplicates): the driver keeps a handful of prepared statements per
+        # connection instead of one large statement for every batch length it has seen.
+        stamp = InboxEvent.__table__.c.received_at.type.bind_processor(conn.dialect)
         received_at = stamp(now) if stamp else now
         pending = str(InboxStatus.PENDING)
+        size = next(n for n in _SQLITE_SIZES if n >= len(rows))
         params: list[object] = []
-        for row in rows:
+        for row in rows + rows[-1:] * (size - len(rows)):
             params += (row["dedupe_key"], row["event_name"], row["body"], received_at, pending, 0)
-        result = await conn.exec_driver_sql(sql, tuple(params), execution_options={PRIORITY_OPTION: True})
-        stored = cast(list[tuple[int, str]], result.all())
-        return {key: ident for ident, key in stored}
+        result = await conn.exec_driver_sql(
+            self._sqlite_insert(size), tuple(params), execution_options={PRIORITY_OPTION: True}
+        )
+        return {key: ident for ident, key in cast(list[tuple[int, str]], result.all())}
+
+    def _sqlite_insert(self, size: int) -> str:
+        sql = self._sqlite_sql.get(size)
+        if sql is None:
+            one = "(" + ", ".join("?" * len(_COLUMNS)) + ")"
+            sql = self._sqlite_sql[size] = (
+                f"INSERT INTO {InboxEvent.__tablename__} ({', '.join(_COLUMNS)}) "
+                f"VALUES {', '.join([one] * size)} "
+                "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key"
+            )
+        return sql
 
 
 def insert_ignoring_duplicates(dialect: str) -> Executable:

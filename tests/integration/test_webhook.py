@@ -135,3 +135,29 @@ async def test_a_burst_is_stored_completely_in_few_commits(hook) -> None:  # typ
         assert await session.scalar(select(func.count()).select_from(InboxEvent)) == 200
     assert sum(len(batch) for batch in handed) == 200
     assert len(handed) < 200  # batched: fewer commits than events
+
+
+async def test_an_odd_sized_batch_with_duplicates_stores_each_event_once(database_url: str) -> None:
+    import asyncio
+
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    handed: list[list[tuple[int, str]]] = []
+    writer = InboxWriter(engine, FakeClock(), on_stored=handed.append)
+    writer.start()
+    try:
+        old = await asyncio.gather(*(writer.accept(f"old-{i}", "user_send_text", "{}") for i in range(5)))
+        assert old == [True] * 5
+        handed.clear()
+        keys = [f"new-{i}" for i in range(37)] + [f"old-{i}" for i in range(5)] + ["new-3", "new-36", "new-0"]
+        fresh = await asyncio.gather(*(writer.accept(k, "user_received_message", "{}") for k in keys))
+        # A key stored before, or earlier in the same batch, is a duplicate.
+        assert fresh == [True] * 37 + [False] * 8
+        async with sessions() as session:
+            result = await session.execute(select(InboxEvent.dedupe_key, InboxEvent.id))
+            ids = {key: ident for key, ident in result.all()}
+        assert len(ids) == 42
+        assert sorted(i for batch in handed for i, _ in batch) == sorted(ids[f"new-{i}"] for i in range(37))
+    finally:
+        await writer.stop()
+        await engine.dispose()
