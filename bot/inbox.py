@@ -23,8 +23,8 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH = 256  # rows per commit; 6 parameters each stays far below SQLite's limit of 32,766
 _COLUMNS = ("dedupe_key", "event_name", "body", "received_at", "status", "attempts")
-# Rows per SQLite insert statement: powers of two and one and a half times them, up to MAX_BATCH.
-_SQLITE_SIZES = sorted({n for k in range(9) for n in (1 << k, 3 << k) if n <= MAX_BATCH})
+# Rows per SQLite insert statement: every size up to 32 (the usual batch), then steps of about 1.5x.
+_SQLITE_SIZES = sorted({*range(1, 33), *(n for k in range(4, 9) for n in (1 << k, 3 << k) if n <= MAX_BATCH)})
 RATE_WINDOW = 0.5  # seconds over which the offered rate is counted
 
 
@@ -157,8 +157,8 @@ class InboxWriter:
     ) -> dict[str, int]:
         # The webhook's answer waits on this statement, so it skips the per-row work of a compiled
         # insert: one plain multi-row INSERT, and the shared timestamp converted once by the
-        # column's own type. Statements come in a few sizes, the batch padded with repeats of its
-        # last row (ignored as duplicates): the driver keeps a handful of prepared statements per
+        # column's own type. Large batches are padded to one of a few sizes with repeats of their
+        # last row (ignored as duplicates): the driver keeps a bounded set of prepared statements per
         # connection instead of one large statement for every batch length it has seen.
         stamp = InboxEvent.__table__.c.received_at.type.bind_processor(conn.dialect)
         received_at = stamp(now) if stamp else now
