@@ -10,9 +10,9 @@ from bot.db import make_engine
 from bot.wal import WalCheckpointer
 
 
-async def _write(engine_url: str, path: Path, rounds: int) -> list[int]:
+async def _write(path: Path, rounds: int) -> list[int]:
     """WAL sizes after each round of writes, with a checkpoint between rounds."""
-    engine = make_engine(engine_url, checkpoint_in_background=True)
+    engine = make_engine(f"sqlite:///{path}", checkpoint_in_background=True)
     checkpointer = WalCheckpointer(engine)
     sizes = []
     try:
@@ -33,8 +33,7 @@ async def _write(engine_url: str, path: Path, rounds: int) -> list[int]:
 
 
 async def test_commits_leave_the_log_to_the_checkpointer_which_copies_all_of_it(tmp_path: Path) -> None:
-    path = tmp_path / "wal.db"
-    sizes = await _write(f"sqlite:///{path}", path, rounds=4)
+    sizes = await _write(tmp_path / "wal.db", rounds=4)
     # Each round writes about 4 MB. Without automatic checkpoints the log would grow by that much
     # each round; since each round starts on a fully copied log, it is reused from the start instead.
     assert max(sizes) < 2 * sizes[0]
