@@ -15,6 +15,7 @@ from bot.config import async_url
 from bot.write_gate import install_write_gate
 
 SQLITE_BUSY_SECONDS = 30
+WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -62,6 +63,8 @@ def make_engine(url: str, *, checkpoint_in_background: bool = False, **kwargs: A
             # NORMAL in WAL mode survives a process kill; only power loss can drop the last commits.
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute(f"PRAGMA wal_autocheckpoint={0 if checkpoint_in_background else 1000}")
+            # A log that grew during a burst is cut back to this size when it next starts over.
+            cur.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
             cur.close()
