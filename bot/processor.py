@@ -25,6 +25,9 @@ RETRY_LATER = 2.0  # seconds before an event that came too early (a receipt befo
 # Receipts and echoes held in memory at most; during a large broadcast the rest wait in the inbox
 # table (they are durable there already) and are read back in pages, so memory stays flat.
 MAX_QUEUED = 5000
+# Receipts and echoes handled in one transaction. A batch holds the write queue from its first
+# write to its commit, so it stays short enough not to hold up the inbox for long.
+BATCH = 32
 # Receipts and echoes of what we sent come in their thousands during a broadcast; people's own
 # messages must not queue behind them.
 BACKGROUND_EVENTS = ("user_received_message", "user_seen_message", "oa_send_")
@@ -125,8 +128,16 @@ class InboxProcessor:
             if self._queue.empty():
                 await self._read_back()
                 continue
-            ident, name = self._take(self._queue.get_nowait())
-            await self.process(ident, name)
+            await self.process_batch(self._next_batch(self._take(self._queue.get_nowait())))
+
+    def _next_batch(self, first: tuple[int, str]) -> list[tuple[int, str]]:
+        batch = [first]
+        if lane(first[1]) == 1:
+            # The queue is ordered by lane, so everything behind a receipt is a receipt too
+            # (nothing can be queued between these synchronous takes).
+            while len(batch) < BATCH and not self._queue.empty():
+                batch.append(self._take(self._queue.get_nowait()))
+        return batch
 
     async def _read_back(self) -> None:
         self._overflow = False
@@ -142,12 +153,12 @@ class InboxProcessor:
                     log.exception("reading pending inbox rows back failed")
                     await asyncio.sleep(1.0)
                 continue
-            ident, name = self._take(await self._queue.get())
+            batch = self._next_batch(self._take(await self._queue.get()))
             await self._step_aside()
             try:
-                await self.process(ident, name)
+                await self.process_batch(batch)
             except Exception:
-                log.exception("inbox row %d: unexpected failure", ident)
+                log.exception("inbox rows %d…: unexpected failure", batch[0][0])
 
     async def _step_aside(self) -> None:
         # Zalo wants its 200 within 2 s, and the inbox already holds what is handled here. In a
@@ -157,6 +168,42 @@ class InboxProcessor:
         while self._pressure() >= FLOOD_RATE and waited < MAX_YIELD:
             await asyncio.sleep(YIELD_STEP)
             waited += YIELD_STEP
+
+    async def process_batch(self, batch: list[tuple[int, str]]) -> None:
+        """Handle several rows in one transaction; if any of them fails, each is handled on its own."""
+        if len(batch) == 1:
+            await self.process(*batch[0])
+            return
+        ids = [ident for ident, _ in batch]
+        self._queued.difference_update(ids)
+        try:
+            async with self._sessions() as session:
+                rows = (
+                    await session.scalars(
+                        select(InboxEvent)
+                        .where(InboxEvent.id.in_(ids), InboxEvent.status == InboxStatus.PENDING)
+                        .order_by(InboxEvent.id)
+                    )
+                ).all()
+                for row in rows:
+                    await self._handle(session, row)
+                if rows:
+                    # One statement marks them all, instead of an UPDATE flushed before each handler.
+                    await session.execute(
+                        update(InboxEvent)
+                        .where(InboxEvent.id.in_([row.id for row in rows]))
+                        .values(status=InboxStatus.DONE, processed_at=self._clock.now())
+                        .execution_options(synchronize_session=False)
+                    )
+                await session.commit()
+        except Exception:
+            # Rolled back as a whole. One by one, each row gets its own outcome: done, retried
+            # later (a receipt that came before its send was recorded), or counted as failed.
+            for ident, event_name in batch:
+                await self.process(ident, event_name)
+            return
+        if rows:
+            self._on_committed()
 
     async def process(self, ident: int, event_name: str = "") -> None:
         """Handle one row: its effects and its 'done' mark commit together, or not at all."""

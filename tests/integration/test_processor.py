@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import processor as processor_module
 from bot.clock import FakeClock
+from bot.conversation import RetryLater
 from bot.db import make_engine, make_sessionmaker
 from bot.models import InboxEvent, InboxStatus
 from bot.processor import InboxProcessor
@@ -55,5 +56,94 @@ async def test_a_receipt_flood_is_held_in_the_table_not_in_memory_and_every_row_
         async with sessions() as session:
             statuses = (await session.scalars(select(InboxEvent.status))).all()
         assert set(statuses) == {InboxStatus.DONE}
+    finally:
+        await engine.dispose()
+
+
+async def _stored(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock, names: list[str]
+) -> list[tuple[int, str]]:
+    async with sessions() as session:
+        await session.execute(
+            insert(InboxEvent),
+            [
+                {
+                    "dedupe_key": f"b{i}",
+                    "event_name": name,
+                    "body": "{}",
+                    "received_at": clock.now(),
+                    "status": InboxStatus.PENDING,
+                    "attempts": 0,
+                }
+                for i, name in enumerate(names)
+            ],
+        )
+        await session.commit()
+        return [
+            (r.id, r.event_name) for r in (await session.scalars(select(InboxEvent).order_by(InboxEvent.id)))
+        ]
+
+
+async def test_receipts_handled_together_keep_their_own_outcomes_when_one_fails(database_url: str) -> None:
+    clock = FakeClock()
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    rows = await _stored(sessions, clock, ["user_received_message"] * 5 + ["user_seen_message"] * 2)
+    broken, early = rows[2][0], rows[5][0]
+    tries: dict[int, int] = {}
+
+    async def handle(session: AsyncSession, row: InboxEvent) -> None:
+        tries[row.id] = tries.get(row.id, 0) + 1
+        row.attempts += 1  # an effect that must commit with the done mark, or not at all
+        if row.id == broken:
+            raise RuntimeError("bad receipt")
+        if row.id == early and tries[row.id] <= 2:
+            raise RetryLater()
+
+    worker = InboxProcessor(sessions, clock, handle)
+    try:
+        worker.submit(rows)
+        await worker.run_until_idle()
+        async with sessions() as session:
+            stored = {r.id: r for r in (await session.scalars(select(InboxEvent)))}
+        others = [ident for ident, _ in rows if ident not in (broken, early)]
+        # The batch failed as a whole, so each row ran again on its own: one committed effect each,
+        # also for the rows the batch had handled before the broken one.
+        assert tries[rows[0][0]] == tries[rows[1][0]] == 2
+        assert all(stored[i].status == InboxStatus.DONE and stored[i].attempts == 1 for i in others)
+        assert stored[broken].status == InboxStatus.PENDING and stored[broken].attempts == 1
+        assert stored[broken].error == "RuntimeError: bad receipt"
+        # Too early twice (in the batch, then alone): still pending, nothing of its effect kept.
+        assert stored[early].status == InboxStatus.PENDING and stored[early].attempts == 0
+    finally:
+        await engine.dispose()
+
+
+async def test_a_batch_of_receipts_commits_once_and_skips_rows_already_done(database_url: str) -> None:
+    clock = FakeClock()
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    rows = await _stored(sessions, clock, ["user_received_message"] * 40)
+    async with sessions() as session:
+        done_before = await session.get(InboxEvent, rows[3][0])
+        assert done_before is not None
+        done_before.status = InboxStatus.DONE  # handled already, e.g. by a run before a restart
+        await session.commit()
+    handled: list[int] = []
+    commits = 0
+
+    async def handle(session: AsyncSession, row: InboxEvent) -> None:
+        handled.append(row.id)
+
+    def committed() -> None:
+        nonlocal commits
+        commits += 1
+
+    worker = InboxProcessor(sessions, clock, handle, on_committed=committed)
+    try:
+        worker.submit(rows)
+        await worker.run_until_idle()
+        assert handled == [ident for ident, _ in rows if ident != rows[3][0]]
+        assert commits == 2  # 40 receipts: a batch of 32, then one of 8
     finally:
         await engine.dispose()
