@@ -48,7 +48,17 @@ from bot.config import (  # noqa: E402
 )
 from bot.db import make_engine, make_sessionmaker  # noqa: E402
 from bot.faq.loader import seed_if_empty  # noqa: E402
-from bot.models import Commune, Hamlet, OutboundMessage, OutboxStatus, Resident, Staff, StaffRole  # noqa: E402
+from bot.models import (  # noqa: E402
+    Commune,
+    Hamlet,
+    InboxEvent,
+    InboxStatus,
+    OutboundMessage,
+    OutboxStatus,
+    Resident,
+    Staff,
+    StaffRole,
+)
 from bot.sandbox.api import create_sandbox_app  # noqa: E402
 from bot.sandbox.platform import SandboxPlatform  # noqa: E402
 
@@ -371,12 +381,17 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                         f"{r['per_second']:7.0f}/s (fan-out {r['fanout_s']:.1f}s), peak RSS {r['maxrss_mb']:.0f} MB, "
                         f"sent {r['sent']:,}, accepted by sandbox {r['accepted_by_sandbox']:,}"
                     )
+                    print(
+                        f"      {r['events']:,} receipts and echoes all handled {r['tracking_s']:.1f}s after the start "
+                        f"({r['events_per_second']:.0f}/s)"
+                    )
             med = {
                 n: {
                     "deliveries": rs[0]["deliveries"],
                     "per_second": round(statistics.median(r["per_second"] for r in rs), 1),
                     "fanout_per_second": round(statistics.median(r["fanout_per_second"] for r in rs), 1),
                     "maxrss_mb": round(statistics.median(r["maxrss_mb"] for r in rs), 1),
+                    "events_per_second": round(statistics.median(r["events_per_second"] for r in rs), 1),
                 }
                 for n, rs in per_size.items()
             }
@@ -386,7 +401,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             print("  medians:")
             for n in sizes:
                 m = med[n]
-                print(f"    {n:>7,}: {m['per_second']:7.0f} deliveries/s, peak RSS {m['maxrss_mb']:.0f} MB")
+                print(
+                    f"    {n:>7,}: {m['per_second']:7.0f} deliveries/s, peak RSS {m['maxrss_mb']:.0f} MB, "
+                    f"receipts handled {m['events_per_second']:.0f}/s"
+                )
             print(f"  peak RSS {sizes[-1]:,} / {sizes[0]:,}: {memory_ratio}; deliveries/s ratio {rate_ratio}")
             summary["unlimited"] = {str(n): m for n, m in med.items()}
             summary["memory_ratio"] = memory_ratio
@@ -474,6 +492,21 @@ async def service(target_hamlets: int) -> dict[str, Any]:
             break
         await asyncio.sleep(0.2)
     done = time.perf_counter()
+    # Receipts and echoes wait while the drain floods the webhook; time until every one is handled.
+    seen_total = -1
+    while True:
+        async with rt.sessions() as session:
+            total = await session.scalar(select(func.count()).select_from(InboxEvent))
+            pending = await session.scalar(
+                select(func.count()).select_from(InboxEvent).where(InboxEvent.status == InboxStatus.PENDING)
+            )
+        if not pending and total == seen_total:
+            break
+        seen_total = total or 0
+        await asyncio.sleep(1.0)
+    async with rt.sessions() as session:
+        last_handled = await session.scalar(select(func.max(InboxEvent.processed_at)))
+    tracked = time.perf_counter() - (rt.clock.now() - last_handled).total_seconds() if last_handled else done
     async with rt.sessions() as session:
         counts = dict(
             (
@@ -499,6 +532,9 @@ async def service(target_hamlets: int) -> dict[str, Any]:
         "total_s": round(done - started, 2),
         "per_second": round(deliveries / (done - started), 1),
         "maxrss_mb": round(peak_rss_mb(), 1),
+        "events": seen_total,
+        "tracking_s": round(tracked - started, 2),
+        "events_per_second": round(seen_total / (tracked - started), 1),
         "inbox_backlog_at_end": backlog,
     }
 
