@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,6 +41,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def json_text(value: Any) -> str:
+    """JSON text with Vietnamese kept as UTF-8: a third smaller than \\u escapes, and readable."""
+    return json.dumps(value, ensure_ascii=False)
+
+
 class Base(DeclarativeBase):
     """Declarative base of every table."""
 
@@ -51,6 +57,7 @@ def make_engine(url: str, *, checkpoint_in_background: bool = False, **kwargs: A
     `bot.wal.WalCheckpointer` instead.
     """
     url = async_url(url)
+    kwargs.setdefault("json_serializer", json_text)
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_SECONDS})
     engine = create_async_engine(url, **kwargs)
