@@ -61,13 +61,10 @@ async def _step(session: AsyncSession, broadcast: Broadcast, deps: Deps, now: da
         return False
     if now - broadcast.fire_at > GRACE:
         move(session, broadcast, Status.MISSED, now, note="quá hạn gửi sau khi hệ thống ngừng")
-        author = await session.get(Staff, campaign.author_staff_id)
-        if author is not None:
-            text = deps.replies.render(
-                "broadcast_missed", title=campaign.title, when=format_local(broadcast.fire_at)
-            )
-            await tell_staff(session, now, author, text, key=f"bc:{broadcast.id}:missed")
-        await _next_firing(session, campaign, broadcast, deps, now)
+        skipped = await _next_firing(session, campaign, broadcast, deps, now)
+        await _tell_missed(
+            session, campaign, [broadcast.fire_at, *skipped], deps, now, f"bc:{broadcast.id}:missed"
+        )
         return True
     urgent = campaign.category == CampaignCategory.URGENT
     if not urgent and in_quiet_hours(now):
@@ -89,7 +86,7 @@ async def _step(session: AsyncSession, broadcast: Broadcast, deps: Deps, now: da
     move(session, broadcast, Status.SENDING, now)
     broadcast.started_at = now
     move(session, campaign, Status.SENDING, now)
-    await _next_firing(session, campaign, broadcast, deps, now)
+    await _next_firing(session, campaign, broadcast, deps, now)  # within the grace window: none skipped
     return True
 
 
@@ -105,22 +102,45 @@ async def _undecided(session: AsyncSession, broadcast: Broadcast) -> bool:
 
 async def _next_firing(
     session: AsyncSession, campaign: Campaign, broadcast: Broadcast, deps: Deps, now: datetime
-) -> None:
-    """A recurring campaign spawns its next firing; a one-off has none."""
+) -> list[datetime]:
+    """A recurring campaign spawns its next firing; a one-off has none. Returns the times skipped."""
     nxt = None
+    skipped: list[datetime] = []
+
+    def ended(at: datetime) -> bool:
+        return campaign.ends_on is not None and at.astimezone(VN_TZ).date() > campaign.ends_on
+
     if campaign.recurrence:
-        nxt = recurrence_from_rule(campaign.recurrence).next_after(broadcast.fire_at)
-        while nxt is not None and now - nxt > GRACE:  # downtime skipped whole periods: do not queue them all
-            nxt = recurrence_from_rule(campaign.recurrence).next_after(nxt)
-        if (
-            nxt is not None
-            and campaign.ends_on is not None
-            and nxt.astimezone(VN_TZ).date() > campaign.ends_on
-        ):
+        rule = recurrence_from_rule(campaign.recurrence)
+        nxt = rule.next_after(broadcast.fire_at)
+        # Downtime went past whole periods: they are not queued (nobody wants a week of notices at
+        # once), only reported.
+        while nxt is not None and now - nxt > GRACE and not ended(nxt):
+            skipped.append(nxt)
+            nxt = rule.next_after(nxt)
+        if nxt is not None and ended(nxt):
             nxt = None
     campaign.next_fire_at = nxt
     if nxt is not None:
         await spawn_firing(session, campaign, deps, now)
+    return skipped
+
+
+async def _tell_missed(
+    session: AsyncSession, campaign: Campaign, missed: list[datetime], deps: Deps, now: datetime, key: str
+) -> None:
+    """Tell the author which firings went by while the service was down."""
+    author = await session.get(Staff, campaign.author_staff_id)
+    if author is None:
+        return
+    text = deps.replies.render(
+        "broadcast_missed",
+        title=campaign.title,
+        when=format_local(missed[0]),
+        more=len(missed) - 1,
+        last=format_local(missed[-1]),
+    )
+    await tell_staff(session, now, author, text, key=key)
 
 
 async def _deadline_passed(

@@ -349,6 +349,9 @@ async def test_recurring_firings_across_a_boundary_and_across_downtime_follow_th
             (local(8, 10), Status.SCHEDULED),
         ]
         assert group_copies(svc, rows[4].code) == ONCE
+        # One notice for the downtime: Thursday's firing, and Friday's that was never queued.
         assert len(missed_notices(svc)) == 2
+        notice = missed_notices(svc)[1]
+        assert "05/11/2026" in notice and "và 1 lần gửi sau đó" in notice and "06/11/2026" in notice
         for group in GROUP_IDS:  # three firings went out, each once
             assert sum(1 for m in svc.platform.groups[group].messages if m.from_oa) == 3
