@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from bot.clock import FakeClock
@@ -109,17 +109,44 @@ async def test_registration_offers_every_communes_hamlets_and_announcements_stay
             assert all("dự họp" not in m["text"] for m in svc.platform.group_chat_json(group))
 
 
-async def test_the_cli_asks_which_commune_when_there_are_several(database_url: str) -> None:
+async def test_the_cli_asks_which_commune_when_there_are_several(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     import argparse
     import io
 
     from broadcasts.cli import run
 
-    async with running_service(database_url) as svc:
+    clock = FakeClock()
+    async with running_service(database_url, clock=clock) as svc:
         await add_second_commune(svc)
+        async with svc.runtime.sessions() as s:
+            official = await s.scalar(select(Staff).where(Staff.zalo_user_id == PHU_AN_OFFICIAL))
+            assert official is not None
+            await create_campaign(
+                s,
+                CampaignRequest(
+                    title="Họp thôn Đông",
+                    template="thong-bao-chung",
+                    variables={"title": "Họp thôn", "body": "Mời bà con dự họp."},
+                    author_staff_id=official.id,
+                ),
+                deps_for(svc.runtime),
+                clock.now(),
+            )
+            await s.commit()
         out = io.StringIO()
         args = argparse.Namespace(command="campaign", campaign_command="list", commune=None)
         assert await run(args, svc.runtime.settings, svc.runtime.sessions, out) == 1
-        args.commune = "phu-an"
+        assert out.getvalue() == ""
+        asked = capsys.readouterr().err
+        assert "--commune" in asked and "phu-an" in asked and "tan-hoa" in asked
+        for wanted in ("phu-an", "Phú An", "xa phu an"):
+            args.commune = wanted
+            assert await run(args, svc.runtime.settings, svc.runtime.sessions, out) == 0
+            assert "Họp thôn Đông" in out.getvalue()
+            out.seek(0)
+            out.truncate()
+        args.commune = "tan-hoa"
         assert await run(args, svc.runtime.settings, svc.runtime.sessions, out) == 0
-        assert json.dumps(out.getvalue())  # printed something readable, no error
+        assert "Họp thôn Đông" not in out.getvalue()  # the other commune's campaigns stay out
