@@ -6,10 +6,12 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import FakeClock
 from bot.models import Commune, Hamlet, Resident, Staff, StaffRole
 from broadcasts.campaigns import CampaignRequest, create_campaign
+from broadcasts.models import Campaign
 from broadcasts.setup import deps_for, run_tick
 from tests.service import Service, eventually, running_service
 
@@ -61,6 +63,23 @@ async def add_second_commune(svc: Service) -> None:
     svc.platform.add_group(PHU_AN_GROUP, "Thôn Đông - Xã Phú An", [PHU_AN_HEAD, PHU_AN_RESIDENT])
 
 
+async def phu_an_meeting(s: AsyncSession, svc: Service, official: Staff, clock: FakeClock) -> Campaign:
+    """Phú An's official announces a meeting (committed)."""
+    campaign = await create_campaign(
+        s,
+        CampaignRequest(
+            title="Họp thôn Đông",
+            template="thong-bao-chung",
+            variables={"title": "Họp thôn", "body": "Mời bà con dự họp."},
+            author_staff_id=official.id,
+        ),
+        deps_for(svc.runtime),
+        clock.now(),
+    )
+    await s.commit()
+    return campaign
+
+
 async def test_registration_offers_every_communes_hamlets_and_announcements_stay_in_their_commune(
     database_url: str,
 ) -> None:
@@ -81,18 +100,7 @@ async def test_registration_offers_every_communes_hamlets_and_announcements_stay
             official = await s.scalar(select(Staff).where(Staff.zalo_user_id == PHU_AN_OFFICIAL))
             assert resident is not None and phu_an is not None and official is not None
             assert resident.commune_id == phu_an.id
-            campaign = await create_campaign(
-                s,
-                CampaignRequest(
-                    title="Họp thôn Đông",
-                    template="thong-bao-chung",
-                    variables={"title": "Họp thôn", "body": "Mời bà con dự họp."},
-                    author_staff_id=official.id,
-                ),
-                deps_for(svc.runtime),
-                clock.now(),
-            )
-            await s.commit()
+            campaign = await phu_an_meeting(s, svc, official, clock)
             assert campaign.commune_id == phu_an.id
         svc.runtime.outbox.wake()
         await eventually(lambda: "[Duyệt thông báo]" in svc.oa_texts(PHU_AN_HEAD)[-1], what="the request")
@@ -123,18 +131,7 @@ async def test_the_cli_asks_which_commune_when_there_are_several(
         async with svc.runtime.sessions() as s:
             official = await s.scalar(select(Staff).where(Staff.zalo_user_id == PHU_AN_OFFICIAL))
             assert official is not None
-            await create_campaign(
-                s,
-                CampaignRequest(
-                    title="Họp thôn Đông",
-                    template="thong-bao-chung",
-                    variables={"title": "Họp thôn", "body": "Mời bà con dự họp."},
-                    author_staff_id=official.id,
-                ),
-                deps_for(svc.runtime),
-                clock.now(),
-            )
-            await s.commit()
+            await phu_an_meeting(s, svc, official, clock)
         out = io.StringIO()
         args = argparse.Namespace(command="campaign", campaign_command="list", commune=None)
         assert await run(args, svc.runtime.settings, svc.runtime.sessions, out) == 1

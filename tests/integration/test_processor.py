@@ -14,15 +14,10 @@ from bot.models import InboxEvent, InboxStatus
 from bot.processor import InboxProcessor
 
 
-async def test_a_receipt_flood_is_held_in_the_table_not_in_memory_and_every_row_is_handled_once(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(processor_module, "MAX_QUEUED", 3)
-    clock = FakeClock()
-    engine = make_engine(database_url)
-    sessions = make_sessionmaker(engine)
-    receipts, seen = ["user_received_message"] * 6, ["user_seen_message"] * 4
-    names = [*receipts, "user_send_text", *seen, "user_send_text"]
+async def _stored(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock, names: list[str]
+) -> list[tuple[int, str]]:
+    """Pending inbox rows with these event names, as (id, name) in id order."""
     async with sessions() as session:
         await session.execute(
             insert(InboxEvent),
@@ -39,7 +34,21 @@ async def test_a_receipt_flood_is_held_in_the_table_not_in_memory_and_every_row_
             ],
         )
         await session.commit()
-        rows = [(r.id, r.event_name) for r in (await session.scalars(select(InboxEvent))).all()]
+        return [
+            (r.id, r.event_name) for r in (await session.scalars(select(InboxEvent).order_by(InboxEvent.id)))
+        ]
+
+
+async def test_a_receipt_flood_is_held_in_the_table_not_in_memory_and_every_row_is_handled_once(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(processor_module, "MAX_QUEUED", 3)
+    clock = FakeClock()
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    receipts, seen = ["user_received_message"] * 6, ["user_seen_message"] * 4
+    names = [*receipts, "user_send_text", *seen, "user_send_text"]
+    rows = await _stored(sessions, clock, names)
     handled: list[str] = []
 
     async def handle(session: AsyncSession, row: InboxEvent) -> None:
@@ -58,30 +67,6 @@ async def test_a_receipt_flood_is_held_in_the_table_not_in_memory_and_every_row_
         assert set(statuses) == {InboxStatus.DONE}
     finally:
         await engine.dispose()
-
-
-async def _stored(
-    sessions: async_sessionmaker[AsyncSession], clock: FakeClock, names: list[str]
-) -> list[tuple[int, str]]:
-    async with sessions() as session:
-        await session.execute(
-            insert(InboxEvent),
-            [
-                {
-                    "dedupe_key": f"b{i}",
-                    "event_name": name,
-                    "body": "{}",
-                    "received_at": clock.now(),
-                    "status": InboxStatus.PENDING,
-                    "attempts": 0,
-                }
-                for i, name in enumerate(names)
-            ],
-        )
-        await session.commit()
-        return [
-            (r.id, r.event_name) for r in (await session.scalars(select(InboxEvent).order_by(InboxEvent.id)))
-        ]
 
 
 async def test_receipts_handled_together_keep_their_own_outcomes_when_one_fails(database_url: str) -> None:

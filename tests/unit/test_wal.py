@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from sqlalchemy import text
@@ -54,6 +56,18 @@ async def test_the_service_engine_does_not_checkpoint_in_commits(tmp_path: Path)
         await plain.dispose()
 
 
+@contextlib.asynccontextmanager
+async def _log_db(path: Path) -> AsyncIterator[AsyncEngine]:
+    """A service-style engine on a fresh database with one table."""
+    engine = make_engine(f"sqlite:///{path}", checkpoint_in_background=True)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"))
+        yield engine
+    finally:
+        await engine.dispose()
+
+
 async def _fill(engine: AsyncEngine, rows: int) -> None:
     async with engine.begin() as conn:
         await conn.execute(text("INSERT INTO t (v) VALUES (:v)"), [{"v": "x" * 4000}] * rows)
@@ -61,11 +75,8 @@ async def _fill(engine: AsyncEngine, rows: int) -> None:
 
 async def test_a_long_log_starts_over_once_the_last_reader_of_old_frames_is_gone(tmp_path: Path) -> None:
     path = tmp_path / "restart.db"
-    engine = make_engine(f"sqlite:///{path}", checkpoint_in_background=True)
-    checkpointer = WalCheckpointer(engine, restart_after_frames=50)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"))
+    async with _log_db(path) as engine:
+        checkpointer = WalCheckpointer(engine, restart_after_frames=50)
         await _fill(engine, 20)
         # A reader in another connection holds its snapshot while writes go on, as the service's
         # sessions always do somewhere under load: no checkpoint can copy the frames after it.
@@ -86,31 +97,21 @@ async def test_a_long_log_starts_over_once_the_last_reader_of_old_frames_is_gone
         await _fill(engine, 1)
         # The next commit wrote at the start of the log instead of after its hundred-odd frames.
         assert (await checkpointer.checkpoint())[1] < 10
-    finally:
-        await engine.dispose()
 
 
 async def test_a_short_log_is_left_to_passive_checkpoints(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'short.db'}", checkpoint_in_background=True)
-    checkpointer = WalCheckpointer(engine, restart_after_frames=1000)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"))
+    async with _log_db(tmp_path / "short.db") as engine:
+        checkpointer = WalCheckpointer(engine, restart_after_frames=1000)
         await _fill(engine, 20)
         busy, frames, copied = await checkpointer.tick()
         assert busy == 0 and 0 < frames < 1000 and copied == frames
         assert checkpointer.restarts == 0
-    finally:
-        await engine.dispose()
 
 
 async def test_stopping_leaves_an_empty_log_while_a_connection_is_still_open(tmp_path: Path) -> None:
     path = tmp_path / "stop.db"
-    engine = make_engine(f"sqlite:///{path}", checkpoint_in_background=True)
-    checkpointer = WalCheckpointer(engine)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"))
+    async with _log_db(path) as engine:
+        checkpointer = WalCheckpointer(engine)
         await _fill(engine, 20)
         checkpointer.start()
         async with engine.connect() as other:  # e.g. a request still being answered
@@ -118,5 +119,3 @@ async def test_stopping_leaves_an_empty_log_while_a_connection_is_still_open(tmp
             await checkpointer.stop()
             assert Path(str(path) + "-wal").stat().st_size == 0
             assert (await other.execute(text("SELECT count(*) FROM t"))).scalar() == 20
-    finally:
-        await engine.dispose()
