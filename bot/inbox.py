@@ -17,6 +17,7 @@ from sqlalchemy.sql import Executable
 
 from bot.clock import Clock
 from bot.models import InboxEvent, InboxStatus
+from bot.tasks import stop_task
 from bot.write_gate import PRIORITY_OPTION
 
 log = logging.getLogger(__name__)
@@ -81,11 +82,7 @@ class InboxWriter:
         # The writer task drains the queue; nothing else could signal that it is empty.
         while not self._queue.empty() and not self._task.done():  # noqa: ASYNC110
             await asyncio.sleep(0.01)
-        self._task.cancel()
-        try:
-            await self._task
-        except asyncio.CancelledError:
-            pass
+        await stop_task(self._task)
         self._task = None
 
     async def accept(self, key: str, event_name: str, body: str) -> bool:

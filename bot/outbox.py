@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.models import OutboundMessage, OutboxStatus
+from bot.tasks import stop_task
 from bot.zalo.errors import AuthorizationLost, ZaloError
 
 log = logging.getLogger(__name__)
@@ -122,13 +123,8 @@ class OutboxSender:
 
     async def stop(self) -> None:
         """Stop draining; sends under way finish first."""
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
         if self._running:
             await asyncio.gather(*self._running, return_exceptions=True)
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.conversation import RetryLater
 from bot.models import InboxEvent, InboxStatus
+from bot.tasks import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -70,13 +71,8 @@ class InboxProcessor:
 
     async def stop(self) -> None:
         """Stop the worker; unprocessed rows stay pending for the next start."""
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     def submit(self, rows: list[tuple[int, str]]) -> None:
         """Queue newly stored rows, given as (id, event name); people's messages are always queued."""

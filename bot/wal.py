@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.db import SQLITE_BUSY_SECONDS
+from bot.tasks import stop_task
 from bot.write_gate import gate_of
 
 log = logging.getLogger(__name__)
@@ -57,9 +57,7 @@ class WalCheckpointer:
     async def stop(self) -> None:
         """Stop, and leave an empty log behind however many connections are still open."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_task(self._task)
             self._task = None
             try:
                 await self._gated("TRUNCATE")
