@@ -17,6 +17,7 @@ from bot import jobs
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.context import Context
+from bot.conversation import settle_receipts
 from bot.db import make_engine, make_sessionmaker
 from bot.dispatch import Dispatcher, residents_dispatcher
 from bot.events import parse_event
@@ -27,7 +28,7 @@ from bot.models import InboxEvent, OutboundMessage
 from bot.oa_client import build_client
 from bot.oauth_routes import oauth_callback
 from bot.outbox import OutboxSender
-from bot.processor import Handle, InboxProcessor, decode_body
+from bot.processor import Handle, InboxProcessor, Settle, decode_body
 from bot.replies import Replies
 from bot.runtime import Runtime
 from bot.seed import seed_demo
@@ -141,6 +142,7 @@ async def start_runtime(
         inbox_handler(settings, clock, replies, faq, dispatcher),
         on_committed=outbox.wake,
         pressure=lambda: inbox.rate,
+        settle=inbox_settler(clock),
     )
     inbox.on_stored = processor.submit
     scheduler = AsyncIOScheduler(timezone="UTC")
@@ -197,6 +199,17 @@ def inbox_handler(
         await dispatcher.dispatch(ctx, parse_event(decode_body(row)))
 
     return handle
+
+
+def inbox_settler(clock: Clock) -> Settle:
+    """How the processor settles a batch of receipts and echoes of our own sends in a few statements."""
+
+    async def settle(session: AsyncSession, rows: list[InboxEvent]) -> set[int]:
+        return await settle_receipts(
+            session, clock.now(), {row.id: parse_event(decode_body(row)) for row in rows}
+        )
+
+    return settle
 
 
 async def bootstrap_tokens(rt: Runtime, store: DbTokenStore) -> None:

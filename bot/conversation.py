@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import Context
-from bot.events import Follow, GroupText, MessageReceived, MessagesSeen, OAEcho, Unfollow, UserMedia, UserText
+from bot.events import (
+    Event,
+    Follow,
+    GroupText,
+    MessageReceived,
+    MessagesSeen,
+    OAEcho,
+    Unfollow,
+    UserMedia,
+    UserText,
+)
 from bot.faq.normalize import fold
 from bot.models import (
     Commune,
@@ -516,6 +528,50 @@ async def on_seen(ctx: Context, event: MessagesSeen) -> None:
     missing = [m for m in event.msg_ids if m not in known]
     if missing:
         await _unmatched_receipt(ctx, missing)
+
+
+async def settle_receipts(session: AsyncSession, now: datetime, events: dict[int, Event]) -> set[int]:
+    """Settle receipts and echoes of messages we know we sent, a few statements for the lot.
+
+    Returns the keys of the events settled; the rest (a receipt ahead of its send's record, an
+    echo of a person typing in OA Manager) go to their handlers one by one.
+    """
+    ids: set[str] = set()
+    for event in events.values():
+        if isinstance(event, MessageReceived | OAEcho):
+            ids.add(event.msg_id)
+        elif isinstance(event, MessagesSeen):
+            ids.update(event.msg_ids)
+    if not ids:
+        return set()
+    known = set(
+        (
+            await session.scalars(
+                select(OutboundMessage.zalo_message_id).where(OutboundMessage.zalo_message_id.in_(ids))
+            )
+        ).all()
+    )
+    settled: set[int] = set()
+    received: set[str] = set()
+    seen: set[str] = set()
+    for key, event in events.items():
+        if isinstance(event, OAEcho) and event.msg_id in known:
+            settled.add(key)  # our own send: nothing to do
+        elif isinstance(event, MessageReceived) and event.msg_id in known:
+            received.add(event.msg_id)
+            settled.add(key)
+        elif isinstance(event, MessagesSeen) and event.msg_ids and known.issuperset(event.msg_ids):
+            seen.update(event.msg_ids)
+            settled.add(key)
+    table = cast(Table, OutboundMessage.__table__)  # Core: no session objects to keep in step
+    for column, msg_ids in (("seen_at", seen), ("received_at", received | seen)):
+        if msg_ids:
+            await session.execute(
+                update(table)
+                .where(table.c.zalo_message_id.in_(msg_ids), table.c[column].is_(None))
+                .values({column: now})
+            )
+    return settled
 
 
 async def _unmatched_receipt(ctx: Context, msg_ids: list[str]) -> None:

@@ -41,6 +41,12 @@ def lane(event_name: str) -> int:
 
 # Handles one stored event inside the given session; the caller commits.
 Handle = Callable[[AsyncSession, InboxEvent], Awaitable[None]]
+# Settles what it can of a batch of stored events at once; returns the ids of the rows it settled.
+Settle = Callable[[AsyncSession, list[InboxEvent]], Awaitable[set[int]]]
+
+
+async def _settle_nothing(session: AsyncSession, rows: list[InboxEvent]) -> set[int]:
+    return set()
 
 
 class InboxProcessor:
@@ -53,12 +59,14 @@ class InboxProcessor:
         handle: Handle,
         on_committed: Callable[[], None] = lambda: None,
         pressure: Callable[[], float] = lambda: 0.0,
+        settle: Settle = _settle_nothing,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._handle = handle
         self._on_committed = on_committed
         self._pressure = pressure
+        self._settle = settle
         self._queue: asyncio.PriorityQueue[tuple[int, int, str]] = asyncio.PriorityQueue()
         self._queued: set[int] = set()
         self._queued_background = 0  # lane-1 rows in the queue
@@ -181,8 +189,10 @@ class InboxProcessor:
                         .order_by(InboxEvent.id)
                     )
                 ).all()
+                settled = await self._settle(session, list(rows))
                 for row in rows:
-                    await self._handle(session, row)
+                    if row.id not in settled:
+                        await self._handle(session, row)
                 if rows:
                     # One statement marks them all, instead of an UPDATE flushed before each handler.
                     await session.execute(

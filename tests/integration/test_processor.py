@@ -1,6 +1,8 @@
-"""Handling order and memory: people's messages first, and a flood of receipts waits in the table."""
+"""Handling order, batches and memory: people first, receipts together, a flood kept in the table."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import insert, select
@@ -8,9 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import processor as processor_module
 from bot.clock import FakeClock
-from bot.conversation import RetryLater
+from bot.conversation import RetryLater, settle_receipts
 from bot.db import make_engine, make_sessionmaker
-from bot.models import InboxEvent, InboxStatus
+from bot.events import MessageReceived, MessagesSeen, OAEcho
+from bot.models import InboxEvent, InboxStatus, OutboundMessage, OutboxStatus
+from bot.outbox import queue_message
 from bot.processor import InboxProcessor
 
 
@@ -130,5 +134,81 @@ async def test_a_batch_of_receipts_commits_once_and_skips_rows_already_done(data
         await worker.run_until_idle()
         assert handled == [ident for ident, _ in rows if ident != rows[3][0]]
         assert commits == 2  # 40 receipts: a batch of 32, then one of 8
+    finally:
+        await engine.dispose()
+
+
+async def test_receipts_of_our_own_sends_are_settled_together_and_the_rest_go_to_their_handlers(
+    database_url: str,
+) -> None:
+    clock = FakeClock()
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    earlier = clock.now() - timedelta(hours=1)
+    async with sessions() as session:
+        for n, msg_id in enumerate(["m1", "m2", "m3", "m4"]):
+            row = queue_message(
+                session,
+                key=f"k{n}",
+                channel="cs",
+                recipient_id=f"u{n}",
+                text="Họp ấp",
+                purpose="broadcast",
+                now=earlier,
+            )
+            row.status, row.zalo_message_id = OutboxStatus.SENT, msg_id
+        await session.flush()
+        row.received_at = earlier  # m4 had reached the phone already
+        await session.commit()
+    events = {
+        1: MessageReceived("user_received_message", "1795407042842", "u0", "m1"),
+        2: MessagesSeen("user_seen_message", "1795407042842", "u1", ("m1", "m2")),
+        3: OAEcho("oa_send_text", "1795407042842", "u2", "m3", "Họp ấp"),
+        4: MessagesSeen("user_seen_message", "1795407042842", "u3", ("m4",)),
+        5: OAEcho("oa_send_text", "1795407042842", "u9", "typed-in-oa-manager", "Chào bác"),
+        6: MessageReceived("user_received_message", "1795407042842", "u9", "not-recorded-yet"),
+        7: MessagesSeen("user_seen_message", "1795407042842", "u1", ("m2", "not-recorded-yet")),
+    }
+    try:
+        async with sessions() as session:
+            settled = await settle_receipts(session, clock.now(), events)
+            await session.commit()
+        assert settled == {1, 2, 3, 4}  # the others need their handlers (hand-over, retry-later)
+        async with sessions() as session:
+            got = {
+                r.zalo_message_id: (r.received_at, r.seen_at)
+                for r in (await session.scalars(select(OutboundMessage))).all()
+            }
+        now = clock.now()
+        assert got == {
+            "m1": (now, now),
+            "m2": (now, now),  # seen counts as received too
+            "m3": (None, None),
+            "m4": (earlier, now),  # a first receipt is never overwritten
+        }
+    finally:
+        await engine.dispose()
+
+
+async def test_a_batch_hands_only_what_was_not_settled_to_the_handler(database_url: str) -> None:
+    clock = FakeClock()
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    rows = await _stored(sessions, clock, ["user_received_message"] * 6)
+    handled: list[int] = []
+
+    async def settle(session: AsyncSession, batch: list[InboxEvent]) -> set[int]:
+        return {row.id for row in batch if row.id % 2 == 0}
+
+    async def handle(session: AsyncSession, row: InboxEvent) -> None:
+        handled.append(row.id)
+
+    worker = InboxProcessor(sessions, clock, handle, settle=settle)
+    try:
+        worker.submit(rows)
+        await worker.run_until_idle()
+        assert handled == [ident for ident, _ in rows if ident % 2]
+        async with sessions() as session:
+            assert set((await session.scalars(select(InboxEvent.status))).all()) == {InboxStatus.DONE}
     finally:
         await engine.dispose()
