@@ -16,7 +16,7 @@ from bot.config import async_url
 from bot.write_gate import install_write_gate
 
 SQLITE_BUSY_SECONDS = 30
-WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes
+WAL_SIZE_LIMIT = 128 * 1024 * 1024  # bytes: above where bot.wal restarts the log, so a restart rarely cuts it
 
 
 class UTCDateTime(TypeDecorator[datetime]):
