@@ -49,7 +49,7 @@ class WalCheckpointer:
         self._every = every
         self._restart_after = restart_after_frames
         self._task: asyncio.Task[None] | None = None
-        self.restarts = 0  # logs started over, for the benchmarks
+        self.restarts = 0  # times the log was made to start over
 
     def start(self) -> None:
         """Start checkpointing in the background."""
