@@ -27,7 +27,7 @@ from bot.keys import INBOX, RUNTIME, SETTINGS
 from bot.models import InboxEvent, OutboundMessage
 from bot.oa_client import build_client
 from bot.oauth_routes import oauth_callback
-from bot.outbox import OutboxSender
+from bot.outbox import OutboxSender, zalo_message
 from bot.processor import Handle, InboxProcessor, Settle, decode_body
 from bot.replies import Replies
 from bot.runtime import Runtime
@@ -114,9 +114,10 @@ async def start_runtime(
     zalo, tokens, store = build_client(settings, http, sessions, clock, limiter=limiter)
 
     async def send(row: OutboundMessage) -> str:
+        message = zalo_message(row)
         if row.channel == "group":
-            return (await zalo.send_group(row.recipient_id, row.message, priority=row.priority)).message_id
-        return (await zalo.send_cs(row.recipient_id, row.message, priority=row.priority)).message_id
+            return (await zalo.send_group(row.recipient_id, message, priority=row.priority)).message_id
+        return (await zalo.send_cs(row.recipient_id, message, priority=row.priority)).message_id
 
     async def history(row: OutboundMessage) -> list[dict[str, object]]:
         if row.channel == "group":

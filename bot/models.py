@@ -173,7 +173,7 @@ class OutboundMessage(Base):
     recipient_id: Mapped[str] = mapped_column(String(64), index=True)  # user_id or group_id
     purpose: Mapped[str] = mapped_column(String(32))  # reply / handoff / alert / ...
     text: Mapped[str] = mapped_column(Text)
-    message: Mapped[dict[str, Any]] = mapped_column(JSON)  # Zalo's "message" object, as sent
+    message: Mapped[dict[str, Any]] = mapped_column(JSON)  # Zalo's "message" object; {} for plain text
     priority: Mapped[bool] = mapped_column(Boolean, default=True)  # replies jump the broadcast queue
     status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
