@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -19,6 +20,7 @@ CHECKPOINT_EVERY = 1.0  # seconds
 RESTART_AFTER_FRAMES = 16384
 # How long a restart may wait for readers of old frames; the service's writers wait meanwhile.
 RESTART_WAIT_MS = 100
+SLOW_HOLD = 1.0  # seconds: a checkpoint that holds up writers longer is logged
 
 Checkpoint = tuple[int, int, int]  # busy, frames in the log, frames copied back
 
@@ -83,12 +85,16 @@ class WalCheckpointer:
         async with self._engine.connect() as conn:
             if gate is not None:
                 await asyncio.wait_for(gate.acquire(), SQLITE_BUSY_SECONDS)
+            held = time.perf_counter()
             try:
                 await conn.exec_driver_sql(f"PRAGMA busy_timeout={RESTART_WAIT_MS}")
                 return await _checkpoint(conn, mode)
             finally:
                 if gate is not None:
                     gate.release()
+                held = time.perf_counter() - held
+                if held > SLOW_HOLD:  # a slow disk sync: every writer (the webhook's too) waited this long
+                    log.warning("WAL checkpoint (%s) held up writers for %.1f s", mode, held)
                 await conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
 
     async def tick(self) -> Checkpoint:
