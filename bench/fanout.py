@@ -20,10 +20,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
+import gc
+import itertools
 import json
 import os
 import random
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -239,6 +243,73 @@ class Zalo:
         return {"ZALO_ACCESS_TOKEN": pair.access_token, "ZALO_REFRESH_TOKEN": pair.refresh_token}
 
 
+class LoopLag:
+    """How late a short timer fires on this process's event loop, and its longest garbage collection.
+
+    With a `watchdog` file, a loop stuck for 2 s has every thread's Python stack written there.
+    """
+
+    EVERY = 0.05  # seconds
+    REPORT = 0.25  # seconds: later than this is a stall worth a line
+
+    def __init__(self, on_stall: Any = None, watchdog: Any = None) -> None:
+        self.max_lag = 0.0
+        self.max_gc = 0.0
+        self.stalls: list[tuple[float, float]] = []  # (monotonic time the timer was set, lag)
+        self._on_stall = on_stall
+        self._watchdog = watchdog
+        self._gc_began = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start probing in the background."""
+        gc.callbacks.append(self._gc)
+        self._task = asyncio.create_task(self._run())
+
+    def stop(self) -> None:
+        """Stop probing."""
+        gc.callbacks.remove(self._gc)
+        if self._watchdog is not None:
+            faulthandler.cancel_dump_traceback_later()
+        if self._task is not None:
+            self._task.cancel()
+
+    def _gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_began = time.perf_counter()
+        else:
+            self.max_gc = max(self.max_gc, time.perf_counter() - self._gc_began)
+
+    async def _run(self) -> None:
+        while True:
+            before = time.monotonic()
+            if self._watchdog is not None:
+                faulthandler.dump_traceback_later(2.0, file=self._watchdog)
+            await asyncio.sleep(self.EVERY)
+            lag = time.monotonic() - before - self.EVERY
+            self.max_lag = max(self.max_lag, lag)
+            if lag > self.REPORT:
+                self.stalls.append((before, lag))
+                if self._on_stall is not None:
+                    self._on_stall(before, lag)
+
+
+async def signal_on_stall(zalo: Zalo, child: int) -> None:
+    """While sends pause for over 3 s, have the service write every thread's stack to its log each second."""
+    while True:
+        await asyncio.sleep(0.5)
+        if zalo.accepted and time.monotonic() - zalo.accepted[-1] > 3.0:
+            os.kill(child, signal.SIGUSR1)
+            await asyncio.sleep(0.5)
+
+
+def longest_gap(times: list[float], start: float, end: float) -> tuple[float, float]:
+    """The longest pause between consecutive times within [start, end], and when it began (from start)."""
+    inside = [start, *(t for t in times if start <= t <= end), end]
+    gap, at = max((b - a, a - start) for a, b in itertools.pairwise(inside))
+    return gap, at
+
+
 def child_env(url: str, sandbox_port: int, port: int, rate: int, tokens: dict[str, str]) -> dict[str, str]:
     """Environment of a `--role service` child."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ZALO_", "LOA_"))}
@@ -301,7 +372,11 @@ async def limited_run(
     await seed_database(url, hamlets, residents, SystemClock().now())
     svc_port = free_port()
     tokens = zalo.reset(f"http://127.0.0.1:{svc_port}/zalo/webhook", 4000)
+    log_from = log.stat().st_size if log.exists() else 0
     proc = await start_child(child_env(url, port, svc_port, 4000, tokens), hamlets, log)
+    stacks = open(log.with_name("bench-stacks.log"), "a", encoding="utf-8")  # open while the run lasts
+    probe = LoopLag(watchdog=stacks)
+    probe.start()
     try:
         while not zalo.accepted:  # wait for the drain to begin
             if proc.poll() is not None:
@@ -309,7 +384,8 @@ async def limited_run(
             await asyncio.sleep(0.05)
         await asyncio.sleep(5.0)  # warm-up: the limiter's burst and start-up out of the window
         rng = random.Random(7)
-        start = time.monotonic()
+        start, start_wall = time.monotonic(), time.time()
+        watch = asyncio.create_task(signal_on_stall(zalo, proc.pid))
         first = len(zalo.accepted)
         pending: set[asyncio.Task[Any]] = set()
         asked = 0
@@ -331,8 +407,20 @@ async def limited_run(
         zalo.platform.webhook_url = ""  # receipts still due after the window go nowhere, quietly
         proc.terminate()
         await asyncio.to_thread(proc.wait)
+        probe.stop()
+        stacks.close()
+        watch.cancel()
     per_minute = sent / elapsed * 60
     lat = sorted(zalo.latencies)
+    gap, gap_at = longest_gap(zalo.accepted, start, start + elapsed)
+    with open(log, encoding="utf-8", errors="replace") as service_log:
+        service_log.seek(log_from)
+        # Lines read "loop lag <seconds> s at <wall-clock time the stall began>".
+        service_stalls = [
+            (float(words[2]), float(words[5]) - start_wall)
+            for words in (line.split() for line in service_log if line.startswith("loop lag "))
+        ]
+    service_lag, service_lag_at = max(service_stalls, default=(0.0, 0.0))
     return {
         "window_s": round(elapsed, 1),
         "accepted_in_window": sent,
@@ -344,6 +432,13 @@ async def limited_run(
         "reply_p50_ms": round(percentile(lat, 50) * 1000, 1) if lat else None,
         "reply_p99_ms": round(percentile(lat, 99) * 1000, 1) if lat else None,
         "reply_max_ms": round(lat[-1] * 1000, 1) if lat else None,
+        "longest_send_gap_ms": round(gap * 1000),
+        "longest_send_gap_at_s": round(gap_at, 1),
+        "bench_loop_max_lag_ms": round(probe.max_lag * 1000),
+        "bench_gc_max_ms": round(probe.max_gc * 1000),
+        "service_loop_stalls": len(service_stalls),
+        "service_loop_max_lag_ms": round(service_lag * 1000),
+        "service_loop_max_lag_at_s": round(service_lag_at, 1),
     }
 
 
@@ -420,6 +515,13 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 f"  replies: {r['answered']}/{r['questions']} answered, p50 {r['reply_p50_ms']} ms, "
                 f"p99 {r['reply_p99_ms']} ms, max {r['reply_max_ms']} ms"
             )
+            print(
+                f"  longest pause in sends {r['longest_send_gap_ms']} ms ({r['longest_send_gap_at_s']}s into the "
+                f"window); event loop late by at most {r['bench_loop_max_lag_ms']} ms here (longest GC "
+                f"{r['bench_gc_max_ms']} ms), "
+                f"{r['service_loop_max_lag_ms']} ms in the service ({r['service_loop_stalls']} stalls over "
+                f"{LoopLag.REPORT * 1000:.0f} ms)"
+            )
             summary["limited"] = r
     finally:
         await runner.cleanup()
@@ -441,6 +543,17 @@ async def service(target_hamlets: int) -> dict[str, Any]:
     from broadcasts.setup import deps_for
 
     settings = Settings.from_env(os.environ)
+    # Stalls go to the log with wall-clock times, which the bench lines up with its own window.
+    lag_probe = LoopLag(
+        lambda at, lag: print(
+            f"loop lag {lag:.3f} s at {time.time() - lag:.2f}", file=sys.stderr, flush=True
+        ),
+        watchdog=sys.stderr,
+    )
+    lag_probe.start()
+    faulthandler.register(
+        signal.SIGUSR1, file=sys.stderr, all_threads=True
+    )  # the bench's call when sends pause
     app = create_app(settings, start_jobs=False)
     runner = web.AppRunner(app)
     await runner.setup()
