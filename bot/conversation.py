@@ -499,7 +499,9 @@ async def on_received(ctx: Context, event: MessageReceived) -> None:
         .values(received_at=ctx.now)
     )
     if result.rowcount == 0:  # type: ignore[attr-defined]
-        await _unmatched_receipt(ctx, [event.msg_id])
+        # Not updated: an unknown message, or ours already marked (its seen event came first).
+        if await _our_message(ctx.session, event.msg_id) is None:
+            await _unmatched_receipt(ctx, [event.msg_id])
 
 
 async def on_seen(ctx: Context, event: MessagesSeen) -> None:
@@ -574,6 +576,12 @@ async def settle_receipts(session: AsyncSession, now: datetime, events: dict[int
     return settled
 
 
+async def _our_message(session: AsyncSession, msg_id: str) -> int | None:
+    return await session.scalar(
+        select(OutboundMessage.id).where(OutboundMessage.zalo_message_id == msg_id).limit(1)
+    )
+
+
 async def _unmatched_receipt(ctx: Context, msg_ids: list[str]) -> None:
     # A receipt can overtake the recording of its send's answer; give the send a moment.
     if ctx.now - ctx.received_at < timedelta(minutes=2):
@@ -587,9 +595,7 @@ async def _unmatched_receipt(ctx: Context, msg_ids: list[str]) -> None:
 
 async def on_echo(ctx: Context, event: OAEcho) -> None:
     """An OA message echoed back: ours, or a person typing in OA Manager (then the bot steps aside)."""
-    ours = await ctx.session.scalar(
-        select(OutboundMessage.id).where(OutboundMessage.zalo_message_id == event.msg_id).limit(1)
-    )
+    ours = await _our_message(ctx.session, event.msg_id)
     if ours is None and event.text:
         # The echo can arrive before we record the send's answer: match by recipient and text too.
         ours = await ctx.session.scalar(

@@ -181,3 +181,22 @@ async def test_receipts_are_recorded_against_our_message(chat: Chat) -> None:
     async with chat.sessions() as s:
         row = await s.get(OutboundMessage, reply.id)
         assert row is not None and row.received_at is not None and row.seen_at is not None
+
+
+async def test_a_receipt_after_the_seen_event_is_done_at_once_and_keeps_the_first_time(chat: Chat) -> None:
+    [reply] = await chat.say(BA_SAU, "vneid là gì")
+    [other] = await chat.say(BA_SAU, "thẻ bảo hiểm y tế hộ nghèo")
+    async with chat.sessions() as s:
+        row, in_flight = await s.get(OutboundMessage, reply.id), await s.get(OutboundMessage, other.id)
+        assert row is not None and in_flight is not None
+        row.zalo_message_id, row.status = "zmsg-1", "sent"
+        in_flight.status = "sending"  # a send under way: a receipt of an unknown message would wait for it
+        await s.commit()
+    await chat.other("user_seen_message", BA_SAU, message={"msg_ids": ["zmsg-1"]})
+    async with chat.sessions() as s:
+        first = (await s.get(OutboundMessage, reply.id)).received_at  # type: ignore[union-attr]
+    # The receipt comes after the seen event: it is ours, so it is done now, not held back for the send.
+    await chat.other("user_received_message", BA_SAU, message={"msg_id": "zmsg-1"})
+    async with chat.sessions() as s:
+        row = await s.get(OutboundMessage, reply.id)
+        assert row is not None and first is not None and row.received_at == first
