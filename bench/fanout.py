@@ -225,6 +225,16 @@ class Zalo:
 
         self.platform.api_send_cs = counted_cs  # type: ignore[method-assign]
         self.platform.api_send_group = counted_group  # type: ignore[method-assign]
+        self.rate_limited: list[float] = []  # monotonic times of calls answered -32
+        count_call = self.platform.count_call
+
+        def counted_call() -> int:
+            remain = count_call()
+            if remain < 0:
+                self.rate_limited.append(time.monotonic())
+            return remain
+
+        self.platform.count_call = counted_call  # type: ignore[method-assign]
 
     def reset(self, webhook_url: str, per_minute: int) -> dict[str, str]:
         """Forget what earlier runs sent; return a fresh token pair for the next service."""
@@ -237,6 +247,7 @@ class Zalo:
         self.platform.webhook_url = webhook_url
         self.platform.rate_limit_per_minute = per_minute
         self.accepted.clear()
+        self.rate_limited.clear()
         self.asked.clear()
         self.latencies.clear()
         pair = self.platform.issue_initial_tokens()
@@ -433,6 +444,8 @@ async def limited_run(
         "reply_p99_ms": round(percentile(lat, 99) * 1000, 1) if lat else None,
         "reply_max_ms": round(lat[-1] * 1000, 1) if lat else None,
         "longest_send_gap_ms": round(gap * 1000),
+        "rate_limited_in_window": sum(1 for at in zalo.rate_limited if start <= at <= start + elapsed),
+        "rate_limited_before_window": sum(1 for at in zalo.rate_limited if at < start),
         "longest_send_gap_at_s": round(gap_at, 1),
         "bench_loop_max_lag_ms": round(probe.max_lag * 1000),
         "bench_gc_max_ms": round(probe.max_gc * 1000),
@@ -521,6 +534,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 f"{r['bench_gc_max_ms']} ms), "
                 f"{r['service_loop_max_lag_ms']} ms in the service ({r['service_loop_stalls']} stalls over "
                 f"{LoopLag.REPORT * 1000:.0f} ms)"
+            )
+            print(
+                f"  calls answered -32 (over the limit): {r['rate_limited_in_window']} in the window, "
+                f"{r['rate_limited_before_window']} before it"
             )
             summary["limited"] = r
     finally:
