@@ -97,7 +97,8 @@ class Settings:
             return raw.rstrip("/")
 
         port = integer("LOA_PORT", 8080, 1, 65535)
-        rate = integer("ZALO_RATE_PER_MINUTE", 4000, 1, 1_000_000)
+        # At least 2: the limiter keeps its burst out of the minute, and 1 would leave nothing.
+        rate = integer("ZALO_RATE_PER_MINUTE", 4000, 2, 1_000_000)
         handoff_hours = integer("LOA_HANDOFF_HOURS", 24, 1, 24 * 30)
         retention = integer("LOA_CHAT_RETENTION_DAYS", 180, 1, 3650)
         database_url = get("LOA_DATABASE_URL") or DEFAULT_DATABASE_URL

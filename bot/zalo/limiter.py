@@ -17,7 +17,10 @@ class RateLimiter:
 
     Zalo allows 4,000 calls per minute per app; spending them as an even stream (with only a
     small burst) keeps a broadcast from using the whole minute's budget in one second while a
-    resident waits for an answer. Waiters in each lane are served first come, first served.
+    resident waits for an answer. The bucket refills at `per_minute` less the burst, so that no
+    minute, wherever it starts, holds more than `per_minute` calls: a full bucket spent at once
+    plus a minute at the full rate would go over, and Zalo answers the excess with -32. Waiters
+    in each lane are served first come, first served.
     """
 
     def __init__(
@@ -30,9 +33,11 @@ class RateLimiter:
     ) -> None:
         if per_minute < 1:
             raise ValueError("per_minute must be at least 1")
-        self._interval = 60.0 / per_minute
         # A tenth of a second's worth of calls by default: smooth, yet not one-at-a-time.
         self._capacity = float(burst if burst is not None else max(1, per_minute // 600))
+        if self._capacity >= per_minute:
+            raise ValueError("burst must be smaller than per_minute")
+        self._interval = 60.0 / (per_minute - self._capacity)
         self._now = now
         self._sleep = sleep
         self._tokens = self._capacity
@@ -43,7 +48,7 @@ class RateLimiter:
 
     @property
     def per_minute(self) -> float:
-        """The sustained rate in calls per minute."""
+        """The sustained rate in calls per minute (the limit less the burst)."""
         return 60.0 / self._interval
 
     @property

@@ -46,10 +46,18 @@ def test_invalid_values_are_reported_together() -> None:
                 "ZALO_API_BASE": "https://openapi.zalo.me/v3.0",
                 "LOA_DATABASE_URL": "mysql://x",
                 "LOA_PORT": "70000",
+                "ZALO_RATE_PER_MINUTE": "1",  # nothing left once the limiter's burst is kept back
             }
         )
     keys = {p.split(":")[0] for p in err.value.problems}
-    assert keys == {"ZALO_APP_ID", "ZALO_OA_ID", "ZALO_API_BASE", "LOA_DATABASE_URL", "LOA_PORT"}
+    assert keys == {
+        "ZALO_APP_ID",
+        "ZALO_OA_ID",
+        "ZALO_API_BASE",
+        "LOA_DATABASE_URL",
+        "LOA_PORT",
+        "ZALO_RATE_PER_MINUTE",
+    }
 
 
 def test_api_base_can_point_the_real_client_at_another_host() -> None:
