@@ -245,7 +245,7 @@ class Zalo:
         self.platform.deliveries.clear()
         self.platform._events.clear()
         self.platform.webhook_url = webhook_url
-        self.platform.rate_limit_per_minute = per_minute
+        self.platform.set_rate_limit(per_minute)  # the raised-limit run's calls must not count here
         self.accepted.clear()
         self.rate_limited.clear()
         self.asked.clear()

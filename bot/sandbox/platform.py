@@ -453,6 +453,11 @@ class SandboxPlatform:
                 return fault.kind
         return None
 
+    def set_rate_limit(self, per_minute: int) -> None:
+        """Change the app's per-minute call limit; a new minute starts with nothing counted."""
+        self.rate_limit_per_minute = per_minute
+        self._window_start, self._window_calls = time.monotonic(), 0
+
     def count_call(self) -> int:
         """Count one API call against the app's per-minute limit; return what remains (-1: over)."""
         now = time.monotonic()
