@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db import Base, UTCDateTime
@@ -158,13 +158,29 @@ class InboxEvent(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
+PENDING_ONLY = text("status = 'pending'")
+
+
 class OutboundMessage(Base):
     """A message we send through Zalo: written before sending, unique by key."""
 
     __tablename__ = "outbound_messages"
     __table_args__ = (
-        # The sender claims pending rows lane by lane in id order: walk them, never sort them.
+        # Rows by status: the sweep of sends a crash left open, and whether any send is under way.
         Index("ix_outbound_claim", "status", "priority", "id"),
+        # The sender claims due rows lane by lane, longest due first, walking this index. Only
+        # pending rows are in it, so it stays small however many were sent. Ordered by id instead,
+        # PostgreSQL chose to walk the primary key past every row already sent once its statistics
+        # said most rows were pending (it cannot know the pending ones are the newest). Queries
+        # match the index with the status written out, not bound.
+        Index(
+            "ix_outbound_due",
+            "priority",
+            "next_attempt_at",
+            "id",
+            postgresql_where=PENDING_ONLY,
+            sqlite_where=PENDING_ONLY,
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
