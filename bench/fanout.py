@@ -9,7 +9,9 @@ fresh child process per run, on a database seeded directly, so its peak RSS is i
    answering (echoes and receipts included), and the child's peak RSS. Repeated `--runs` times.
 2. Real limit (4,000/min): the same broadcast to everyone; over a `--window`-second window, sends accepted
    by the sandbox per minute / 4,000, while residents keep asking questions through the signed webhook;
-   reply latency from the resident's message to the OA's reply arriving at the sandbox.
+   reply latency from the resident's message to the OA's reply arriving at the sandbox. Also the longest
+   pause in accepted sends, calls the sandbox answered -32, and how late each process's event loop ran;
+   while sends pause for over 3 s, the service writes every thread's stack to its log (SIGUSR1).
 
 Prints figures per run, medians and ratios, and ends with one JSON line.
 
