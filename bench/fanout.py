@@ -35,9 +35,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -265,11 +266,12 @@ class LoopLag:
     EVERY = 0.05  # seconds
     REPORT = 0.25  # seconds: later than this is a stall worth a line
 
-    def __init__(self, on_stall: Any = None, watchdog: Any = None) -> None:
+    def __init__(
+        self, on_stall: Callable[[float], None] | None = None, watchdog: TextIO | None = None
+    ) -> None:
         self.max_lag = 0.0
         self.max_gc = 0.0
-        self.stalls: list[tuple[float, float]] = []  # (monotonic time the timer was set, lag)
-        self._on_stall = on_stall
+        self._on_stall = on_stall  # told the lag of each stall over REPORT
         self._watchdog = watchdog
         self._gc_began = 0.0
         self._task: asyncio.Task[None] | None = None
@@ -301,10 +303,8 @@ class LoopLag:
             await asyncio.sleep(self.EVERY)
             lag = time.monotonic() - before - self.EVERY
             self.max_lag = max(self.max_lag, lag)
-            if lag > self.REPORT:
-                self.stalls.append((before, lag))
-                if self._on_stall is not None:
-                    self._on_stall(before, lag)
+            if lag > self.REPORT and self._on_stall is not None:
+                self._on_stall(lag)
 
 
 async def signal_on_stall(zalo: Zalo, child: int) -> None:
@@ -564,15 +564,12 @@ async def service(target_hamlets: int) -> dict[str, Any]:
     settings = Settings.from_env(os.environ)
     # Stalls go to the log with wall-clock times, which the bench lines up with its own window.
     lag_probe = LoopLag(
-        lambda at, lag: print(
-            f"loop lag {lag:.3f} s at {time.time() - lag:.2f}", file=sys.stderr, flush=True
-        ),
+        lambda lag: print(f"loop lag {lag:.3f} s at {time.time() - lag:.2f}", file=sys.stderr, flush=True),
         watchdog=sys.stderr,
     )
     lag_probe.start()
-    faulthandler.register(
-        signal.SIGUSR1, file=sys.stderr, all_threads=True
-    )  # the bench's call when sends pause
+    # The bench's call when sends pause: every thread's stack to the log.
+    faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
     app = create_app(settings, start_jobs=False)
     runner = web.AppRunner(app)
     await runner.setup()

@@ -158,7 +158,7 @@ class InboxEvent(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
-PENDING_ONLY = text("status = 'pending'")
+PENDING_ONLY = text(f"status = '{OutboxStatus.PENDING}'")
 
 
 class OutboundMessage(Base):

@@ -9,7 +9,7 @@ from sqlalchemy import insert, text, update
 from bot.clock import FakeClock
 from bot.db import make_engine, make_sessionmaker
 from bot.models import OutboundMessage, OutboxStatus
-from bot.outbox import due_rows, queue_message, zalo_message
+from bot.outbox import due_rows, outbound_row, queue_message, zalo_message
 
 LOAN = "Hộ nghèo được vay vốn ưu đãi"
 
@@ -37,21 +37,17 @@ async def test_json_is_stored_as_readable_vietnamese_and_plain_text_only_once(da
 async def test_the_senders_claim_walks_pending_rows_only_however_many_were_sent(database_url: str) -> None:
     engine = make_engine(database_url)
     now = FakeClock().now()
+    earlier = now - timedelta(minutes=10)
     rows = [
-        {
-            "key": f"b:{i}",
-            "channel": "cs",
-            "recipient_id": f"u{i}",
-            "purpose": "broadcast",
-            "text": LOAN,
-            "message": {},
-            "priority": False,
-            "status": OutboxStatus.PENDING,
-            "attempts": 0,
-            "next_attempt_at": now - timedelta(minutes=10),
-            "resolve_attempts": 0,
-            "created_at": now - timedelta(minutes=10),
-        }
+        outbound_row(
+            key=f"b:{i}",
+            channel="cs",
+            recipient_id=f"u{i}",
+            text=LOAN,
+            purpose="broadcast",
+            now=earlier,
+            priority=False,
+        )
         for i in range(3000)
     ]
     try:
