@@ -74,6 +74,28 @@ CHUNK = 1000  # rows written (and progress reported) per flush
 BAR_WIDTH = 10
 BAR_MIN_ROWS = 1000  # smaller files import too fast for a progress bar to matter
 
+# What a cell shows when its formula is broken: Excel caches the error as the cell's value, and a CSV
+# saved from the sheet writes the same text. None of them is a name, a code or a number.
+EXCEL_ERRORS = frozenset(
+    {
+        "#NULL!",
+        "#DIV/0!",
+        "#VALUE!",
+        "#REF!",
+        "#NAME?",
+        "#NUM!",
+        "#N/A",
+        "#GETTING_DATA",
+        "#SPILL!",
+        "#CALC!",
+        "#FIELD!",
+        "#BLOCKED!",
+        "#CONNECT!",
+        "#BUSY!",
+        "#UNKNOWN!",
+    }
+)
+
 _DIGITS = re.compile(r"\d+")
 _PHONE_NOISE = re.compile(r"[\s.\-()/]+")
 _MOBILE = re.compile(r"[35789]\d{8}", re.ASCII)
@@ -340,16 +362,25 @@ def _validate(
         if not any(value.values()):
             continue  # a numbered but empty template line
         here = []
+        broken = [f for f in FIELDS if value.get(f, "").upper() in EXCEL_ERRORS]
+        for field in broken:
+            here.append(
+                f"Dòng {line}: ô {_display(field, hamlet_word)} có giá trị lỗi của Excel "
+                f"'{value[field]}' (công thức hỏng); sửa ô này trong Excel rồi nhập lại"
+            )
+            value[field] = ""
         code = " ".join(value["code"].split())
         if not code:
-            here.append(f"Dòng {line}: thiếu Mã hộ")
+            if "code" not in broken:
+                here.append(f"Dòng {line}: thiếu Mã hộ")
         elif code in code_lines:
             here.append(f"Dòng {line}: Mã hộ '{code}' trùng với dòng {code_lines[code]}")
         else:
             code_lines[code] = line
         hamlet_id: int | None = None
         if not value["hamlet"]:
-            here.append(f"Dòng {line}: thiếu {word}")
+            if "hamlet" not in broken:
+                here.append(f"Dòng {line}: thiếu {word}")
         else:
             hamlet_id, ambiguous = hamlets.find(value["hamlet"])
             if ambiguous:
@@ -361,7 +392,7 @@ def _validate(
                     f"Dòng {line}: {word} '{value['hamlet']}' không có trong danh sách {hamlet_word} của xã"
                 )
         head_name = " ".join(value["head_name"].split())
-        if not head_name:
+        if not head_name and "head_name" not in broken:
             here.append(f"Dòng {line}: thiếu Chủ hộ")
         phone: str | None = None
         if value.get("phone"):

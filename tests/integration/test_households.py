@@ -349,3 +349,65 @@ async def test_no_commune_yet(database_url: str, tmp_path: Path) -> None:
         assert "chưa có xã nào" in err.getvalue()
     finally:
         await engine.dispose()
+
+
+def with_broken_formulas(path: Path) -> None:
+    """Turn every error cell of a saved workbook into a formula caching that error, as Excel saves it."""
+    import re
+    import zipfile
+
+    source = zipfile.ZipFile(path)
+    parts = {name: source.read(name) for name in source.namelist()}
+    source.close()
+    sheet = parts["xl/worksheets/sheet1.xml"].decode()
+    sheet, count = re.subn(r'(<c r="[A-Z]+\d+" t="e">)(<v>)', r"\1<f>VLOOKUP(A1,Cu!A:B,2,0)</f>\2", sheet)
+    assert count > 0
+    parts["xl/worksheets/sheet1.xml"] = sheet.encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for name, data in parts.items():
+            target.writestr(name, data)
+
+
+async def test_excel_error_values_are_problems_on_their_rows_not_data(
+    sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["DANH SÁCH HỘ NGHÈO NĂM 2026"])
+    sheet.append([])
+    sheet.append(HEADER)
+    sheet.append(["1", "TL-201", "Ấp Tân Hòa", "#REF!", "", "", "hộ nghèo", ""])
+    sheet.append(["2", "#N/A", "Ấp 3", "Trần Văn Ba", "", "", "", ""])
+    sheet.append(["3", "TL-203", "#NAME?", "Lê Thị Tư", "", "#VALUE!", "#DIV/0!", "#NUM!"])
+    sheet.append(["4", "TL-204", "Ấp 3", "Phan Văn Năm", "#NULL!", "", "", ""])
+    sheet.append(["5", "TL-205", "Ấp 3", "Võ Thị Sáu", "", "", "", ""])  # a good row
+    path = tmp_path / "ho-loi.xlsx"
+    book.save(path)
+    with_broken_formulas(path)
+
+    out, err = io.StringIO(), io.StringIO()
+    assert await households_import_command(sessions, path, out, err, NOW, "tan-loi") == 1
+    assert out.getvalue() == ""
+    fix = "(công thức hỏng); sửa ô này trong Excel rồi nhập lại"
+    assert err.getvalue().splitlines()[1:] == [
+        f"- Dòng 4: ô Chủ hộ có giá trị lỗi của Excel '#REF!' {fix}",
+        f"- Dòng 5: ô Mã hộ có giá trị lỗi của Excel '#N/A' {fix}",
+        f"- Dòng 6: ô Ấp có giá trị lỗi của Excel '#NAME?' {fix}",
+        f"- Dòng 6: ô Số điện thoại có giá trị lỗi của Excel '#VALUE!' {fix}",
+        f"- Dòng 6: ô Phân loại có giá trị lỗi của Excel '#DIV/0!' {fix}",
+        f"- Dòng 6: ô Zalo ID có giá trị lỗi của Excel '#NUM!' {fix}",
+        f"- Dòng 7: ô Địa chỉ có giá trị lỗi của Excel '#NULL!' {fix}",
+    ]
+    async with sessions() as session:
+        assert await households(session) == {}  # nothing imported, not even the good row
+
+
+async def test_excel_error_text_in_a_csv_is_a_problem_too(
+    sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path / "ho.csv", [HEADER, ["1", "TL-301", "Ấp 3", "#ref!", "", "", "", ""]])
+    out, err = io.StringIO(), io.StringIO()
+    assert await households_import_command(sessions, path, out, err, NOW, "tan-loi") == 1
+    assert "Dòng 2: ô Chủ hộ có giá trị lỗi của Excel '#ref!'" in err.getvalue()
+    async with sessions() as session:
+        assert await households(session) == {}
