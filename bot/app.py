@@ -25,9 +25,9 @@ from bot.faq_book import FaqBook
 from bot.inbox import InboxWriter
 from bot.keys import INBOX, RUNTIME, SETTINGS
 from bot.models import InboxEvent, OutboundMessage
-from bot.oa_client import build_client
+from bot.oa_client import build_client, outbox_calls
 from bot.oauth_routes import oauth_callback
-from bot.outbox import OutboxSender, zalo_message
+from bot.outbox import OutboxSender
 from bot.processor import Handle, InboxProcessor, Settle, decode_body
 from bot.replies import Replies
 from bot.runtime import Runtime
@@ -113,16 +113,7 @@ async def start_runtime(
 
     zalo, tokens, store = build_client(settings, http, sessions, clock, limiter=limiter)
 
-    async def send(row: OutboundMessage) -> str:
-        message = zalo_message(row)
-        if row.channel == "group":
-            return (await zalo.send_group(row.recipient_id, message, priority=row.priority)).message_id
-        return (await zalo.send_cs(row.recipient_id, message, priority=row.priority)).message_id
-
-    async def history(row: OutboundMessage) -> list[dict[str, object]]:
-        if row.channel == "group":
-            return await zalo.group_conversation(row.recipient_id, 0, 10)
-        return await zalo.user_conversation(row.recipient_id, 0, 10)
+    send, history = outbox_calls(zalo)
 
     runtime: list[Runtime] = []  # the alert needs the runtime, which needs the outbox first
 
@@ -133,7 +124,13 @@ async def start_runtime(
         await broadcasts_setup.on_delivery_failed(runtime[0], row, code)
 
     outbox = OutboxSender(
-        sessions, clock, send, history, on_authorization_lost=authorization_lost, on_failed=delivery_failed
+        sessions,
+        clock,
+        send,
+        history,
+        history_lag=timedelta(seconds=settings.zalo_history_lag_seconds),
+        on_authorization_lost=authorization_lost,
+        on_failed=delivery_failed,
     )
 
     inbox = InboxWriter(engine, clock)

@@ -45,6 +45,7 @@ class Settings:
     zalo_api_base: str = REAL_API_BASE
     zalo_oauth_base: str = REAL_OAUTH_BASE
     zalo_rate_per_minute: int = 4000
+    zalo_history_lag_seconds: int = 60
     handoff_hours: int = 24
     chat_retention_days: int = 180
     seed_demo: bool = False
@@ -99,6 +100,7 @@ class Settings:
         port = integer("LOA_PORT", 8080, 1, 65535)
         # At least 2: the limiter keeps its burst out of the minute, and 1 would leave nothing.
         rate = integer("ZALO_RATE_PER_MINUTE", 4000, 2, 1_000_000)
+        history_lag = integer("ZALO_HISTORY_LAG_SECONDS", 60, 1, 3600)
         handoff_hours = integer("LOA_HANDOFF_HOURS", 24, 1, 24 * 30)
         retention = integer("LOA_CHAT_RETENTION_DAYS", 180, 1, 3650)
         database_url = get("LOA_DATABASE_URL") or DEFAULT_DATABASE_URL
@@ -158,6 +160,7 @@ class Settings:
             zalo_api_base=api_base,
             zalo_oauth_base=oauth_base,
             zalo_rate_per_minute=rate,
+            zalo_history_lag_seconds=history_lag,
             handoff_hours=handoff_hours,
             chat_retention_days=retention,
             seed_demo=seed_raw in ("1", "true", "yes") if seed_raw else app_id == SANDBOX_APP_ID,

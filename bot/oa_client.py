@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.models import OutboundMessage
+from bot.outbox import History, Send, zalo_message
 from bot.token_store import DbTokenStore
 from bot.zalo.client import ZaloClient
 from bot.zalo.limiter import RateLimiter
@@ -46,3 +48,20 @@ def build_client(
         limiter=limiter or RateLimiter(settings.zalo_rate_per_minute),
     )
     return client, tokens, store
+
+
+def outbox_calls(zalo: ZaloClient) -> tuple[Send, History]:
+    """How the outbox sends a row through Zalo and reads its conversation back, by channel."""
+
+    async def send(row: OutboundMessage) -> str:
+        message = zalo_message(row)
+        if row.channel == "group":
+            return (await zalo.send_group(row.recipient_id, message, priority=row.priority)).message_id
+        return (await zalo.send_cs(row.recipient_id, message, priority=row.priority)).message_id
+
+    async def history(row: OutboundMessage, offset: int, count: int) -> list[dict[str, object]]:
+        if row.channel == "group":
+            return await zalo.group_conversation(row.recipient_id, offset, count)
+        return await zalo.user_conversation(row.recipient_id, offset, count)
+
+    return send, history

@@ -6,7 +6,9 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any, cast
 
 from sqlalchemy import Select, String, Table, bindparam, literal, or_, select, update
@@ -35,9 +37,24 @@ MAX_ATTEMPTS = 8
 REPLY_SLOTS = 4  # sending slots broadcasts may never take
 STALE_SENDING = timedelta(minutes=2)
 RESOLVE_TRIES = 5
+# Reading a chat back after an unknown send: pages of the conversation APIs' maximum size, and a cap
+# on how far back a busy group is read before a person is asked instead.
+HISTORY_PAGE = 10
+HISTORY_PAGES = 30
+CLOCK_SKEW = timedelta(minutes=1)  # Zalo's clock against ours, when comparing a copy's time to the send
+# Zalo does not say its history is immediate: a copy missing from a read made sooner than this after
+# the send may still appear, so only later reads may conclude that it never left.
+HISTORY_LAG = timedelta(seconds=60)
+REREAD_POLL = 0.5  # seconds between looks at the clock while a read-back waits out the lag
+UNREADABLE_REASON = "Không đọc được lịch sử trò chuyện từ Zalo để biết tin đã đến chưa; cần người kiểm tra"
+TOO_DEEP_REASON = (
+    f"Sau lúc gửi có hơn {HISTORY_PAGE * HISTORY_PAGES} tin khác nên không đọc lại được đến lúc gửi; "
+    "cần người kiểm tra"
+)
 
 Send = Callable[[OutboundMessage], Awaitable[str]]
-History = Callable[[OutboundMessage], Awaitable[list[dict[str, Any]]]]
+# One page of a row's conversation, newest first: (row, offset, count) -> items.
+History = Callable[[OutboundMessage, int, int], Awaitable[list[dict[str, Any]]]]
 
 
 def outbound_row(
@@ -128,6 +145,7 @@ class OutboxSender:
         *,
         concurrency: int = 24,
         settle_delay: float = 2.0,
+        history_lag: timedelta = HISTORY_LAG,
         on_authorization_lost: Callable[[str], Awaitable[None]] | None = None,
         on_failed: Callable[[OutboundMessage, int], Awaitable[None]] | None = None,
     ) -> None:
@@ -137,6 +155,8 @@ class OutboxSender:
         self._history = history
         self._concurrency = concurrency
         self._settle_delay = settle_delay  # seconds Zalo gets to show a send in the chat history
+        self._history_lag = history_lag  # how late a copy may appear there; absence is believed after it
+        self._rereads: dict[int, asyncio.Task[None]] = {}  # row id -> its read-back waiting out the lag
         self._on_authorization_lost = on_authorization_lost
         self._on_failed = on_failed  # told of each permanent failure, after it is recorded
         self._in_flight: set[int] = set()
@@ -155,12 +175,19 @@ class OutboxSender:
         """Stop draining; sends under way finish first."""
         await stop_task(self._task)
         self._task = None
+        for reread in list(self._rereads.values()):
+            await stop_task(reread)  # the row stays `sending`; the next start reads it back
         if self._running:
             await asyncio.gather(*self._running, return_exceptions=True)
 
     def wake(self) -> None:
         """Tell the drain loop new rows were committed."""
         self._wake.set()
+
+    async def wait_idle(self) -> None:
+        """Wait until every send started so far has its outcome recorded (or read back)."""
+        while self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
 
     async def _loop(self) -> None:
         while True:
@@ -315,11 +342,11 @@ class OutboxSender:
     async def resolve_unknown(self, *, older_than: timedelta = STALE_SENDING) -> int:
         """Settle rows left in SENDING by a crash or a lost answer, by reading the chat back.
 
-        The rule for the one window no platform closes (Zalo accepted the send, we died before
-        recording it): read the recipient's recent conversation. If a message from the OA with the
-        same text appears there since the send began, it went: record it as sent. If it is not
-        there, it did not go: send it again. If the history cannot be read after RESOLVE_TRIES
-        tries, mark it UNCERTAIN and never resend it automatically: a person decides.
+        The rule (docs/delivery.md): page back through the recipient's conversation until it is
+        older than the send's start. The copy found there was sent. Its absence is believed only
+        once the history has had HISTORY_LAG to show it; the row is then sent again. A history that
+        cannot be read (RESOLVE_TRIES times) or that is too busy to reach back within HISTORY_PAGES
+        pages makes the row UNCERTAIN: it is never resent on a guess, a person checks and decides.
         """
         cutoff = self._clock.now() - older_than
         async with self._sessions() as session:
@@ -333,29 +360,49 @@ class OutboxSender:
             ).all()
         settled = 0
         for row in rows:
-            if row.id not in self._in_flight:
-                await self._resolve_row(row)
-                settled += 1
+            settled += await self._resolve_alone(row)
         if settled:
             self.wake()
         return settled
 
+    async def _resolve_alone(self, row: OutboundMessage) -> bool:
+        """Read one row back unless a send or another read-back of it is under way here."""
+        if row.id in self._in_flight:
+            return False
+        self._in_flight.add(row.id)
+        try:
+            await self._resolve_row(row)
+        finally:
+            self._in_flight.discard(row.id)
+        return True
+
     async def _resolve_row(self, row: OutboundMessage) -> None:
         values: dict[str, Any]
         try:
-            history = await self._history(row)
+            found = await read_back(
+                self._history, row, self._clock.now(), self._recorded_elsewhere, self._history_lag
+            )
         except Exception as exc:
             log.warning("cannot read history for outbound %s: %s", row.key, exc)
             values = {"resolve_attempts": row.resolve_attempts + 1}
             if row.resolve_attempts + 1 >= RESOLVE_TRIES:
                 values["status"] = OutboxStatus.UNCERTAIN
-                values["error_reason"] = "Không xác định được tin đã đến Zalo hay chưa; cần người kiểm tra"
+                values["error_reason"] = UNREADABLE_REASON
         else:
-            match = find_sent_copy(history, row)
-            if match is not None:
-                values = {"status": OutboxStatus.SENT, "zalo_message_id": match, "sent_at": row.sending_since}
-            else:
+            log.info("outbound %s read back: %s after %d history calls", row.key, found.verdict, found.calls)
+            if found.verdict is Verdict.FOUND:
+                values = {
+                    "status": OutboxStatus.SENT,
+                    "zalo_message_id": found.message_id,
+                    "sent_at": row.sending_since,
+                }
+            elif found.verdict is Verdict.ABSENT:
                 values = {"status": OutboxStatus.PENDING, "next_attempt_at": self._clock.now()}
+            elif found.verdict is Verdict.TOO_DEEP:
+                values = {"status": OutboxStatus.UNCERTAIN, "error_reason": TOO_DEEP_REASON}
+            else:  # too early to believe an absence: read again once the history has caught up
+                self._reread_later(row)
+                return
         async with self._sessions() as session:
             await session.execute(
                 update(OutboundMessage)
@@ -364,16 +411,88 @@ class OutboxSender:
             )
             await session.commit()
 
+    def _reread_later(self, row: OutboundMessage) -> None:
+        if row.id in self._rereads:
+            return
+        due = (row.sending_since or row.created_at) + self._history_lag
+        task = asyncio.create_task(self._reread(row.id, due), name=f"reread:{row.key}")
+        self._rereads[row.id] = task
+        task.add_done_callback(lambda _: self._rereads.pop(row.id, None))
 
-def find_sent_copy(history: list[dict[str, Any]], row: OutboundMessage) -> str | None:
-    """The message id of an OA message in `history` with the row's text, sent since the row's send began."""
-    since_ms = int(row.sending_since.timestamp() * 1000) - 60_000 if row.sending_since else 0
-    for item in history:
-        if str(item.get("src")) != "0":  # src 0: sent by the OA
-            continue
-        if (item.get("message") or "") != row.text:
-            continue
-        if int(item.get("time") or 0) < since_ms:
-            continue
-        return str(item.get("message_id"))
-    return None
+    async def _reread(self, row_id: int, due: datetime) -> None:
+        # Waiting on the service's clock, not a fixed sleep, so a clock moved forward is followed.
+        while True:
+            left = (due - self._clock.now()).total_seconds()
+            if left <= 0:
+                break
+            await asyncio.sleep(min(left, REREAD_POLL))
+        try:
+            async with self._sessions() as session:
+                row = await session.get(OutboundMessage, row_id)
+            if row is not None and row.status == OutboxStatus.SENDING and await self._resolve_alone(row):
+                self.wake()
+        except Exception:
+            log.exception("reading outbound %s back again", row_id)  # the sweep tries again
+
+    async def _recorded_elsewhere(self, row: OutboundMessage, message_id: str) -> bool:
+        """Whether another of our rows already owns this Zalo message (an earlier copy of the same text)."""
+        async with self._sessions() as session:
+            other = await session.scalar(
+                select(OutboundMessage.id)
+                .where(OutboundMessage.zalo_message_id == message_id, OutboundMessage.id != row.id)
+                .limit(1)
+            )
+        return other is not None
+
+
+class Verdict(StrEnum):
+    """What reading a chat back proved about one send."""
+
+    FOUND = "found"  # the copy is in the chat
+    ABSENT = "absent"  # the chat reaches back past the send, settled, and the copy is not there
+    TOO_EARLY = "too early"  # not there yet, but the history may still be catching up
+    TOO_DEEP = "too deep"  # so many messages followed that HISTORY_PAGES do not reach the send
+
+
+@dataclass(frozen=True)
+class ReadBack:
+    """The verdict of one read-back, the message id when found, and the history calls it made."""
+
+    verdict: Verdict
+    message_id: str | None
+    calls: int
+
+
+async def read_back(
+    history: History,
+    row: OutboundMessage,
+    now: datetime,
+    recorded_elsewhere: Callable[[OutboundMessage, str], Awaitable[bool]],
+    history_lag: timedelta = HISTORY_LAG,
+) -> ReadBack:
+    """Page back through the row's chat, newest first, until the send is found or the chat predates it."""
+    started = row.sending_since or row.created_at
+    since_ms = int((started - CLOCK_SKEW).timestamp() * 1000)
+    offset = calls = 0
+    while calls < HISTORY_PAGES:
+        page = await history(row, offset, HISTORY_PAGE)
+        calls += 1
+        reached = len(page) < HISTORY_PAGE  # a short page is the start of the conversation
+        for item in page:
+            if int(item.get("time") or 0) < since_ms:
+                reached = True
+                break
+            if is_sent_copy(item, row):
+                message_id = str(item.get("message_id"))
+                if not await recorded_elsewhere(row, message_id):
+                    return ReadBack(Verdict.FOUND, message_id, calls)
+        if reached:
+            settled = now - started >= history_lag
+            return ReadBack(Verdict.ABSENT if settled else Verdict.TOO_EARLY, None, calls)
+        offset += len(page)
+    return ReadBack(Verdict.TOO_DEEP, None, calls)
+
+
+def is_sent_copy(item: dict[str, Any], row: OutboundMessage) -> bool:
+    """Whether a history item is a message from the OA with the row's text."""
+    return str(item.get("src")) == "0" and (item.get("message") or "") == row.text  # src 0: the OA

@@ -86,6 +86,18 @@ async def approve_for_hamlet(
 
 async def retry_failed(session: AsyncSession, broadcast_id: int, staff: Staff, now: datetime) -> int:
     """ "Gửi lại tin lỗi": put a firing's failed copies back in the queue; returns how many."""
+    return await _requeue(session, broadcast_id, staff, now, OutboxStatus.FAILED, "gửi lại {} tin lỗi")
+
+
+async def resend_uncertain(session: AsyncSession, broadcast_id: int, staff: Staff, now: datetime) -> int:
+    """After a person checked Zalo: send a firing's uncertain copies again; returns how many."""
+    note = "gửi lại {} tin chưa rõ đã đến, sau khi kiểm tra"
+    return await _requeue(session, broadcast_id, staff, now, OutboxStatus.UNCERTAIN, note)
+
+
+async def _requeue(
+    session: AsyncSession, broadcast_id: int, staff: Staff, now: datetime, status: OutboxStatus, note: str
+) -> int:
     broadcast = await session.get(Broadcast, broadcast_id)
     if broadcast is None:
         raise ActionError(f"Không có lần gửi số {broadcast_id}.")
@@ -94,14 +106,19 @@ async def retry_failed(session: AsyncSession, broadcast_id: int, staff: Staff, n
     outbound_ids = select(Delivery.outbound_id).where(Delivery.broadcast_id == broadcast.id)
     result = await session.execute(
         update(OutboundMessage)
-        .where(OutboundMessage.id.in_(outbound_ids), OutboundMessage.status == OutboxStatus.FAILED)
+        .where(OutboundMessage.id.in_(outbound_ids), OutboundMessage.status == status)
         .values(
-            status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now, error_code=None, error_reason=None
+            status=OutboxStatus.PENDING,
+            attempts=0,
+            resolve_attempts=0,
+            next_attempt_at=now,
+            error_code=None,
+            error_reason=None,
         )
     )
     count: int = result.rowcount  # type: ignore[attr-defined]
     if count:
-        move(session, broadcast, Status.SENDING, now, actor=staff.id, note=f"gửi lại {count} tin lỗi")
+        move(session, broadcast, Status.SENDING, now, actor=staff.id, note=note.format(count))
     return count
 
 

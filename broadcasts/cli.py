@@ -11,7 +11,7 @@ from typing import TextIO
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.clock import SystemClock
+from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.context import Context
 from bot.faq.normalize import fold
@@ -21,6 +21,7 @@ from bot.people import UnknownCommune, select_commune
 from bot.replies import Replies
 from broadcasts import actions
 from broadcasts.campaigns import CampaignError, CampaignRequest, Deps, create_campaign, send_test
+from broadcasts.delivery import unsent_copies, unsent_lines
 from broadcasts.models import Broadcast, Campaign, HamletApproval
 from broadcasts.render import AnnouncementTemplates, TemplateError
 from broadcasts.timing import TimingError, format_local, parse_local_datetime, parse_recurrence
@@ -78,6 +79,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     retry = camp.add_parser("retry", help="gửi lại tin lỗi: resend a firing's failed copies")
     retry.add_argument("firing", type=int)
     retry.add_argument("--by", required=True)
+    resend = camp.add_parser(
+        "resend", help="gửi lại tin chưa rõ: after checking Zalo, resend a firing's uncertain copies"
+    )
+    resend.add_argument("firing", type=int)
+    resend.add_argument("--by", required=True)
     offline = camp.add_parser("offline", help="record a household told off Zalo")
     offline.add_argument("firing", type=int)
     offline.add_argument("--household", required=True, help="the household code")
@@ -118,10 +124,14 @@ async def _staff(session: AsyncSession, zalo_id: str) -> Staff:
 
 
 async def run(
-    args: argparse.Namespace, settings: Settings, sessions: Sessions, out: TextIO = sys.stdout
+    args: argparse.Namespace,
+    settings: Settings,
+    sessions: Sessions,
+    out: TextIO = sys.stdout,
+    clock: Clock | None = None,
 ) -> int:
     """Run one `campaign` or `households` command; Vietnamese output, non-zero exit on refusal."""
-    now = SystemClock().now()
+    now = (clock or SystemClock()).now()
     templates = AnnouncementTemplates(settings.templates_dir / "announcements")
     replies = Replies(settings.templates_dir)
     deps = Deps(templates=templates, replies=replies, base_url=settings.base_url)
@@ -266,6 +276,8 @@ async def _campaign(
             ).all():
                 extra = f" (lý do: {a.reason})" if a.reason else ""
                 print(f"    {names.get(a.hamlet_id, a.hamlet_id)}: {label(a.status)}{extra}", file=out)
+            for line in unsent_lines(await unsent_copies(session, b.id), b.id):
+                print(f"    {line}", file=out)
             if b.started_at:
                 for r in await reach(session, b.id):
                     print(
@@ -299,6 +311,10 @@ async def _campaign(
     if cmd == "retry":
         count = await actions.retry_failed(session, args.firing, await _staff(session, args.by), now)
         print(f"Đã xếp {count} tin lỗi để gửi lại.", file=out)
+        return 0
+    if cmd == "resend":
+        count = await actions.resend_uncertain(session, args.firing, await _staff(session, args.by), now)
+        print(f"Đã xếp {count} tin chưa rõ đã đến để gửi lại.", file=out)
         return 0
     if cmd == "offline":
         await actions.offline_reach(

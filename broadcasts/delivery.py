@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
@@ -370,6 +371,73 @@ async def finished(session: AsyncSession, broadcast: Broadcast) -> tuple[int, in
         return None
     total = sum(counts.values())
     return counts.get(OutboxStatus.SENT, 0), total - counts.get(OutboxStatus.SENT, 0), total
+
+
+@dataclass(frozen=True)
+class UnsentCopy:
+    """A copy of a firing that failed or whose arrival is unknown, named as a person checks it."""
+
+    hamlet: str
+    recipient: str  # "nhóm Zalo" or the resident's name
+    status: str  # OutboxStatus.FAILED or OutboxStatus.UNCERTAIN
+    reason: str
+
+
+async def unsent_copies(session: AsyncSession, broadcast_id: int) -> list[UnsentCopy]:
+    """The firing's copies that failed or are uncertain, by hamlet, groups before residents."""
+    rows = (
+        await session.execute(
+            select(Hamlet.name, Delivery.kind, Resident.display_name, OutboundMessage)
+            .join(Delivery, Delivery.outbound_id == OutboundMessage.id)
+            .join(Hamlet, Hamlet.id == Delivery.hamlet_id)
+            .outerjoin(Resident, Resident.id == Delivery.resident_id)
+            .where(
+                Delivery.broadcast_id == broadcast_id,
+                OutboundMessage.status.in_([OutboxStatus.FAILED, OutboxStatus.UNCERTAIN]),
+            )
+            .order_by(Hamlet.name, Delivery.kind, Resident.display_name)
+        )
+    ).all()
+    return [
+        UnsentCopy(
+            hamlet,
+            "nhóm Zalo" if kind == "group" else (name or "cư dân đã xoá dữ liệu"),
+            row.status,
+            row.error_reason or "",
+        )
+        for hamlet, kind, name, row in rows
+    ]
+
+
+def uncertain_summary(copies: list[UnsentCopy], broadcast_id: int) -> str:
+    """What the author reads about copies nobody can tell arrived, and the one action after checking."""
+    uncertain = [c for c in copies if c.status == OutboxStatus.UNCERTAIN]
+    if not uncertain:
+        return ""
+    where = "; ".join(f"{c.hamlet}: {c.recipient}" for c in uncertain)
+    return (
+        f" Chưa rõ {len(uncertain)} tin đã đến hay chưa (Zalo không trả lời rõ), hãy xem trong Zalo: "
+        f"{where}. Nếu chưa thấy tin, gửi lại bằng lệnh: loa campaign resend {broadcast_id}."
+    )
+
+
+def unsent_lines(copies: list[UnsentCopy], broadcast_id: int) -> list[str]:
+    """`loa campaign show`'s lines on copies not surely sent: failures counted by reason, uncertain named."""
+    lines = []
+    failed: dict[str, int] = {}
+    for copy in copies:
+        if copy.status == OutboxStatus.FAILED:
+            failed[copy.reason] = failed.get(copy.reason, 0) + 1
+    for reason, count in sorted(failed.items(), key=lambda item: -item[1]):
+        lines.append(f"Tin lỗi: {count} — {reason or 'Zalo từ chối gửi tin'}")
+    if failed:
+        lines.append(f"Gửi lại tin lỗi: loa campaign retry {broadcast_id}")
+    uncertain = [c for c in copies if c.status == OutboxStatus.UNCERTAIN]
+    for copy in uncertain:
+        lines.append(f"Chưa rõ đã đến: {copy.hamlet}, {copy.recipient} — {copy.reason}")
+    if uncertain:
+        lines.append(f"Kiểm tra trong Zalo; nếu chưa thấy tin: loa campaign resend {broadcast_id}")
+    return lines
 
 
 async def commune_of(session: AsyncSession, broadcast: Broadcast) -> Commune:

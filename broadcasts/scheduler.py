@@ -12,7 +12,7 @@ from bot.clock import VN_TZ
 from bot.models import Hamlet, Staff
 from broadcasts.approval import tell_staff
 from broadcasts.campaigns import Deps, spawn_firing
-from broadcasts.delivery import fan_out, finished
+from broadcasts.delivery import fan_out, finished, uncertain_summary, unsent_copies
 from broadcasts.models import Broadcast, Campaign, CampaignCategory, HamletApproval, Status
 from broadcasts.timing import format_local, in_quiet_hours, recurrence_from_rule
 from broadcasts.workflow import label, move
@@ -194,6 +194,7 @@ async def _finish(
         summary = f"{sent}/{total} tin đã gửi, {failed} tin lỗi ({label(to)})."
         if rejected:
             summary += f" Không gửi ở: {', '.join(rejected)} (từ chối hoặc chưa duyệt)."
+        summary += uncertain_summary(await unsent_copies(session, broadcast.id), broadcast.id)
         text = deps.replies.render(
             "broadcast_report",
             title=campaign.title,
@@ -201,5 +202,7 @@ async def _finish(
             code=broadcast.code,
             summary=summary,
         )
-        await tell_staff(session, now, author, text, key=f"bc:{broadcast.id}:report")
+        # A firing finishes again after its copies are resent: each finish has its own report.
+        key = f"bc:{broadcast.id}:report:{int(now.timestamp())}"
+        await tell_staff(session, now, author, text, key=key)
     return True

@@ -117,12 +117,16 @@ class Service:
 
 @asynccontextmanager
 async def running_service(
-    database_url: str, *, clock: Clock | None = None, env: dict[str, str] | None = None
+    database_url: str,
+    *,
+    clock: Clock | None = None,
+    env: dict[str, str] | None = None,
+    start_jobs: bool = True,
 ) -> AsyncIterator[Service]:
     """`create_app` on a free loopback port, in sandbox mode with the platform in-process."""
     port = free_port()
     settings = Settings.from_env({"LOA_PORT": str(port), "LOA_DATABASE_URL": database_url, **(env or {})})
-    app = create_app(settings, clock=clock or FakeClock())
+    app = create_app(settings, clock=clock or FakeClock(), start_jobs=start_jobs)
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
@@ -202,7 +206,12 @@ def serve_env(database_url: str, sandbox_port: int, port: int, **extra: str) -> 
 async def sandbox_and_serve(
     database_url: str, workdir: Path, **env: str
 ) -> AsyncIterator[tuple[SandboxPlatform, ServeProcess]]:
-    """A sandbox served in this process and a real `loa serve` process pointed at it (to kill at will)."""
+    """A sandbox served in this process and a real `loa serve` process pointed at it (to kill at will).
+
+    The chat history's lag allowance is 2 s instead of 60 (`ZALO_HISTORY_LAG_SECONDS`), so that a send
+    lost at a kill is read back within a test's patience; the rule itself is tested on a fake clock.
+    """
+    env.setdefault("ZALO_HISTORY_LAG_SECONDS", "2")
     from bot.clock import SystemClock
     from bot.config import SANDBOX_APP_ID, SANDBOX_APP_SECRET, SANDBOX_OA_ID, SANDBOX_OA_SECRET_KEY
     from bot.sandbox.api import create_sandbox_app

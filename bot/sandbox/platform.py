@@ -231,6 +231,8 @@ class SandboxPlatform:
         self.clock = clock
         self.event_delay = event_delay  # receipts and echoes come a moment after the API answer
         self.timeout_fault_seconds = 30.0
+        # Zalo does not document its history as immediate: a message may show there only this late.
+        self.history_lag = timedelta(0)
         self.rate_limit_per_minute = 4000
         self.webhook_timeout = 10.0
         self.users: dict[str, SandboxUser] = {}
@@ -563,7 +565,7 @@ class SandboxPlatform:
         offset, count = _int(query.get("offset", 0)), _int(query.get("count", 5))
         if count < 1 or count > 10 or offset < 0:
             raise ApiError(-210, "count must be 1..10")
-        newest = list(reversed(self.chats[user.user_id]))[offset : offset + count]
+        newest = self._visible_history(self.chats[user.user_id])[offset : offset + count]
         return [self._history_item(m, user.user_id, user.name) for m in newest]
 
     def api_groups(self, offset: int, count: int) -> Json:
@@ -661,8 +663,13 @@ class SandboxPlatform:
         group = self._group(group_id)
         if count < 1 or count > 10 or offset < 0:
             raise ApiError(-210, "count must be 1..10")
-        newest = list(reversed(group.messages))[offset : offset + count]
+        newest = self._visible_history(group.messages)[offset : offset + count]
         return [self._history_item(m, group.group_id, group.name) for m in newest]
+
+    def _visible_history(self, messages: list[ChatMessage]) -> list[ChatMessage]:
+        """A conversation as its history shows it now: newest first, without what `history_lag` hides."""
+        shown_by = self.clock.now() - self.history_lag
+        return [m for m in reversed(messages) if m.time <= shown_by]
 
     def api_getoa(self) -> Json:
         """GET /v2.0/oa/getoa (field `oaid`, as the sources read it; some integrations read `oa_id`)."""

@@ -195,6 +195,12 @@ async def test_killed_mid_broadcast_then_restarted_sends_every_copy_once(world: 
 # ------------------------------------------------------------------ Zalo misbehaving
 
 
+def hurry_hung_calls(svc: Service) -> None:
+    """A hung call fails after a second here instead of Zalo's fifteen, to keep a test quick."""
+    svc.runtime.zalo._timeout = aiohttp.ClientTimeout(total=1.0)
+    svc.platform.timeout_fault_seconds = 3  # the call is never carried out; the client gives up first
+
+
 async def drain(svc: Service, clock: FakeClock, broadcast_id: int, *, timeout: float = 60.0) -> None:
     """Wait for every copy of a firing to be settled, moving the clock past retry backoffs."""
 
@@ -202,8 +208,10 @@ async def drain(svc: Service, clock: FakeClock, broadcast_id: int, *, timeout: f
         rows = await delivery_rows(svc.runtime.sessions, broadcast_id)
         if all(r.status not in (OutboxStatus.PENDING, OutboxStatus.SENDING) for r in rows):
             return True
-        if any(r.status == OutboxStatus.PENDING and r.next_attempt_at > clock.now() for r in rows):
-            clock.advance(timedelta(minutes=1))  # a retry waits out its backoff
+        waiting = any(r.status == OutboxStatus.PENDING and r.next_attempt_at > clock.now() for r in rows)
+        if waiting or any(r.status == OutboxStatus.SENDING for r in rows):
+            # A retry waits out its backoff; a read-back, the history's lag.
+            clock.advance(timedelta(minutes=1))
             svc.runtime.outbox.wake()
         return False
 
@@ -220,9 +228,7 @@ async def test_every_kind_of_zalo_fault_during_a_broadcast_still_sends_each_copy
     clock = FakeClock()
     async with running_service(database_url, clock=clock) as svc:
         rt = svc.runtime
-        # A hung call fails after a second here instead of Zalo's fifteen, to keep the test quick.
-        rt.zalo._timeout = aiohttp.ClientTimeout(total=1.0)
-        svc.platform.timeout_fault_seconds = 3  # the call is never carried out; the client gives up first
+        hurry_hung_calls(svc)
         users = await add_residents(rt.sessions, svc.platform, 60, clock.now())
         await svc.platform.user_send_text(OFFICIAL, "chào")
         await svc.settled()
@@ -355,3 +361,65 @@ async def test_recurring_firings_across_a_boundary_and_across_downtime_follow_th
         assert "05/11/2026" in notice and "và 1 lần gửi sau đó" in notice and "06/11/2026" in notice
         for group in GROUP_IDS:  # three firings went out, each once
             assert sum(1 for m in svc.platform.groups[group].messages if m.from_oa) == 3
+
+
+async def test_a_copy_nobody_can_settle_is_named_to_the_author_and_resent_once_after_checking(
+    database_url: str,
+) -> None:
+    import argparse
+    import io
+
+    from broadcasts.cli import run
+
+    clock = FakeClock()
+    async with running_service(database_url, clock=clock) as svc:
+        rt = svc.runtime
+        hurry_hung_calls(svc)
+        await svc.platform.user_send_text(OFFICIAL, "chào")
+        await svc.settled()
+        campaign_id = await urgent_warning(rt.sessions, deps_for(rt), clock.now())
+        svc.platform.inject("/v3.0/oa/group/message", "timeout", 1)
+        svc.platform.inject("/v3.0/oa/group/conversation", "-201", 1000)  # and its chat cannot be read
+        await run_tick(rt)
+        broadcast = await firing_of(rt.sessions, campaign_id)
+        await eventually(lambda: len(svc.platform.faults) == 1, timeout=30, what="the post to time out")
+        await rt.outbox.wait_idle()
+        for _ in range(5):  # the sweep, once a minute: every read of the chat is refused
+            clock.advance(timedelta(minutes=3))
+            await jobs.resolve_outbox(rt)
+        [row] = [r for r in await delivery_rows(rt.sessions, broadcast.id) if r.status != OutboxStatus.SENT]
+        assert row.status == OutboxStatus.UNCERTAIN and row.channel == "group"
+        assert copies(svc.platform, broadcast.code, group=row.recipient_id) == 0
+        async with rt.sessions() as session:
+            hamlet = await session.scalar(select(Hamlet).where(Hamlet.group_id == row.recipient_id))
+            assert hamlet is not None
+        await run_tick(rt)
+        await svc.settled()
+        [report] = [t for t in svc.oa_texts(OFFICIAL) if t.startswith("[Kết quả gửi]")]
+        assert "Chưa rõ 1 tin đã đến hay chưa" in report
+        assert f"{hamlet.name}: nhóm Zalo" in report
+        assert f"loa campaign resend {broadcast.id}" in report
+
+        out = io.StringIO()
+        show = argparse.Namespace(command="campaign", campaign_command="show", id=campaign_id, commune=None)
+        assert await run(show, rt.settings, rt.sessions, out, clock) == 0
+        assert f"Chưa rõ đã đến: {hamlet.name}, nhóm Zalo — Không đọc được lịch sử" in out.getvalue()
+
+        # The official looked in the group, saw no post, and resends it: it goes once.
+        svc.platform.faults.clear()
+        resend = argparse.Namespace(
+            command="campaign", campaign_command="resend", firing=broadcast.id, by=OFFICIAL, commune=None
+        )
+        out = io.StringIO()
+        assert await run(resend, rt.settings, rt.sessions, out, clock) == 0
+        assert "Đã xếp 1 tin" in out.getvalue()
+        rt.outbox.wake()
+        await svc.settled()
+        assert copies(svc.platform, broadcast.code, group=row.recipient_id) == 1
+        assert_exactly_once(svc.platform, broadcast.code, [])
+        clock.advance(timedelta(seconds=30))
+        await run_tick(rt)
+        await svc.settled()
+        reports = [t for t in svc.oa_texts(OFFICIAL) if t.startswith("[Kết quả gửi]")]
+        assert len(reports) == 2 and "Chưa rõ" not in reports[1]
+        assert (await firing_of(rt.sessions, campaign_id)).status == Status.SENT
