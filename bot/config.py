@@ -17,7 +17,9 @@ SANDBOX_OA_SECRET_KEY = "sandbox-oa-secret-key"
 SANDBOX_OA_ID = "2000000000000000002"
 
 DEFAULT_DATABASE_URL = "sqlite:///loa.db"
-REPO_ROOT = Path(__file__).resolve().parent.parent
+# The top-level templates/, reached through the package (bot/templates links to it), so an installed
+# wheel finds the copy it carries.
+TEMPLATES_DIR = Path(__file__).parent / "templates"
 
 
 class ConfigError(Exception):
@@ -50,7 +52,7 @@ class Settings:
     chat_retention_days: int = 180
     seed_demo: bool = False
     log_level: str = "INFO"
-    templates_dir: Path = REPO_ROOT / "templates"
+    templates_dir: Path = TEMPLATES_DIR
 
     @property
     def sandbox(self) -> bool:
