@@ -202,7 +202,7 @@ async def main() -> None:
             f"({went[0]['copies']} copy) after "
             f"{went_calls} history calls ({went_read * 1000:.0f} ms of reading), {went_s:.2f} s after the send; not sent -> {lost[0]['status']} "
             f"({lost[0]['copies']} copy) after {lost_calls} calls, {lost_work * 1000:.0f} ms of work "
-            f"from the read at restart to the copy sent"
+            f"from the read at restart until the row is settled"
         )
         result[f"r{replies}"] = {
             "went_status": went[0]["status"],
