@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.faq.loader import load_items
-from bot.faq.matcher import Decision, FaqItem, FaqMatcher
+from bot.faq.loader import FaqItem, load_items
+from bot.faq.matcher import Decision, FaqMatcher
 from bot.models import FaqEntry
 
 

@@ -232,7 +232,7 @@ class ZaloClient:
                 await self._sleep(delay)
 
     def _backoff(self, attempt: int) -> float:
-        ceiling = min(self._backoff_cap, self._backoff_base * 2 ** (attempt - 1))
+        ceiling = min(self._backoff_cap, self._backoff_base * 2.0 ** (attempt - 1))
         # Equal jitter: never zero, but spread so parallel senders do not retry in lockstep.
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
