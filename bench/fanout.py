@@ -121,7 +121,9 @@ async def seed_database(url: str, hamlets: int, residents: int, now: datetime) -
     sessions = make_sessionmaker(engine)
     recent = now - timedelta(days=1)
     async with sessions() as session:
-        session.add(Commune(id=1, slug="bench", name="Xã Thử Tải", hamlet_word="ấp", created_at=now))
+        session.add(
+            Commune(id=1, slug="bench", name="Xã Thử Tải", hamlet_word="ấp", created_at=now)
+        )
         await session.flush()
         await session.execute(
             insert(Hamlet),
@@ -167,7 +169,13 @@ async def seed_database(url: str, hamlets: int, residents: int, now: datetime) -
             )
         )
         session.add(
-            Staff(commune_id=1, zalo_user_id=OFFICIAL, name="Cán bộ", role=StaffRole.OFFICIAL, active=True)
+            Staff(
+                commune_id=1,
+                zalo_user_id=OFFICIAL,
+                name="Cán bộ",
+                role=StaffRole.OFFICIAL,
+                active=True,
+            )
         )
         await seed_if_empty(session, now)
         await session.commit()
@@ -200,13 +208,17 @@ class Zalo:
         )
         now = self.platform.clock.now()
         for i in range(residents):
-            self.platform.add_user(resident_id(i), f"Cư dân {i}", last_interaction=now - timedelta(days=1))
+            self.platform.add_user(
+                resident_id(i), f"Cư dân {i}", last_interaction=now - timedelta(days=1)
+            )
         self.platform.add_user(OFFICIAL, "Cán bộ", last_interaction=now - timedelta(days=1))
         members: list[list[str]] = [[] for _ in range(hamlets)]
         for i in range(residents):
             members[i % hamlets].append(resident_id(i))
         for h in range(hamlets):
-            self.platform.add_group(str(GROUP_BASE + h), f"Ấp {h + 1}", members[h], asset_type="gmf1000")
+            self.platform.add_group(
+                str(GROUP_BASE + h), f"Ấp {h + 1}", members[h], asset_type="gmf1000"
+            )
         self.accepted: list[float] = []  # monotonic times of accepted sends
         self.asked: dict[str, float] = {}  # resident -> when their question left the phone
         self.latencies: list[float] = []
@@ -323,7 +335,9 @@ def longest_gap(times: list[float], start: float, end: float) -> tuple[float, fl
     return gap, at
 
 
-def child_env(url: str, sandbox_port: int, port: int, rate: int, tokens: dict[str, str]) -> dict[str, str]:
+def child_env(
+    url: str, sandbox_port: int, port: int, rate: int, tokens: dict[str, str]
+) -> dict[str, str]:
     """Environment of a `--role service` child."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ZALO_", "LOA_"))}
     env.update(
@@ -378,7 +392,14 @@ async def unlimited_run(
 
 
 async def limited_run(
-    zalo: Zalo, url: str, port: int, hamlets: int, residents: int, window: float, qps: float, log: Path
+    zalo: Zalo,
+    url: str,
+    port: int,
+    hamlets: int,
+    residents: int,
+    window: float,
+    qps: float,
+    log: Path,
 ) -> dict[str, Any]:
     """The broadcast to everyone at 4,000/min while residents ask questions; measured over `window` seconds."""
     await reset_database(url)
@@ -387,7 +408,9 @@ async def limited_run(
     tokens = zalo.reset(f"http://127.0.0.1:{svc_port}/zalo/webhook", 4000)
     log_from = log.stat().st_size if log.exists() else 0
     proc = await start_child(child_env(url, port, svc_port, 4000, tokens), hamlets, log)
-    stacks = open(log.with_name("bench-stacks.log"), "a", encoding="utf-8")  # open while the run lasts
+    stacks = open(
+        log.with_name("bench-stacks.log"), "a", encoding="utf-8"
+    )  # open while the run lasts
     probe = LoopLag(watchdog=stacks)
     probe.start()
     try:
@@ -406,7 +429,9 @@ async def limited_run(
             user = resident_id(rng.randrange(residents))
             if user not in zalo.asked:
                 zalo.asked[user] = time.monotonic()
-                task = asyncio.create_task(zalo.platform.user_send_text(user, rng.choice(QUESTIONS)))
+                task = asyncio.create_task(
+                    zalo.platform.user_send_text(user, rng.choice(QUESTIONS))
+                )
                 pending.add(task)
                 task.add_done_callback(pending.discard)
                 asked += 1
@@ -446,7 +471,9 @@ async def limited_run(
         "reply_p99_ms": round(percentile(lat, 99) * 1000, 1) if lat else None,
         "reply_max_ms": round(lat[-1] * 1000, 1) if lat else None,
         "longest_send_gap_ms": round(gap * 1000),
-        "rate_limited_in_window": sum(1 for at in zalo.rate_limited if start <= at <= start + elapsed),
+        "rate_limited_in_window": sum(
+            1 for at in zalo.rate_limited if start <= at <= start + elapsed
+        ),
         "rate_limited_before_window": sum(1 for at in zalo.rate_limited if at < start),
         "longest_send_gap_at_s": round(gap_at, 1),
         "bench_loop_max_lag_ms": round(probe.max_lag * 1000),
@@ -471,7 +498,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     print(f"database {url.split('@')[-1]}; service logs in {log}")
     t0 = time.perf_counter()
     zalo = Zalo(args.hamlets, args.residents)
-    print(f"sandbox: {args.residents:,} residents, {args.hamlets:,} groups ({time.perf_counter() - t0:.1f}s)")
+    print(
+        f"sandbox: {args.residents:,} residents, {args.hamlets:,} groups ({time.perf_counter() - t0:.1f}s)"
+    )
     port = free_port()
     runner = web.AppRunner(create_sandbox_app(zalo.platform), shutdown_timeout=1)
     await runner.setup()
@@ -499,9 +528,13 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 n: {
                     "deliveries": rs[0]["deliveries"],
                     "per_second": round(statistics.median(r["per_second"] for r in rs), 1),
-                    "fanout_per_second": round(statistics.median(r["fanout_per_second"] for r in rs), 1),
+                    "fanout_per_second": round(
+                        statistics.median(r["fanout_per_second"] for r in rs), 1
+                    ),
                     "maxrss_mb": round(statistics.median(r["maxrss_mb"] for r in rs), 1),
-                    "events_per_second": round(statistics.median(r["events_per_second"] for r in rs), 1),
+                    "events_per_second": round(
+                        statistics.median(r["events_per_second"] for r in rs), 1
+                    ),
                 }
                 for n, rs in per_size.items()
             }
@@ -515,13 +548,19 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                     f"    {n:>7,}: {m['per_second']:7.0f} deliveries/s, peak RSS {m['maxrss_mb']:.0f} MB, "
                     f"receipts handled {m['events_per_second']:.0f}/s"
                 )
-            print(f"  peak RSS {sizes[-1]:,} / {sizes[0]:,}: {memory_ratio}; deliveries/s ratio {rate_ratio}")
+            print(
+                f"  peak RSS {sizes[-1]:,} / {sizes[0]:,}: {memory_ratio}; deliveries/s ratio {rate_ratio}"
+            )
             summary["unlimited"] = {str(n): m for n, m in med.items()}
             summary["memory_ratio"] = memory_ratio
             summary["rate_ratio"] = rate_ratio
         if not args.skip_limited:
-            print(f"\n2. real limit 4,000/min, {args.window:.0f}s window, questions at {args.qps}/s")
-            r = await limited_run(zalo, url, port, args.hamlets, args.residents, args.window, args.qps, log)
+            print(
+                f"\n2. real limit 4,000/min, {args.window:.0f}s window, questions at {args.qps}/s"
+            )
+            r = await limited_run(
+                zalo, url, port, args.hamlets, args.residents, args.window, args.qps, log
+            )
             print(
                 f"  accepted {r['accepted_in_window']:,} in {r['window_s']}s = {r['per_minute']:,}/min, "
                 f"utilisation {r['utilisation']:.1%}"
@@ -564,7 +603,9 @@ async def service(target_hamlets: int) -> dict[str, Any]:
     settings = Settings.from_env(os.environ)
     # Stalls go to the log with wall-clock times, which the bench lines up with its own window.
     lag_probe = LoopLag(
-        lambda lag: print(f"loop lag {lag:.3f} s at {time.time() - lag:.2f}", file=sys.stderr, flush=True),
+        lambda lag: print(
+            f"loop lag {lag:.3f} s at {time.time() - lag:.2f}", file=sys.stderr, flush=True
+        ),
         watchdog=sys.stderr,
     )
     lag_probe.start()
@@ -605,7 +646,9 @@ async def service(target_hamlets: int) -> dict[str, Any]:
     await tick(rt.sessions, deps, rt.clock.now())
     fanned = time.perf_counter()
     async with rt.sessions() as session:
-        broadcast = await session.scalar(select(Broadcast).where(Broadcast.campaign_id == campaign_id))
+        broadcast = await session.scalar(
+            select(Broadcast).where(Broadcast.campaign_id == campaign_id)
+        )
         assert broadcast is not None and broadcast.fanned_out
         broadcast_id = broadcast.id
     unsettled = [OutboxStatus.PENDING, OutboxStatus.SENDING]
@@ -627,7 +670,9 @@ async def service(target_hamlets: int) -> dict[str, Any]:
         async with rt.sessions() as session:
             total = await session.scalar(select(func.count()).select_from(InboxEvent))
             pending = await session.scalar(
-                select(func.count()).select_from(InboxEvent).where(InboxEvent.status == InboxStatus.PENDING)
+                select(func.count())
+                .select_from(InboxEvent)
+                .where(InboxEvent.status == InboxStatus.PENDING)
             )
         if not pending and total == seen_total:
             break
@@ -635,7 +680,11 @@ async def service(target_hamlets: int) -> dict[str, Any]:
         await asyncio.sleep(1.0)
     async with rt.sessions() as session:
         last_handled = await session.scalar(select(func.max(InboxEvent.processed_at)))
-    tracked = time.perf_counter() - (rt.clock.now() - last_handled).total_seconds() if last_handled else done
+    tracked = (
+        time.perf_counter() - (rt.clock.now() - last_handled).total_seconds()
+        if last_handled
+        else done
+    )
     async with rt.sessions() as session:
         counts = dict(
             (
@@ -686,14 +735,22 @@ def peak_rss_mb() -> float:
 
 def parse_args() -> argparse.Namespace:
     """Command-line options."""
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--database-url", default="", help="default: a SQLite file in a temporary folder")
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--database-url", default="", help="default: a SQLite file in a temporary folder"
+    )
     p.add_argument("--hamlets", type=int, default=1000)
     p.add_argument("--residents", type=int, default=100_000)
-    p.add_argument("--sizes", default="10000,100000", help="recipients per run with the limit raised")
+    p.add_argument(
+        "--sizes", default="10000,100000", help="recipients per run with the limit raised"
+    )
     p.add_argument("--runs", type=int, default=1)
     p.add_argument("--window", type=float, default=60.0, help="seconds measured at the real limit")
-    p.add_argument("--qps", type=float, default=2.0, help="residents' questions per second during the drain")
+    p.add_argument(
+        "--qps", type=float, default=2.0, help="residents' questions per second during the drain"
+    )
     p.add_argument("--skip-unlimited", action="store_true")
     p.add_argument("--skip-limited", action="store_true")
     p.add_argument("--role", default="bench", choices=["bench", "service"], help=argparse.SUPPRESS)

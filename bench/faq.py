@@ -52,7 +52,16 @@ _FILLERS = (
     "thanh niên",
     "hộ neo đơn",
 )
-_PLACES = ("Tân Lập", "Hòa Bình", "Phú Lợi", "An Nhơn", "Vĩnh Long", "Sơn La", "Kon Tum", "Bạc Liêu")
+_PLACES = (
+    "Tân Lập",
+    "Hòa Bình",
+    "Phú Lợi",
+    "An Nhơn",
+    "Vĩnh Long",
+    "Sơn La",
+    "Kon Tum",
+    "Bạc Liêu",
+)
 
 
 def read_dev(path: Path) -> list[tuple[str, str]]:
@@ -235,7 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, path, fig in zip(names, paths, per_set, strict=True):
         _report(name, path, fig)
     print(f"latency p50/p99 ({names[0]})  {p50:.3f} / {p99:.3f} ms  (build {build_ms:.1f} ms)")
-    print(f"{len(big_items)} entries p50/p99   {big_p50:.3f} / {big_p99:.3f} ms  (build {big_build_s:.2f} s)")
+    print(
+        f"{len(big_items)} entries p50/p99   {big_p50:.3f} / {big_p99:.3f} ms  (build {big_build_s:.2f} s)"
+    )
     print(json.dumps(figures, ensure_ascii=False))
     return 0
 

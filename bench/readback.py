@@ -64,14 +64,18 @@ def chatter(platform: SandboxPlatform, group_id: str, count: int, at: datetime) 
     group = platform.groups[group_id]
     for i in range(count):
         sender = group.members[i % len(group.members)]
-        group.messages.append(ChatMessage(secrets.token_hex(16), sender, False, "text", "đã đọc", at, "user"))
+        group.messages.append(
+            ChatMessage(secrets.token_hex(16), sender, False, "text", "đã đọc", at, "user")
+        )
 
 
 def copies(platform: SandboxPlatform, group_id: str, text: str) -> int:
     return sum(1 for m in platform.groups[group_id].messages if m.from_oa and m.text == text)
 
 
-async def queue(rt: Runtime, key: str, group_id: str, text: str, sending_since: datetime | None) -> int:
+async def queue(
+    rt: Runtime, key: str, group_id: str, text: str, sending_since: datetime | None
+) -> int:
     """A broadcast row to one group; with `sending_since`, left `sending` as a kill -9 leaves it."""
     async with rt.sessions() as session:
         row = queue_message(
@@ -116,7 +120,9 @@ async def one_run(database_url: str, key: str) -> dict[str, Any]:
             finally:
                 calls.append(time.perf_counter() - started)
 
-        outbox = OutboxSender(rt.sessions, rt.clock, send, counted)  # the service's own settle delay
+        outbox = OutboxSender(
+            rt.sessions, rt.clock, send, counted
+        )  # the service's own settle delay
 
         probe = OutboundMessage(channel="group", recipient_id=MEMBERS_OF)
         await history(probe, 0, HISTORY_PAGE)  # the connection and the token, once

@@ -106,7 +106,11 @@ def write_events(base: Path, tag: str, threads: int, per_thread: int) -> list[st
             for i in range(per_thread):
                 msg_id = f"{tag}-{t}-{i}"
                 body, headers = signed(
-                    text_event(f"40000{i % 997:05d}", msg_id, f"nhà tôi hộ cận nghèo vay vốn được không {i}")
+                    text_event(
+                        f"40000{i % 997:05d}",
+                        msg_id,
+                        f"nhà tôi hộ cận nghèo vay vốn được không {i}",
+                    )
                 )
                 f.write(headers["X-ZEvent-Signature"] + "\t" + body.decode() + "\n")
                 keys.append(f"user_send_text:{msg_id}")
@@ -168,7 +172,10 @@ def main() -> None:
             events = work / f"bare{run}"
             write_events(events, f"bare{run}", args.threads, per_thread)
             bare = subprocess.Popen(
-                pinned([python, str(REPO / "bench" / "bare_webhook.py"), "--port", str(port)], server_cpu),
+                pinned(
+                    [python, str(REPO / "bench" / "bare_webhook.py"), "--port", str(port)],
+                    server_cpu,
+                ),
                 cwd=REPO,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,

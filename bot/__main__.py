@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -20,10 +21,14 @@ from bot.db import make_engine, make_sessionmaker
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="loa", description="Loa Ấp: the commune's Zalo OA service")
+    parser = argparse.ArgumentParser(
+        prog="loa", description="Loa Ấp: the commune's Zalo OA service"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="apply migrations and run the webhook server")
-    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    db = sub.add_parser("db", help="database schema").add_subparsers(
+        dest="db_command", required=True
+    )
     db.add_parser("upgrade", help="apply every migration")
     faq = sub.add_parser("faq", help="the FAQ the bot answers from").add_subparsers(
         dest="faq_command", required=True
@@ -34,7 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     zalo = sub.add_parser("zalo", help="the Zalo OA connection").add_subparsers(
         dest="zalo_command", required=True
     )
-    zalo.add_parser("connect", help="print the OA permission URL (PKCE) to grant this service access")
+    zalo.add_parser(
+        "connect", help="print the OA permission URL (PKCE) to grant this service access"
+    )
     from broadcasts.cli import add_parsers
     from broadcasts.groups_cli import add_parsers as add_groups_parsers
 
@@ -58,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"  - {problem}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     if settings.log_level != "DEBUG":
         logging.getLogger("alembic").setLevel(logging.WARNING)
     if args.command == "serve":
@@ -68,8 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "faq" and args.faq_command == "import":
         return _with_db(settings, lambda sessions: faq_import(sessions, args.file))
     if args.command == "faq":
-        stdin = open(sys.stdin.fileno(), encoding="utf-8", errors="replace", closefd=False)
-        stdout = open(sys.stdout.fileno(), "w", encoding="utf-8", closefd=False)
+        # UTF-8 views of the process's own streams (closefd=False: they stay open after us).
+        stdin = open(sys.stdin.fileno(), encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+        stdout = open(sys.stdout.fileno(), "w", encoding="utf-8", closefd=False)  # noqa: SIM115
         try:
             return _with_db(settings, lambda sessions: faq_match(sessions, stdin, stdout))
         finally:
@@ -163,10 +173,8 @@ def sandbox(host: str, port: int, webhook_url: str) -> int:
     """`loa sandbox`: the Zalo sandbox platform on its own port."""
     from bot.sandbox.api import serve_sandbox
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve_sandbox(host, port, webhook_url))
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

@@ -93,7 +93,11 @@ class Settings:
         def base(key: str, default: str) -> str:
             raw = get(key) or default
             parts = urlsplit(raw)
-            if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.netloc
+                or parts.path not in ("", "/")
+            ):
                 problems.append(
                     f"{key}: '{raw}' must be a scheme and host only, like https://openapi.zalo.me"
                 )
@@ -107,7 +111,9 @@ class Settings:
         retention = integer("LOA_CHAT_RETENTION_DAYS", 180, 1, 3650)
         database_url = get("LOA_DATABASE_URL") or DEFAULT_DATABASE_URL
         if urlsplit(database_url).scheme.split("+")[0] not in ("sqlite", "postgresql", "postgres"):
-            problems.append(f"LOA_DATABASE_URL: '{database_url}' must be a sqlite:/// or postgresql:// URL")
+            problems.append(
+                f"LOA_DATABASE_URL: '{database_url}' must be a sqlite:/// or postgresql:// URL"
+            )
         public_url = get("LOA_PUBLIC_URL")
         if public_url:
             public_url = base("LOA_PUBLIC_URL", public_url)
@@ -126,7 +132,9 @@ class Settings:
         }
         if app_id:
             if not app_id.isdigit():
-                problems.append(f"ZALO_APP_ID: '{app_id}' must be the numeric app id from the Zalo console")
+                problems.append(
+                    f"ZALO_APP_ID: '{app_id}' must be the numeric app id from the Zalo console"
+                )
             for key, value in creds.items():
                 if not value:
                     problems.append(f"{key}: required when ZALO_APP_ID is set")

@@ -84,7 +84,15 @@ HANDOFF_WORDS = {
 DONE_WORDS = {"xong", "da xong", "xong roi", "ket thuc"}
 OPT_OUT_WORDS = {"ngung nhan", "ngung nhan tin", "ngung nhan thong bao", "dung nhan", "huy nhan"}
 OPT_IN_WORDS = {"nhan lai", "nhan lai thong bao", "nhan lai tin"}
-REGISTER_WORDS = {"dang ky", "dang ky ap", "dang ky thon", "doi ap", "doi thon", "dang ky ban", "chon ap"}
+REGISTER_WORDS = {
+    "dang ky",
+    "dang ky ap",
+    "dang ky thon",
+    "doi ap",
+    "doi thon",
+    "dang ky ban",
+    "chon ap",
+}
 GREETING_WORDS = {
     "menu",
     "chao",
@@ -160,7 +168,11 @@ async def on_text(ctx: Context, event: UserText) -> None:
     if folded in OPT_OUT_WORDS or folded in OPT_IN_WORDS:
         resident.opted_out = folded in OPT_OUT_WORDS
         commune, _ = await _commune_name(ctx, resident)
-        ctx.say(resident.zalo_user_id, "opted_out" if resident.opted_out else "opted_in", commune=commune)
+        ctx.say(
+            resident.zalo_user_id,
+            "opted_out" if resident.opted_out else "opted_in",
+            commune=commune,
+        )
         return
     if folded in REGISTER_WORDS:
         await _ask_hamlet(ctx, resident, conv)
@@ -251,7 +263,10 @@ async def _answer_pending(ctx: Context, resident: Resident, conv: Conversation, 
             ids = [e.id for e in ctx.faq.entries() if e.topic in topics][:MAX_CHOICES]
             conv.pending = {"kind": "topic", "choices": ids}
             ctx.say(
-                resident.zalo_user_id, "topic", topic=label.lower(), choices=[_title(ctx, i) for i in ids]
+                resident.zalo_user_id,
+                "topic",
+                topic=label.lower(),
+                choices=[_title(ctx, i) for i in ids],
             )
             return True
     elif kind in ("clarify", "topic"):
@@ -273,7 +288,9 @@ async def _answer_pending(ctx: Context, resident: Resident, conv: Conversation, 
         else:
             for hamlet, name in zip(hamlets, names, strict=True):
                 # "Tân Lập", "ap tan lap" and "ấp Tân Lập" all name the same hamlet.
-                if folded and (folded == name or name.endswith(" " + folded) or folded.endswith(name)):
+                if folded and (
+                    folded == name or name.endswith(" " + folded) or folded.endswith(name)
+                ):
                     picked = hamlet
         if picked is not None:
             resident.hamlet_id = picked.id
@@ -299,7 +316,10 @@ async def _ask_hamlet(ctx: Context, resident: Resident, conv: Conversation) -> N
     _, hamlet_word = await _commune_name(ctx, resident)
     conv.pending = {"kind": "hamlet", "choices": [h.id for h, _ in offered]}
     ctx.say(
-        resident.zalo_user_id, "ask_hamlet", hamlet_word=hamlet_word, hamlets=[label for _, label in offered]
+        resident.zalo_user_id,
+        "ask_hamlet",
+        hamlet_word=hamlet_word,
+        hamlets=[label for _, label in offered],
     )
 
 
@@ -364,7 +384,9 @@ async def start_handoff(
     conv.misses = 0
     conv.pending = None
     ctx.session.add(
-        Handoff(resident_id=resident.id, staff_id=conv.helper_staff_id, reason=reason, opened_at=ctx.now)
+        Handoff(
+            resident_id=resident.id, staff_id=conv.helper_staff_id, reason=reason, opened_at=ctx.now
+        )
     )
     commune_name, hamlet_word = await _commune_name(ctx, resident)
     hamlet = await ctx.session.get(Hamlet, resident.hamlet_id) if resident.hamlet_id else None
@@ -385,7 +407,9 @@ async def start_handoff(
         commune = await ctx.session.get(Commune, helper.commune_id)
         if within_window(helper_user, ctx.now) or commune is None or not commune.group_id:
             ctx.send_user(
-                helper.zalo_user_id, ctx.replies.render("handoff_notice", **notice), purpose="handoff"
+                helper.zalo_user_id,
+                ctx.replies.render("handoff_notice", **notice),
+                purpose="handoff",
             )
         else:
             # Zalo lets the OA write 1:1 only to people who interacted in the last 7 days.
@@ -404,7 +428,9 @@ async def start_handoff(
                 purpose="handoff",
             )
         else:
-            log.warning("handoff for resident %s: no helper and no commune group to tell", resident.id)
+            log.warning(
+                "handoff for resident %s: no helper and no commune group to tell", resident.id
+            )
     ctx.say(resident.zalo_user_id, "handoff_started", commune=commune_name, helper=helper_title)
 
 
@@ -462,7 +488,12 @@ async def on_media(ctx: Context, event: UserMedia) -> None:
         return
     commune, _ = await _commune_name(ctx, resident)
     conv.pending = {"kind": "media"}
-    ctx.say(resident.zalo_user_id, "media", commune=commune, kind=MEDIA_WORDS.get(event.kind, "tin nhắn"))
+    ctx.say(
+        resident.zalo_user_id,
+        "media",
+        commune=commune,
+        kind=MEDIA_WORDS.get(event.kind, "tin nhắn"),
+    )
 
 
 async def on_follow(ctx: Context, event: Follow) -> None:
@@ -495,13 +526,14 @@ async def on_received(ctx: Context, event: MessageReceived) -> None:
     """Zalo says our 1:1 message reached the phone."""
     result = await ctx.session.execute(
         update(OutboundMessage)
-        .where(OutboundMessage.zalo_message_id == event.msg_id, OutboundMessage.received_at.is_(None))
+        .where(
+            OutboundMessage.zalo_message_id == event.msg_id, OutboundMessage.received_at.is_(None)
+        )
         .values(received_at=ctx.now)
     )
-    if result.rowcount == 0:  # type: ignore[attr-defined]
-        # Not updated: an unknown message, or ours already marked (its seen event came first).
-        if await _our_message(ctx.session, event.msg_id) is None:
-            await _unmatched_receipt(ctx, [event.msg_id])
+    # Not updated: an unknown message, or ours already marked (its seen event came first).
+    if result.rowcount == 0 and await _our_message(ctx.session, event.msg_id) is None:  # type: ignore[attr-defined]
+        await _unmatched_receipt(ctx, [event.msg_id])
 
 
 async def on_seen(ctx: Context, event: MessagesSeen) -> None:
@@ -519,12 +551,17 @@ async def on_seen(ctx: Context, event: MessagesSeen) -> None:
     )
     await ctx.session.execute(
         update(OutboundMessage)
-        .where(OutboundMessage.zalo_message_id.in_(event.msg_ids), OutboundMessage.seen_at.is_(None))
+        .where(
+            OutboundMessage.zalo_message_id.in_(event.msg_ids), OutboundMessage.seen_at.is_(None)
+        )
         .values(seen_at=ctx.now)
     )
     await ctx.session.execute(
         update(OutboundMessage)
-        .where(OutboundMessage.zalo_message_id.in_(event.msg_ids), OutboundMessage.received_at.is_(None))
+        .where(
+            OutboundMessage.zalo_message_id.in_(event.msg_ids),
+            OutboundMessage.received_at.is_(None),
+        )
         .values(received_at=ctx.now)
     )
     missing = [m for m in event.msg_ids if m not in known]
@@ -532,7 +569,9 @@ async def on_seen(ctx: Context, event: MessagesSeen) -> None:
         await _unmatched_receipt(ctx, missing)
 
 
-async def settle_receipts(session: AsyncSession, now: datetime, events: dict[int, Event]) -> set[int]:
+async def settle_receipts(
+    session: AsyncSession, now: datetime, events: dict[int, Event]
+) -> set[int]:
     """Settle receipts and echoes of messages we know we sent, a few statements for the lot.
 
     Returns the keys of the events settled; the rest (a receipt ahead of its send's record, an
@@ -549,7 +588,9 @@ async def settle_receipts(session: AsyncSession, now: datetime, events: dict[int
     known = set(
         (
             await session.scalars(
-                select(OutboundMessage.zalo_message_id).where(OutboundMessage.zalo_message_id.in_(ids))
+                select(OutboundMessage.zalo_message_id).where(
+                    OutboundMessage.zalo_message_id.in_(ids)
+                )
             )
         ).all()
     )
@@ -586,7 +627,9 @@ async def _unmatched_receipt(ctx: Context, msg_ids: list[str]) -> None:
     # A receipt can overtake the recording of its send's answer; give the send a moment.
     if ctx.now - ctx.received_at < timedelta(minutes=2):
         in_flight = await ctx.session.scalar(
-            select(OutboundMessage.id).where(OutboundMessage.status == OutboxStatus.SENDING).limit(1)
+            select(OutboundMessage.id)
+            .where(OutboundMessage.status == OutboxStatus.SENDING)
+            .limit(1)
         )
         if in_flight is not None:
             raise RetryLater(",".join(msg_ids))

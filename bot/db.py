@@ -8,7 +8,12 @@ from typing import Any
 
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -16,7 +21,9 @@ from bot.config import async_url
 from bot.write_gate import install_write_gate
 
 SQLITE_BUSY_SECONDS = 30
-WAL_SIZE_LIMIT = 128 * 1024 * 1024  # bytes: above where bot.wal restarts the log, so a restart rarely cuts it
+WAL_SIZE_LIMIT = (
+    128 * 1024 * 1024
+)  # bytes: above where bot.wal restarts the log, so a restart rarely cuts it
 
 
 class UTCDateTime(TypeDecorator[datetime]):

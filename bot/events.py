@@ -9,7 +9,17 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-MEDIA_KINDS = ("image", "gif", "sticker", "audio", "video", "file", "link", "location", "business_card")
+MEDIA_KINDS = (
+    "image",
+    "gif",
+    "sticker",
+    "audio",
+    "video",
+    "file",
+    "link",
+    "location",
+    "business_card",
+)
 
 
 class MalformedEvent(ValueError):
@@ -180,10 +190,11 @@ def _group_user_ids(users: list[Any]) -> list[str]:
     """User ids of a lifecycle event's users[]: items are {id} or {user_id} objects (or bare ids)."""
     ids: list[str] = []
     for item in users:
-        if isinstance(item, dict):
-            uid = _str(item.get("id")) or _str(item.get("user_id"))
-        else:
-            uid = _str(item)
+        uid = (
+            _str(item.get("id")) or _str(item.get("user_id"))
+            if isinstance(item, dict)
+            else _str(item)
+        )
         if uid and uid not in ids:
             ids.append(uid)
     return ids

@@ -43,7 +43,9 @@ class FaqBook:
 
     async def reload_if_changed(self, session: AsyncSession) -> bool:
         """Rebuild the matcher when entries were imported since the last load."""
-        count, latest = (await session.execute(select(func.count(), func.max(FaqEntry.updated_at)))).one()
+        count, latest = (
+            await session.execute(select(func.count(), func.max(FaqEntry.updated_at)))
+        ).one()
         version = (int(count), str(latest))
         if version == self.version:
             return False

@@ -25,7 +25,9 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 256  # rows per commit; 6 parameters each stays far below SQLite's limit of 32,766
 _COLUMNS = ("dedupe_key", "event_name", "body", "received_at", "status", "attempts")
 # Rows per SQLite insert statement: every size up to 32 (the usual batch), then steps of about 1.5x.
-_SQLITE_SIZES = sorted({*range(1, 33), *(n for k in range(4, 9) for n in (1 << k, 3 << k) if n <= MAX_BATCH)})
+_SQLITE_SIZES = sorted(
+    {*range(1, 33), *(n for k in range(4, 9) for n in (1 << k, 3 << k) if n <= MAX_BATCH)}
+)
 RATE_WINDOW = 0.5  # seconds over which the offered rate is counted
 
 

@@ -70,12 +70,16 @@ async def raise_auth_alert(rt: Runtime, detail: str) -> None:
         )
         if open_alert is not None:
             return
-        log.error("OA authorisation lost (%s); run `loa zalo connect` to grant access again", detail)
+        log.error(
+            "OA authorisation lost (%s); run `loa zalo connect` to grant access again", detail
+        )
         alert = Alert(kind=AUTH_ALERT, detail=detail[:2000], created_at=now)
         session.add(alert)
         await session.flush()
         admins = (
-            await session.scalars(select(Staff).where(Staff.role == StaffRole.ADMIN, Staff.active.is_(True)))
+            await session.scalars(
+                select(Staff).where(Staff.role == StaffRole.ADMIN, Staff.active.is_(True))
+            )
         ).all()
         for admin in admins:
             commune = await session.get(Commune, admin.commune_id)
@@ -85,7 +89,9 @@ async def raise_auth_alert(rt: Runtime, detail: str) -> None:
                 key=f"alert:{alert.id}:{admin.id}",
                 channel="cs",
                 recipient_id=admin.zalo_user_id,
-                text=rt.replies.render("authorization_lost", commune=commune.name if commune else "xã"),
+                text=rt.replies.render(
+                    "authorization_lost", commune=commune.name if commune else "xã"
+                ),
                 purpose="alert",
                 now=now,
             )
@@ -98,7 +104,9 @@ async def resolve_auth_alert(rt: Runtime) -> None:
     now = rt.clock.now()
     async with rt.sessions() as session:
         for alert in (
-            await session.scalars(select(Alert).where(Alert.kind == AUTH_ALERT, Alert.resolved_at.is_(None)))
+            await session.scalars(
+                select(Alert).where(Alert.kind == AUTH_ALERT, Alert.resolved_at.is_(None))
+            )
         ).all():
             alert.resolved_at = now
         await session.commit()

@@ -6,7 +6,18 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db import Base, UTCDateTime
@@ -56,7 +67,9 @@ class Commune(Base):
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     hamlet_word: Mapped[str] = mapped_column(String(32), default="ấp")
-    group_id: Mapped[str | None] = mapped_column(String(64))  # the commune's Zalo group (heads, officials)
+    group_id: Mapped[str | None] = mapped_column(
+        String(64)
+    )  # the commune's Zalo group (heads, officials)
     group_link: Mapped[str | None] = mapped_column(String(300))  # its invite link
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -72,7 +85,9 @@ class Hamlet(Base):
     name: Mapped[str] = mapped_column(String(200))
     language: Mapped[str] = mapped_column(String(16), default="vi")
     group_id: Mapped[str | None] = mapped_column(String(64))  # the hamlet's OA-owned Zalo group
-    group_link: Mapped[str | None] = mapped_column(String(300))  # its invite link (printed as a QR code)
+    group_link: Mapped[str | None] = mapped_column(
+        String(300)
+    )  # its invite link (printed as a QR code)
 
 
 class Staff(Base):
@@ -106,7 +121,9 @@ class Resident(Base):
     followed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     unfollowed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_interaction_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    opted_out: Mapped[bool] = mapped_column(Boolean, default=False)  # "ngừng nhận": no 1:1 announcements
+    opted_out: Mapped[bool] = mapped_column(
+        Boolean, default=False
+    )  # "ngừng nhận": no 1:1 announcements
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -184,18 +201,26 @@ class OutboundMessage(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(String(255), unique=True)  # idempotency key, e.g. reply:<inbox id>:0
+    key: Mapped[str] = mapped_column(
+        String(255), unique=True
+    )  # idempotency key, e.g. reply:<inbox id>:0
     channel: Mapped[str] = mapped_column(String(16))  # cs (1:1) or group
     recipient_id: Mapped[str] = mapped_column(String(64), index=True)  # user_id or group_id
     purpose: Mapped[str] = mapped_column(String(32))  # reply / handoff / alert / ...
     text: Mapped[str] = mapped_column(Text)
-    message: Mapped[dict[str, Any]] = mapped_column(JSON)  # Zalo's "message" object; {} for plain text
-    priority: Mapped[bool] = mapped_column(Boolean, default=True)  # replies jump the broadcast queue
+    message: Mapped[dict[str, Any]] = mapped_column(
+        JSON
+    )  # Zalo's "message" object; {} for plain text
+    priority: Mapped[bool] = mapped_column(
+        Boolean, default=True
+    )  # replies jump the broadcast queue
     status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sending_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    resolve_attempts: Mapped[int] = mapped_column(Integer, default=0)  # reads of the chat after a crash
+    resolve_attempts: Mapped[int] = mapped_column(
+        Integer, default=0
+    )  # reads of the chat after a crash
     zalo_message_id: Mapped[str | None] = mapped_column(String(128), index=True)
     error_code: Mapped[int | None] = mapped_column(Integer)
     error_reason: Mapped[str | None] = mapped_column(Text)

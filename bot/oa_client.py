@@ -56,7 +56,9 @@ def outbox_calls(zalo: ZaloClient) -> tuple[Send, History]:
     async def send(row: OutboundMessage) -> str:
         message = zalo_message(row)
         if row.channel == "group":
-            return (await zalo.send_group(row.recipient_id, message, priority=row.priority)).message_id
+            return (
+                await zalo.send_group(row.recipient_id, message, priority=row.priority)
+            ).message_id
         return (await zalo.send_cs(row.recipient_id, message, priority=row.priority)).message_id
 
     async def history(row: OutboundMessage, offset: int, count: int) -> list[dict[str, object]]:

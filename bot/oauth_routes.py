@@ -13,7 +13,13 @@ from bot import jobs
 from bot.config import Settings
 from bot.keys import RUNTIME
 from bot.models import OAuthState
-from bot.zalo.oauth import code_challenge, exchange_code, new_code_verifier, new_state, permission_url
+from bot.zalo.oauth import (
+    code_challenge,
+    exchange_code,
+    new_code_verifier,
+    new_state,
+    permission_url,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +63,9 @@ async def oauth_callback(request: web.Request) -> web.Response:
     code, state = request.query.get("code", ""), request.query.get("state", "")
     if not code or not state:
         return _page(
-            "Thiếu thông tin cấp quyền", "Đường dẫn không có mã cấp quyền. Hãy chạy lại lệnh kết nối.", 400
+            "Thiếu thông tin cấp quyền",
+            "Đường dẫn không có mã cấp quyền. Hãy chạy lại lệnh kết nối.",
+            400,
         )
     async with rt.sessions() as session:
         pending = await session.get(OAuthState, state)
@@ -80,14 +88,17 @@ async def oauth_callback(request: web.Request) -> web.Response:
             verifier,
             now=rt.clock.now,
         )
-    except Exception as exc:
-        log.error("OAuth code exchange failed: %s", exc)
+    except Exception as exc:  # noqa: BLE001 - any failure means the same page: grant again
+        log.error("OAuth code exchange failed: %s", exc)  # noqa: TRY400 - Zalo's answer says why
         return _page(
-            "Chưa kết nối được", "Zalo không chấp nhận mã cấp quyền. Hãy chạy lại lệnh kết nối.", 502
+            "Chưa kết nối được",
+            "Zalo không chấp nhận mã cấp quyền. Hãy chạy lại lệnh kết nối.",
+            502,
         )
     await rt.tokens.install(pair)
     await jobs.resolve_auth_alert(rt)
     log.info("OA access granted; new token pair stored")
     return _page(
-        "Đã kết nối Zalo OA", "Hệ thống đã nhận quyền mới và hoạt động trở lại. Bạn có thể đóng trang này."
+        "Đã kết nối Zalo OA",
+        "Hệ thống đã nhận quyền mới và hoạt động trở lại. Bạn có thể đóng trang này.",
     )

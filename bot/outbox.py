@@ -41,12 +41,16 @@ RESOLVE_TRIES = 5
 # on how far back a busy group is read before a person is asked instead.
 HISTORY_PAGE = 10
 HISTORY_PAGES = 30
-CLOCK_SKEW = timedelta(minutes=1)  # Zalo's clock against ours, when comparing a copy's time to the send
+CLOCK_SKEW = timedelta(
+    minutes=1
+)  # Zalo's clock against ours, when comparing a copy's time to the send
 # Zalo does not say its history is immediate: a copy missing from a read made sooner than this after
 # the send may still appear, so only later reads may conclude that it never left.
 HISTORY_LAG = timedelta(seconds=60)
 REREAD_POLL = 0.5  # seconds between looks at the clock while a read-back waits out the lag
-UNREADABLE_REASON = "Không đọc được lịch sử trò chuyện từ Zalo để biết tin đã đến chưa; cần người kiểm tra"
+UNREADABLE_REASON = (
+    "Không đọc được lịch sử trò chuyện từ Zalo để biết tin đã đến chưa; cần người kiểm tra"
+)
 TOO_DEEP_REASON = (
     f"Sau lúc gửi có hơn {HISTORY_PAGE * HISTORY_PAGES} tin khác nên không đọc lại được đến lúc gửi; "
     "cần người kiểm tra"
@@ -155,8 +159,12 @@ class OutboxSender:
         self._history = history
         self._concurrency = concurrency
         self._settle_delay = settle_delay  # seconds Zalo gets to show a send in the chat history
-        self._history_lag = history_lag  # how late a copy may appear there; absence is believed after it
-        self._rereads: dict[int, asyncio.Task[None]] = {}  # row id -> its read-back waiting out the lag
+        self._history_lag = (
+            history_lag  # how late a copy may appear there; absence is believed after it
+        )
+        self._rereads: dict[
+            int, asyncio.Task[None]
+        ] = {}  # row id -> its read-back waiting out the lag
         self._on_authorization_lost = on_authorization_lost
         self._on_failed = on_failed  # told of each permanent failure, after it is recorded
         self._in_flight: set[int] = set()
@@ -199,7 +207,9 @@ class OutboxSender:
             # Sleep until a send finishes, new rows are committed, or a second passes (for rows
             # whose retry time comes): a reply queued while broadcasts fill the slots is not kept waiting.
             wake = asyncio.create_task(self._wake.wait())
-            await asyncio.wait({wake, *self._running}, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                {wake, *self._running}, timeout=1.0, return_when=asyncio.FIRST_COMPLETED
+            )
             wake.cancel()
             self._wake.clear()
 
@@ -237,7 +247,11 @@ class OutboxSender:
                     OutboundMessage.id.in_([row.id for row in rows]),
                     OutboundMessage.status == OutboxStatus.PENDING,
                 )
-                .values(status=OutboxStatus.SENDING, sending_since=now, attempts=OutboundMessage.attempts + 1)
+                .values(
+                    status=OutboxStatus.SENDING,
+                    sending_since=now,
+                    attempts=OutboundMessage.attempts + 1,
+                )
                 .returning(OutboundMessage.id)
                 .execution_options(synchronize_session=False)
             )
@@ -246,7 +260,11 @@ class OutboxSender:
         claimed = []
         for row in rows:
             if row.id in won:  # another sender may have claimed the rest
-                row.status, row.sending_since, row.attempts = OutboxStatus.SENDING, now, row.attempts + 1
+                row.status, row.sending_since, row.attempts = (
+                    OutboxStatus.SENDING,
+                    now,
+                    row.attempts + 1,
+                )
                 claimed.append(row)
                 self._in_flight.add(row.id)
         return claimed
@@ -277,9 +295,11 @@ class OutboxSender:
                     "error_code": exc.code,
                     "error_reason": failure_reason(exc.code, exc.message),
                 }
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any other failure leaves the outcome unknown
             # Whether Zalo got it is unknown (timeout, lost answer): let Zalo settle, then read back.
-            log.warning("outbound %s: send outcome unknown (%s); reading the chat back", row.key, exc)
+            log.warning(
+                "outbound %s: send outcome unknown (%s); reading the chat back", row.key, exc
+            )
             await asyncio.sleep(self._settle_delay)
             await self._resolve_row(row)
             self._in_flight.discard(row.id)
@@ -332,7 +352,7 @@ class OutboxSender:
                         )
                         await session.execute(stmt, params)
                     await session.commit()
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - handed to every sender waiting on this commit
                 for _, _, done in batch:
                     done.set_exception(exc)
                 continue
@@ -354,7 +374,10 @@ class OutboxSender:
                 await session.scalars(
                     select(OutboundMessage).where(
                         OutboundMessage.status == OutboxStatus.SENDING,
-                        or_(OutboundMessage.sending_since <= cutoff, OutboundMessage.sending_since.is_(None)),
+                        or_(
+                            OutboundMessage.sending_since <= cutoff,
+                            OutboundMessage.sending_since.is_(None),
+                        ),
                     )
                 )
             ).all()
@@ -382,14 +405,19 @@ class OutboxSender:
             found = await read_back(
                 self._history, row, self._clock.now(), self._recorded_elsewhere, self._history_lag
             )
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failed read counts towards RESOLVE_TRIES
             log.warning("cannot read history for outbound %s: %s", row.key, exc)
             values = {"resolve_attempts": row.resolve_attempts + 1}
             if row.resolve_attempts + 1 >= RESOLVE_TRIES:
                 values["status"] = OutboxStatus.UNCERTAIN
                 values["error_reason"] = UNREADABLE_REASON
         else:
-            log.info("outbound %s read back: %s after %d history calls", row.key, found.verdict, found.calls)
+            log.info(
+                "outbound %s read back: %s after %d history calls",
+                row.key,
+                found.verdict,
+                found.calls,
+            )
             if found.verdict is Verdict.FOUND:
                 values = {
                     "status": OutboxStatus.SENT,
@@ -429,7 +457,11 @@ class OutboxSender:
         try:
             async with self._sessions() as session:
                 row = await session.get(OutboundMessage, row_id)
-            if row is not None and row.status == OutboxStatus.SENDING and await self._resolve_alone(row):
+            if (
+                row is not None
+                and row.status == OutboxStatus.SENDING
+                and await self._resolve_alone(row)
+            ):
                 self.wake()
         except Exception:
             log.exception("reading outbound %s back again", row_id)  # the sweep tries again

@@ -33,7 +33,9 @@ async def select_commune(session: AsyncSession, wanted: str | None) -> Commune:
                 fold(commune.name).removeprefix("xa "),
             ):
                 return commune
-        raise UnknownCommune(f"Không có xã '{wanted}'. Các xã: {', '.join(c.slug for c in communes)}.")
+        raise UnknownCommune(
+            f"Không có xã '{wanted}'. Các xã: {', '.join(c.slug for c in communes)}."
+        )
     if len(communes) > 1:
         raise UnknownCommune(
             f"OA phục vụ nhiều xã; hãy chọn bằng --commune ({', '.join(c.slug for c in communes)})."
@@ -60,11 +62,15 @@ async def resident_for(session: AsyncSession, zalo_user_id: str, now: datetime) 
     return resident
 
 
-async def conversation_for(session: AsyncSession, resident: Resident, now: datetime) -> Conversation:
+async def conversation_for(
+    session: AsyncSession, resident: Resident, now: datetime
+) -> Conversation:
     """The bot's conversation state with a resident, created on first contact."""
     conv = await session.scalar(select(Conversation).where(Conversation.resident_id == resident.id))
     if conv is None:
-        conv = Conversation(resident_id=resident.id, mode=ConversationMode.BOT, misses=0, updated_at=now)
+        conv = Conversation(
+            resident_id=resident.id, mode=ConversationMode.BOT, misses=0, updated_at=now
+        )
         session.add(conv)
         await session.flush()
     return conv
@@ -90,7 +96,10 @@ async def hamlet_choices(session: AsyncSession) -> list[tuple[Hamlet, str]]:
         )
     ).all()
     several = len({hamlet.commune_id for hamlet, _ in rows}) > 1
-    return [(hamlet, f"{hamlet.name} ({commune})" if several else hamlet.name) for hamlet, commune in rows]
+    return [
+        (hamlet, f"{hamlet.name} ({commune})" if several else hamlet.name)
+        for hamlet, commune in rows
+    ]
 
 
 def may_follow() -> ColumnElement[bool]:

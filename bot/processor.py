@@ -22,7 +22,9 @@ MAX_ATTEMPTS = 5
 MAX_YIELD = 0.25  # longest wait before one event while Zalo floods us; handling never stops
 YIELD_STEP = 0.005
 FLOOD_RATE = 500.0  # events per second offered to the webhook that mean a burst
-RETRY_LATER = 2.0  # seconds before an event that came too early (a receipt before its send) runs again
+RETRY_LATER = (
+    2.0  # seconds before an event that came too early (a receipt before its send) runs again
+)
 # Receipts and echoes held in memory at most; during a large broadcast the rest wait in the inbox
 # table (they are durable there already) and are read back in pages, so memory stays flat.
 MAX_QUEUED = 5000
@@ -115,7 +117,9 @@ class InboxProcessor:
             rows = (
                 await session.execute(
                     select(InboxEvent.id, InboxEvent.event_name)
-                    .where(InboxEvent.status == InboxStatus.PENDING, InboxEvent.received_at <= cutoff)
+                    .where(
+                        InboxEvent.status == InboxStatus.PENDING, InboxEvent.received_at <= cutoff
+                    )
                     .order_by(InboxEvent.id)
                     .limit(limit)
                 )
@@ -202,7 +206,7 @@ class InboxProcessor:
                         .execution_options(synchronize_session=False)
                     )
                 await session.commit()
-        except Exception:
+        except Exception:  # noqa: BLE001 - any failure: the rows are handled one by one below
             # Rolled back as a whole. One by one, each row gets its own outcome: done, retried
             # later (a receipt that came before its send was recorded), or counted as failed.
             for ident, event_name in batch:
@@ -239,7 +243,9 @@ class InboxProcessor:
                         .values(
                             attempts=attempts,
                             error=f"{type(exc).__name__}: {exc}"[:2000],
-                            status=InboxStatus.FAILED if attempts >= MAX_ATTEMPTS else InboxStatus.PENDING,
+                            status=InboxStatus.FAILED
+                            if attempts >= MAX_ATTEMPTS
+                            else InboxStatus.PENDING,
                         )
                     )
                     await session.commit()
@@ -251,5 +257,5 @@ def decode_body(row: InboxEvent) -> dict[str, object]:
     """The stored raw body as a JSON object."""
     payload = json.loads(row.body)
     if not isinstance(payload, dict):
-        raise ValueError("stored body is not an object")
+        raise ValueError("stored body is not an object")  # noqa: TRY004 - as json.loads' own errors
     return payload

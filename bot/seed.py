@@ -27,7 +27,9 @@ async def seed_demo(session: AsyncSession, now: datetime) -> bool:
     await session.flush()
     hamlets: dict[str, Hamlet] = {}
     for name, language, group_id in demo.HAMLETS:
-        hamlets[name] = Hamlet(commune_id=commune.id, name=name, language=language, group_id=group_id)
+        hamlets[name] = Hamlet(
+            commune_id=commune.id, name=name, language=language, group_id=group_id
+        )
         session.add(hamlets[name])
     await session.flush()
     for person in demo.PEOPLE:

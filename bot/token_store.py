@@ -12,7 +12,9 @@ from bot.zalo.tokens import TokenPair
 class DbTokenStore:
     """TokenStore on the zalo_tokens table: one row per OA, committed before the pair is used."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], oa_id: str, clock: Clock) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], oa_id: str, clock: Clock
+    ) -> None:
         self._sessions = sessions
         self._oa_id = oa_id
         self._clock = clock

@@ -93,7 +93,9 @@ class WalCheckpointer:
                 if gate is not None:
                     gate.release()
                 held = time.perf_counter() - held
-                if held > SLOW_HOLD:  # a slow disk sync: every writer (the webhook's too) waited this long
+                if (
+                    held > SLOW_HOLD
+                ):  # a slow disk sync: every writer (the webhook's too) waited this long
                     log.warning("WAL checkpoint (%s) held up writers for %.1f s", mode, held)
                 await conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
 

@@ -51,7 +51,9 @@ async def zalo_webhook(request: web.Request) -> web.Response:
     if not isinstance(event_name, str) or not event_name:
         return _reject(400, "event_name missing")
     try:
-        fresh = await request.app[INBOX].accept(dedupe_key(payload), event_name, raw.decode("utf-8"))
+        fresh = await request.app[INBOX].accept(
+            dedupe_key(payload), event_name, raw.decode("utf-8")
+        )
     except Exception:
         # Not stored: say so, so that Zalo delivers it again rather than thinking we have it.
         log.exception("could not store event %s", event_name)

@@ -12,6 +12,7 @@ goes first. Other processes (the CLI) still meet SQLite's own busy timeout.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import weakref
 from collections import deque
@@ -67,10 +68,8 @@ class WriteGate:
             if future.done() and not future.cancelled():
                 self.release()  # handed to us in the instant we gave up: pass it on
             else:
-                try:
+                with contextlib.suppress(ValueError):
                     lane.remove(future)
-                except ValueError:
-                    pass
             raise
 
     def release(self) -> None:

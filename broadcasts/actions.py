@@ -22,7 +22,9 @@ class ActionError(Exception):
 OPEN = (Status.AWAITING, Status.SCHEDULED, Status.SENDING)
 
 
-async def cancel_campaign(session: AsyncSession, campaign_id: int, staff: Staff, now: datetime) -> int:
+async def cancel_campaign(
+    session: AsyncSession, campaign_id: int, staff: Staff, now: datetime
+) -> int:
     """Cancel a campaign and its open firings; what has not left stays unsent. Returns messages withheld."""
     campaign = await session.get(Campaign, campaign_id)
     if campaign is None:
@@ -34,13 +36,17 @@ async def cancel_campaign(session: AsyncSession, campaign_id: int, staff: Staff,
     withheld = 0
     for broadcast in (
         await session.scalars(
-            select(Broadcast).where(Broadcast.campaign_id == campaign.id, Broadcast.status.in_(OPEN))
+            select(Broadcast).where(
+                Broadcast.campaign_id == campaign.id, Broadcast.status.in_(OPEN)
+            )
         )
     ).all():
         outbound_ids = select(Delivery.outbound_id).where(Delivery.broadcast_id == broadcast.id)
         result = await session.execute(
             update(OutboundMessage)
-            .where(OutboundMessage.id.in_(outbound_ids), OutboundMessage.status == OutboxStatus.PENDING)
+            .where(
+                OutboundMessage.id.in_(outbound_ids), OutboundMessage.status == OutboxStatus.PENDING
+            )
             .values(status=OutboxStatus.CANCELLED)
         )
         withheld += result.rowcount  # type: ignore[attr-defined]
@@ -60,7 +66,12 @@ async def cancel_campaign(session: AsyncSession, campaign_id: int, staff: Staff,
 
 
 async def approve_for_hamlet(
-    ctx: Context, broadcast_id: int, hamlet_id: int, staff: Staff, *, reject_reason: str | None = None
+    ctx: Context,
+    broadcast_id: int,
+    hamlet_id: int,
+    staff: Staff,
+    *,
+    reject_reason: str | None = None,
 ) -> None:
     """Approve (or reject) one hamlet's copy of a firing, as that hamlet's approver only."""
     approval = await ctx.session.scalar(
@@ -74,29 +85,44 @@ async def approve_for_hamlet(
         raise ActionError("Ấp này đã được trả lời rồi.")
     if staff.id != approval.approver_staff_id:
         approver = (
-            await ctx.session.get(Staff, approval.approver_staff_id) if approval.approver_staff_id else None
+            await ctx.session.get(Staff, approval.approver_staff_id)
+            if approval.approver_staff_id
+            else None
         )
         who = approver.name if approver else "quản trị xã"
         raise ActionError(f"Anh/chị không duyệt được cho ấp này: người duyệt là {who}.")
     if reject_reason is not None and not reject_reason.strip():
         raise ActionError("Từ chối cần kèm lý do.")
     kind = "approve" if reject_reason is None else "reject"
-    await decide(ctx, approval, staff, kind, reject_reason or "", reply_to=("cs", staff.zalo_user_id))
+    await decide(
+        ctx, approval, staff, kind, reject_reason or "", reply_to=("cs", staff.zalo_user_id)
+    )
 
 
-async def retry_failed(session: AsyncSession, broadcast_id: int, staff: Staff, now: datetime) -> int:
+async def retry_failed(
+    session: AsyncSession, broadcast_id: int, staff: Staff, now: datetime
+) -> int:
     """ "Gửi lại tin lỗi": put a firing's failed copies back in the queue; returns how many."""
-    return await _requeue(session, broadcast_id, staff, now, OutboxStatus.FAILED, "gửi lại {} tin lỗi")
+    return await _requeue(
+        session, broadcast_id, staff, now, OutboxStatus.FAILED, "gửi lại {} tin lỗi"
+    )
 
 
-async def resend_uncertain(session: AsyncSession, broadcast_id: int, staff: Staff, now: datetime) -> int:
+async def resend_uncertain(
+    session: AsyncSession, broadcast_id: int, staff: Staff, now: datetime
+) -> int:
     """After a person checked Zalo: send a firing's uncertain copies again; returns how many."""
     note = "gửi lại {} tin chưa rõ đã đến, sau khi kiểm tra"
     return await _requeue(session, broadcast_id, staff, now, OutboxStatus.UNCERTAIN, note)
 
 
 async def _requeue(
-    session: AsyncSession, broadcast_id: int, staff: Staff, now: datetime, status: OutboxStatus, note: str
+    session: AsyncSession,
+    broadcast_id: int,
+    staff: Staff,
+    now: datetime,
+    status: OutboxStatus,
+    note: str,
 ) -> int:
     broadcast = await session.get(Broadcast, broadcast_id)
     if broadcast is None:
@@ -123,14 +149,21 @@ async def _requeue(
 
 
 async def offline_reach(
-    session: AsyncSession, broadcast_id: int, household_code: str, method: str, staff: Staff, now: datetime
+    session: AsyncSession,
+    broadcast_id: int,
+    household_code: str,
+    method: str,
+    staff: Staff,
+    now: datetime,
 ) -> None:
     """The head records a household told off Zalo; heads record only for their own hamlet."""
     broadcast = await session.get(Broadcast, broadcast_id)
     if broadcast is None:
         raise ActionError(f"Không có lần gửi số {broadcast_id}.")
     household = await session.scalar(
-        select(Household).where(Household.commune_id == staff.commune_id, Household.code == household_code)
+        select(Household).where(
+            Household.commune_id == staff.commune_id, Household.code == household_code
+        )
     )
     if household is None:
         raise ActionError(f"Không có hộ mã {household_code}.")

@@ -18,7 +18,19 @@ from bot.zalo.mentions import escape_mentions, mention
 from broadcasts.models import Broadcast, Campaign, HamletApproval, Status
 from broadcasts.workflow import move
 
-YES = {"1", "duyet", "dong y", "ok", "oke", "yes", "co", "duoc", "chap nhan", "dong y duyet", "da duyet"}
+YES = {
+    "1",
+    "duyet",
+    "dong y",
+    "ok",
+    "oke",
+    "yes",
+    "co",
+    "duoc",
+    "chap nhan",
+    "dong y duyet",
+    "da duyet",
+}
 NO_PREFIXES = ("2", "tu choi", "khong duyet", "ko duyet", "k duyet", "khong dong y", "huy", "no")
 _LEADING = re.compile(
     r"^\s*(?:2\b[.):,-]?|từ chối|tu choi|không duyệt|khong duyet|ko duyệt|ko duyet)\s*[:,.-]?\s*",
@@ -66,7 +78,12 @@ async def on_staff_text(ctx: Context, event: UserText) -> bool:
         conv.pending = None
         if approval is not None and approval.status == Status.AWAITING:
             await decide(
-                ctx, approval, staff, "reject", event.text.strip(), reply_to=("cs", staff.zalo_user_id)
+                ctx,
+                approval,
+                staff,
+                "reject",
+                event.text.strip(),
+                reply_to=("cs", staff.zalo_user_id),
             )
             return True
     approval = await pending_for(ctx.session, staff)
@@ -75,13 +92,17 @@ async def on_staff_text(ctx: Context, event: UserText) -> bool:
     decision = read_decision(event.text)
     names = await _names(ctx.session, approval)
     if decision is None:
-        ctx.send_user(staff.zalo_user_id, ctx.replies.render("approval_unclear", **names), purpose="approval")
+        ctx.send_user(
+            staff.zalo_user_id, ctx.replies.render("approval_unclear", **names), purpose="approval"
+        )
         return True
     kind, reason = decision
     if kind == "reject" and not reason:
         conv.pending = {"kind": "reject_reason", "approval_id": approval.id}
         ctx.send_user(
-            staff.zalo_user_id, ctx.replies.render("approval_ask_reason", **names), purpose="approval"
+            staff.zalo_user_id,
+            ctx.replies.render("approval_ask_reason", **names),
+            purpose="approval",
         )
         return True
     await decide(ctx, approval, staff, kind, reason, reply_to=("cs", staff.zalo_user_id))
@@ -111,7 +132,9 @@ async def on_group_text(ctx: Context, event: GroupText) -> bool:
     names = await _names(ctx.session, approval)
     if staff is None or staff.id != approval.approver_staff_id:
         approver = (
-            await ctx.session.get(Staff, approval.approver_staff_id) if approval.approver_staff_id else None
+            await ctx.session.get(Staff, approval.approver_staff_id)
+            if approval.approver_staff_id
+            else None
         )
         who = approver.name if approver else "quản trị xã"
         ctx.send_group(
@@ -135,7 +158,13 @@ async def _names(session: AsyncSession, approval: HamletApproval) -> dict[str, s
 
 
 async def decide(
-    ctx: Context, approval: HamletApproval, staff: Staff, kind: str, reason: str, *, reply_to: tuple[str, str]
+    ctx: Context,
+    approval: HamletApproval,
+    staff: Staff,
+    kind: str,
+    reason: str,
+    *,
+    reply_to: tuple[str, str],
 ) -> None:
     """Record an approval or rejection, confirm it, tell the author of a rejection, settle the firing."""
     now = ctx.now
@@ -184,7 +213,9 @@ async def settle_approvals(
         move(session, broadcast, Status.CANCELLED, now, note="mọi ấp đều từ chối")
 
 
-async def tell_staff(session: AsyncSession, now: datetime, staff: Staff, text: str, key: str) -> None:
+async def tell_staff(
+    session: AsyncSession, now: datetime, staff: Staff, text: str, key: str
+) -> None:
     """Message a staff member 1:1 when Zalo allows it, otherwise in the commune group."""
     resident = await resident_for(session, staff.zalo_user_id, now)
     commune = await session.get(Commune, staff.commune_id)

@@ -23,8 +23,19 @@ from broadcasts.models import (
     HouseholdCategory,
     Status,
 )
-from broadcasts.render import PLACEHOLDER_CODE, AnnouncementTemplates, TemplateError, new_verification_code
-from broadcasts.timing import Recurrence, TimingError, after_quiet_hours, check_schedule, format_local
+from broadcasts.render import (
+    PLACEHOLDER_CODE,
+    AnnouncementTemplates,
+    TemplateError,
+    new_verification_code,
+)
+from broadcasts.timing import (
+    Recurrence,
+    TimingError,
+    after_quiet_hours,
+    check_schedule,
+    format_local,
+)
 from broadcasts.workflow import move
 
 log = logging.getLogger(__name__)
@@ -89,7 +100,9 @@ async def validate(
         problems.extend(exc.problems)
     hamlets = list(
         (
-            await session.scalars(select(Hamlet).where(Hamlet.commune_id == commune.id).order_by(Hamlet.id))
+            await session.scalars(
+                select(Hamlet).where(Hamlet.commune_id == commune.id).order_by(Hamlet.id)
+            )
         ).all()
     )
     if req.hamlet_ids is not None:
@@ -110,7 +123,9 @@ async def validate(
     if req.skip_approval and not req.urgent:
         problems.append("Chỉ thông báo khẩn mới được gửi không qua duyệt.")
     if req.household_categories and "resident" not in req.channels:
-        problems.append("Thông báo theo nhóm hộ chỉ gửi bằng tin nhắn riêng: hãy chọn kênh tin nhắn riêng.")
+        problems.append(
+            "Thông báo theo nhóm hộ chỉ gửi bằng tin nhắn riêng: hãy chọn kênh tin nhắn riêng."
+        )
     try:
         check_schedule(req.recurrence, req.send_at, req.ends_on, now)
     except TimingError as exc:
@@ -126,7 +141,9 @@ async def validate(
     return author, commune, hamlets, problems
 
 
-async def create_campaign(session: AsyncSession, req: CampaignRequest, deps: Deps, now: datetime) -> Campaign:
+async def create_campaign(
+    session: AsyncSession, req: CampaignRequest, deps: Deps, now: datetime
+) -> Campaign:
     """Validate everything, store the campaign and its first firing, and ask the hamlets; or list problems."""
     author, commune, hamlets, problems = await validate(session, req, deps, now)
     if not problems and not await _reachable(session, hamlets, req, now):
@@ -222,7 +239,11 @@ async def send_test(session: AsyncSession, req: CampaignRequest, deps: Deps, now
 async def _reachable(
     session: AsyncSession, hamlets: list[Hamlet], req: CampaignRequest, now: datetime
 ) -> bool:
-    if "group" in req.channels and not req.household_categories and any(h.group_id for h in hamlets):
+    if (
+        "group" in req.channels
+        and not req.household_categories
+        and any(h.group_id for h in hamlets)
+    ):
         return True
     if "resident" in req.channels:
         residents = await session.scalars(
@@ -303,7 +324,9 @@ async def spawn_firing(
         if approver is None:
             log.warning("campaign %s: nobody can approve for hamlet %s", campaign.id, hamlet.id)
             continue
-        await request_approval(session, deps, approval, approver, campaign, broadcast, hamlet, commune, now)
+        await request_approval(
+            session, deps, approval, approver, campaign, broadcast, hamlet, commune, now
+        )
     if campaign.skip_approval:
         move(session, broadcast, Status.SCHEDULED, now, note="thông báo khẩn")
         move(session, campaign, Status.SCHEDULED, now)
@@ -311,7 +334,12 @@ async def spawn_firing(
 
 
 def render_for(
-    deps: Deps, campaign: Campaign, broadcast: Broadcast, hamlet: Hamlet, commune: Commune, link: str | None
+    deps: Deps,
+    campaign: Campaign,
+    broadcast: Broadcast,
+    hamlet: Hamlet,
+    commune: Commune,
+    link: str | None,
 ) -> str:
     """The announcement text for one hamlet (its language), with the firing's code and link."""
     return deps.templates.render(
@@ -331,10 +359,14 @@ async def approver_for(session: AsyncSession, hamlet: Hamlet, author_staff_id: i
     candidates = [
         select(Staff).where(Staff.hamlet_id == hamlet.id, Staff.role == StaffRole.HAMLET_HEAD),
         select(Staff).where(Staff.commune_id == hamlet.commune_id, Staff.role == StaffRole.ADMIN),
-        select(Staff).where(Staff.commune_id == hamlet.commune_id, Staff.role == StaffRole.OFFICIAL),
+        select(Staff).where(
+            Staff.commune_id == hamlet.commune_id, Staff.role == StaffRole.OFFICIAL
+        ),
     ]
     for query in candidates:
-        for staff in (await session.scalars(query.where(Staff.active.is_(True)).order_by(Staff.id))).all():
+        for staff in (
+            await session.scalars(query.where(Staff.active.is_(True)).order_by(Staff.id))
+        ).all():
             if staff.id != author_staff_id:  # nobody approves their own campaign
                 return staff
     return None
@@ -352,7 +384,9 @@ async def request_approval(
     now: datetime,
 ) -> None:
     """Send the approval request: 1:1 when Zalo lets us reach the approver, else in the commune group."""
-    user = await session.scalar(select(Resident).where(Resident.zalo_user_id == approver.zalo_user_id))
+    user = await session.scalar(
+        select(Resident).where(Resident.zalo_user_id == approver.zalo_user_id)
+    )
     details = {
         "title": campaign.title,
         "hamlet": hamlet.name,
@@ -361,7 +395,9 @@ async def request_approval(
         "text": approval.text,
     }
     if within_window(user, now) or not commune.group_id:
-        title = f"Trưởng {commune.hamlet_word}" if approver.role == StaffRole.HAMLET_HEAD else "Anh/chị"
+        title = (
+            f"Trưởng {commune.hamlet_word}" if approver.role == StaffRole.HAMLET_HEAD else "Anh/chị"
+        )
         channel, recipient = "cs", approver.zalo_user_id
         text = deps.replies.render("approval_request", approver_title=title, **details)
     else:

@@ -45,7 +45,9 @@ CATEGORY_WORDS = {
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the `campaign` and `households` commands."""
     camp_parser = sub.add_parser("campaign", help="announcement campaigns")
-    camp_parser.add_argument("--commune", help="the commune's slug or name, when the OA serves several")
+    camp_parser.add_argument(
+        "--commune", help="the commune's slug or name, when the OA serves several"
+    )
     camp = camp_parser.add_subparsers(dest="campaign_command", required=True)
     camp.add_parser("templates", help="list announcement templates and their variables")
     preview = camp.add_parser("preview", help="render a template for every hamlet")
@@ -57,13 +59,17 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     create.add_argument("--template", required=True)
     create.add_argument("--var", action="append", default=[], metavar="NAME=VALUE")
     create.add_argument("--hamlets", default="all", help="'all' or comma-separated hamlet names")
-    create.add_argument("--categories", default="", help="household groups: ngheo, can ngheo, thoat ngheo")
+    create.add_argument(
+        "--categories", default="", help="household groups: ngheo, can ngheo, thoat ngheo"
+    )
     create.add_argument("--channels", default="group,resident")
     create.add_argument("--at", help='e.g. "20/12 19h30"; default now')
     create.add_argument("--every", help='e.g. "hằng tuần vào thứ Sáu lúc 19h30"')
     create.add_argument("--until", help="end date of a recurring campaign, e.g. 31/12/2026")
     create.add_argument("--urgent", action="store_true")
-    create.add_argument("--skip-approval", action="store_true", help="urgent only, by a commune official")
+    create.add_argument(
+        "--skip-approval", action="store_true", help="urgent only, by a commune official"
+    )
     create.add_argument("--test", action="store_true", help="gửi thử: send it to yourself only")
     camp.add_parser("list", help="campaigns and their status")
     show = camp.add_parser("show", help="a campaign's firings, approvals and reach")
@@ -80,7 +86,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     retry.add_argument("firing", type=int)
     retry.add_argument("--by", required=True)
     resend = camp.add_parser(
-        "resend", help="gửi lại tin chưa rõ: after checking Zalo, resend a firing's uncertain copies"
+        "resend",
+        help="gửi lại tin chưa rõ: after checking Zalo, resend a firing's uncertain copies",
     )
     resend.add_argument("firing", type=int)
     resend.add_argument("--by", required=True)
@@ -117,7 +124,9 @@ def _vars(pairs: list[str]) -> dict[str, str]:
 
 
 async def _staff(session: AsyncSession, zalo_id: str) -> Staff:
-    staff = await session.scalar(select(Staff).where(Staff.zalo_user_id == zalo_id, Staff.active.is_(True)))
+    staff = await session.scalar(
+        select(Staff).where(Staff.zalo_user_id == zalo_id, Staff.active.is_(True))
+    )
     if staff is None:
         raise actions.ActionError(f"Không có cán bộ nào có mã Zalo {zalo_id}.")
     return staff
@@ -143,14 +152,18 @@ async def run(
                 found = await forget_resident(session, args.zalo_id, now)
                 await session.commit()
             print(
-                "Đã xoá dữ liệu của người này." if found else "Không có dữ liệu nào của mã Zalo này.",
+                "Đã xoá dữ liệu của người này."
+                if found
+                else "Không có dữ liệu nào của mã Zalo này.",
                 file=out,
             )
             return 0 if found else 1
         if args.command == "households":
             from broadcasts.households import households_import_command
 
-            return await households_import_command(sessions, args.file, out, sys.stderr, now, args.commune)
+            return await households_import_command(
+                sessions, args.file, out, sys.stderr, now, args.commune
+            )
         async with sessions() as session:
             code = await _campaign(args, session, deps, settings, now, out)
             await session.commit()
@@ -180,13 +193,18 @@ async def _campaign(
         raise actions.ActionError(str(exc)) from exc
     hamlets = list(
         (
-            await session.scalars(select(Hamlet).where(Hamlet.commune_id == commune.id).order_by(Hamlet.id))
+            await session.scalars(
+                select(Hamlet).where(Hamlet.commune_id == commune.id).order_by(Hamlet.id)
+            )
         ).all()
     )
     if cmd == "templates":
         for name in deps.templates.names():
             info = deps.templates.info(name)
-            print(f"{name}: {info.title} ({info.category}; ngôn ngữ: {', '.join(info.languages)})", file=out)
+            print(
+                f"{name}: {info.title} ({info.category}; ngôn ngữ: {', '.join(info.languages)})",
+                file=out,
+            )
             for v in info.variables:
                 print(
                     f"    {v.name}{'' if v.required else ' (không bắt buộc)'}: {v.label}"
@@ -213,7 +231,9 @@ async def _campaign(
             chosen = []
             missing = []
             for w in wanted:
-                match = [h.id for h in hamlets if fold(h.name) == w or fold(h.name).endswith(" " + w)]
+                match = [
+                    h.id for h in hamlets if fold(h.name) == w or fold(h.name).endswith(" " + w)
+                ]
                 if match:
                     chosen.extend(match)
                 else:
@@ -267,15 +287,24 @@ async def _campaign(
         names = {h.id: h.name for h in hamlets}
         for b in (
             await session.scalars(
-                select(Broadcast).where(Broadcast.campaign_id == shown.id).order_by(Broadcast.fire_at)
+                select(Broadcast)
+                .where(Broadcast.campaign_id == shown.id)
+                .order_by(Broadcast.fire_at)
             )
         ).all():
-            print(f"  Lần gửi {b.id} lúc {format_local(b.fire_at)}, mã {b.code}: {label(b.status)}", file=out)
+            print(
+                f"  Lần gửi {b.id} lúc {format_local(b.fire_at)}, mã {b.code}: {label(b.status)}",
+                file=out,
+            )
             for a in (
-                await session.scalars(select(HamletApproval).where(HamletApproval.broadcast_id == b.id))
+                await session.scalars(
+                    select(HamletApproval).where(HamletApproval.broadcast_id == b.id)
+                )
             ).all():
                 extra = f" (lý do: {a.reason})" if a.reason else ""
-                print(f"    {names.get(a.hamlet_id, a.hamlet_id)}: {label(a.status)}{extra}", file=out)
+                print(
+                    f"    {names.get(a.hamlet_id, a.hamlet_id)}: {label(a.status)}{extra}", file=out
+                )
             for line in unsent_lines(await unsent_copies(session, b.id), b.id):
                 print(f"    {line}", file=out)
             if b.started_at:
@@ -292,28 +321,47 @@ async def _campaign(
             (
                 h
                 for h in hamlets
-                if fold(h.name) == fold(args.hamlet) or fold(h.name).endswith(" " + fold(args.hamlet))
+                if fold(h.name) == fold(args.hamlet)
+                or fold(h.name).endswith(" " + fold(args.hamlet))
             ),
             None,
         )
         if hamlet is None:
             raise actions.ActionError(f"Không có {commune.hamlet_word} {args.hamlet}.")
         ctx = Context(
-            session, now, settings, deps.replies, FaqBook(), 0, now, key_prefix=f"cli:{now.timestamp()}"
+            session,
+            now,
+            settings,
+            deps.replies,
+            FaqBook(),
+            0,
+            now,
+            key_prefix=f"cli:{now.timestamp()}",
         )
-        await actions.approve_for_hamlet(ctx, args.firing, hamlet.id, staff, reject_reason=args.reject)
-        print(f"Đã ghi nhận {'từ chối' if args.reject is not None else 'duyệt'} cho {hamlet.name}.", file=out)
+        await actions.approve_for_hamlet(
+            ctx, args.firing, hamlet.id, staff, reject_reason=args.reject
+        )
+        print(
+            f"Đã ghi nhận {'từ chối' if args.reject is not None else 'duyệt'} cho {hamlet.name}.",
+            file=out,
+        )
         return 0
     if cmd == "cancel":
-        withheld = await actions.cancel_campaign(session, args.id, await _staff(session, args.by), now)
+        withheld = await actions.cancel_campaign(
+            session, args.id, await _staff(session, args.by), now
+        )
         print(f"Đã huỷ đợt thông báo số {args.id}; {withheld} tin chưa gửi được giữ lại.", file=out)
         return 0
     if cmd == "retry":
-        count = await actions.retry_failed(session, args.firing, await _staff(session, args.by), now)
+        count = await actions.retry_failed(
+            session, args.firing, await _staff(session, args.by), now
+        )
         print(f"Đã xếp {count} tin lỗi để gửi lại.", file=out)
         return 0
     if cmd == "resend":
-        count = await actions.resend_uncertain(session, args.firing, await _staff(session, args.by), now)
+        count = await actions.resend_uncertain(
+            session, args.firing, await _staff(session, args.by), now
+        )
         print(f"Đã xếp {count} tin chưa rõ đã đến để gửi lại.", file=out)
         return 0
     if cmd == "offline":
@@ -323,8 +371,16 @@ async def _campaign(
         print(f"Đã ghi nhận hộ {args.household} đã được báo.", file=out)
         return 0
     if cmd == "reach":
-        start = parse_local_datetime(args.start + " 0h", now) if args.start else now - timedelta(days=30)
-        end = parse_local_datetime(args.end + " 23h59", now) if args.end else now + timedelta(minutes=1)
+        start = (
+            parse_local_datetime(args.start + " 0h", now)
+            if args.start
+            else now - timedelta(days=30)
+        )
+        end = (
+            parse_local_datetime(args.end + " 23h59", now)
+            if args.end
+            else now + timedelta(minutes=1)
+        )
         data = await reach_csv(session, commune.id, start, end)
         if args.csv:
             args.csv.write_bytes(data)

@@ -65,7 +65,8 @@ async def fan_out(
             (
                 await session.scalars(
                     select(HamletApproval.hamlet_id).where(
-                        HamletApproval.broadcast_id == broadcast.id, HamletApproval.status == Status.APPROVED
+                        HamletApproval.broadcast_id == broadcast.id,
+                        HamletApproval.status == Status.APPROVED,
                     )
                 )
             ).all()
@@ -74,7 +75,11 @@ async def fan_out(
     for hamlet_id in approved:
         async with sessions() as session:
             broadcast, campaign, hamlet, commune = await _load(session, broadcast_id, hamlet_id)
-            if "group" in campaign.channels and not campaign.household_categories and hamlet.group_id:
+            if (
+                "group" in campaign.channels
+                and not campaign.household_categories
+                and hamlet.group_id
+            ):
                 written += await _add_missing(
                     session,
                     deps,
@@ -95,7 +100,9 @@ async def fan_out(
         while True:
             async with sessions() as session:
                 broadcast, campaign, hamlet, commune = await _load(session, broadcast_id, hamlet_id)
-                batch = await _recipients(session, campaign, hamlet, now, after_id=last_id, limit=chunk)
+                batch = await _recipients(
+                    session, campaign, hamlet, now, after_id=last_id, limit=chunk
+                )
                 if not batch:
                     break
                 last_id = batch[-1].id
@@ -179,7 +186,10 @@ async def _add_missing(
         )
         for (target, _), token in zip(missing, tokens, strict=True)
     ]
-    outbound_table, delivery_table = cast(Table, OutboundMessage.__table__), cast(Table, Delivery.__table__)
+    outbound_table, delivery_table = (
+        cast(Table, OutboundMessage.__table__),
+        cast(Table, Delivery.__table__),
+    )
     returned = await session.execute(
         insert(outbound_table).returning(outbound_table.c.key, outbound_table.c.id), outbound
     )
@@ -225,7 +235,13 @@ class _HamletText:
 
 
 async def _recipients(
-    session: AsyncSession, campaign: Campaign, hamlet: Hamlet, now: datetime, *, after_id: int, limit: int
+    session: AsyncSession,
+    campaign: Campaign,
+    hamlet: Hamlet,
+    now: datetime,
+    *,
+    after_id: int,
+    limit: int,
 ) -> list[Resident]:
     """The next residents (by id) Zalo lets us reach 1:1, not opted out, in the targeted household groups."""
     query = select(Resident).where(
@@ -258,7 +274,8 @@ async def offline_households(
             await session.scalars(
                 select(Household)
                 .where(
-                    Household.hamlet_id == hamlet.id, Household.category.in_(campaign.household_categories)
+                    Household.hamlet_id == hamlet.id,
+                    Household.category.in_(campaign.household_categories),
                 )
                 .where(Household.id.not_in(reached))
                 .order_by(Household.code)
@@ -268,17 +285,32 @@ async def offline_households(
 
 
 def offline_text(
-    replies: Replies, campaign: Campaign, broadcast: Broadcast, hamlet: Hamlet, households: list[Household]
+    replies: Replies,
+    campaign: Campaign,
+    broadcast: Broadcast,
+    hamlet: Hamlet,
+    households: list[Household],
 ) -> str:
     """The head's list of households to tell in person."""
-    lines = [f"{h.head_name} ({h.code}){', ' + h.address if h.address else ''}" for h in households][:60]
+    lines = [
+        f"{h.head_name} ({h.code}){', ' + h.address if h.address else ''}" for h in households
+    ][:60]
     return replies.render(
-        "offline_list", title=campaign.title, code=broadcast.code, hamlet=hamlet.name, households=lines
+        "offline_list",
+        title=campaign.title,
+        code=broadcast.code,
+        hamlet=hamlet.name,
+        households=lines,
     )
 
 
 async def _offline_list(
-    session: AsyncSession, deps: Deps, campaign: Campaign, broadcast: Broadcast, hamlet: Hamlet, now: datetime
+    session: AsyncSession,
+    deps: Deps,
+    campaign: Campaign,
+    broadcast: Broadcast,
+    hamlet: Hamlet,
+    now: datetime,
 ) -> None:
     """Tell the head which targeted households Zalo cannot reach, to be told in person.
 
@@ -288,7 +320,9 @@ async def _offline_list(
     households = await offline_households(session, broadcast, campaign, hamlet)
     head = await session.scalar(
         select(Staff).where(
-            Staff.hamlet_id == hamlet.id, Staff.role == StaffRole.HAMLET_HEAD, Staff.active.is_(True)
+            Staff.hamlet_id == hamlet.id,
+            Staff.role == StaffRole.HAMLET_HEAD,
+            Staff.active.is_(True),
         )
     )
     if not households or head is None:
@@ -330,7 +364,9 @@ async def on_list_request(ctx: Context, event: UserText) -> bool:
     if fold(event.text) not in LIST_WORDS:
         return False
     head = await ctx.session.scalar(
-        select(Staff).where(Staff.zalo_user_id == event.user_id, Staff.role == StaffRole.HAMLET_HEAD)
+        select(Staff).where(
+            Staff.zalo_user_id == event.user_id, Staff.role == StaffRole.HAMLET_HEAD
+        )
     )
     if head is None or head.hamlet_id is None:
         return False
@@ -340,7 +376,10 @@ async def on_list_request(ctx: Context, event: UserText) -> bool:
         await ctx.session.execute(
             select(Broadcast, Campaign)
             .join(Campaign, Campaign.id == Broadcast.campaign_id)
-            .where(Broadcast.started_at.is_not(None), Broadcast.started_at >= ctx.now - timedelta(days=30))
+            .where(
+                Broadcast.started_at.is_not(None),
+                Broadcast.started_at >= ctx.now - timedelta(days=30),
+            )
             .order_by(Broadcast.started_at.desc())
         )
     ).all()
@@ -351,7 +390,9 @@ async def on_list_request(ctx: Context, event: UserText) -> bool:
             if households:
                 texts.append(offline_text(ctx.replies, campaign, broadcast, hamlet, households))
     ctx.send_user(
-        event.user_id, "\n\n".join(texts[:3]) or "Hiện không có hộ nào cần báo trực tiếp.", purpose="notice"
+        event.user_id,
+        "\n\n".join(texts[:3]) or "Hiện không có hộ nào cần báo trực tiếp.",
+        purpose="notice",
     )
     return True
 

@@ -32,8 +32,13 @@ from broadcasts.models import GroupMember
 log = logging.getLogger(__name__)
 
 POSTER_PATH = "/groups/{hamlet_id}/poster"
-HAMLET_PRODUCTS = ("gmf1000",)  # a hamlet group outgrows 100 members: only the 1,000-member tier fits
-COMMUNE_PRODUCTS = ("gmf100", "gmf1000")  # heads and officials fit in 100; the smallest that fits first
+HAMLET_PRODUCTS = (
+    "gmf1000",
+)  # a hamlet group outgrows 100 members: only the 1,000-member tier fits
+COMMUNE_PRODUCTS = (
+    "gmf100",
+    "gmf1000",
+)  # heads and officials fit in 100; the smallest that fits first
 MAX_INITIAL_MEMBERS = 99  # creategroupwithoa takes 1-99 initial members
 QR_ERROR_LEVEL = "m"  # survives a smudged or sun-faded print
 STATUS_WORDS = {
@@ -95,15 +100,23 @@ async def owners(session: AsyncSession) -> list[GroupOwner]:
     found: list[GroupOwner] = []
     for commune in communes:
         hamlets = (
-            await session.scalars(select(Hamlet).where(Hamlet.commune_id == commune.id).order_by(Hamlet.id))
+            await session.scalars(
+                select(Hamlet).where(Hamlet.commune_id == commune.id).order_by(Hamlet.id)
+            )
         ).all()
         found.append(_commune_owner(commune))
-        found.extend(GroupOwner(h, f"{h.name} ({commune.name})" if several else h.name) for h in hamlets)
+        found.extend(
+            GroupOwner(h, f"{h.name} ({commune.name})" if several else h.name) for h in hamlets
+        )
     return found
 
 
 async def find_owner(
-    session: AsyncSession, *, hamlet: str | None = None, commune: str | None = None, lock: bool = False
+    session: AsyncSession,
+    *,
+    hamlet: str | None = None,
+    commune: str | None = None,
+    lock: bool = False,
 ) -> GroupOwner:
     """A hamlet by name (diacritics and the hamlet word optional), else the commune; GroupError if none.
 
@@ -144,7 +157,9 @@ async def group_assets(zalo: ZaloClient, product_type: str) -> list[dict[str, An
     body = {"quota_owner": "OA", "product_type": product_type}
     # The client has no quota method for groups yet; this is the one call it lacks.
     data = await zalo._call("POST", "/v3.0/oa/quota/group", json_body=body, priority=False)
-    if isinstance(data, dict):  # the doc does not fix the envelope: a bare list or {assets|data: [...]}
+    if isinstance(
+        data, dict
+    ):  # the doc does not fix the envelope: a bare list or {assets|data: [...]}
         data = data.get("assets") or data.get("data") or []
     return [a for a in data if isinstance(a, dict)] if isinstance(data, list) else []
 
@@ -153,7 +168,11 @@ async def available_asset(zalo: ZaloClient, products: tuple[str, ...], now: date
     """The id of an available, unexpired GMF asset of the first tier in `products` that has one."""
     for product in products:
         for asset in await group_assets(zalo, product):
-            if asset.get("status") != "available" or asset.get("used_id") or not asset.get("asset_id"):
+            if (
+                asset.get("status") != "available"
+                or asset.get("used_id")
+                or not asset.get("asset_id")
+            ):
                 continue
             valid = str(asset.get("valid_through") or "")
             if valid.isdigit() and from_epoch_ms(valid) <= now:
@@ -208,11 +227,15 @@ async def list_lines(session: AsyncSession, zalo: ZaloClient) -> list[GroupLine]
             members = await member_count(zalo, group_id)
         except ZaloClientError as exc:
             log.warning("group %s of %s: %s", group_id, owner.label, exc)
-            lines.append(GroupLine(owner.label, group_id, "", _status_of(exc), None, owner.row.group_link))
+            lines.append(
+                GroupLine(owner.label, group_id, "", _status_of(exc), None, owner.row.group_link)
+            )
             continue
         status = "enabled" if info.get("status", "enabled") == "enabled" else "disabled"
         link = str(info.get("group_link") or owner.row.group_link or "") or None
-        lines.append(GroupLine(owner.label, group_id, str(info.get("name") or ""), status, members, link))
+        lines.append(
+            GroupLine(owner.label, group_id, str(info.get("name") or ""), status, members, link)
+        )
     return lines
 
 
@@ -233,7 +256,9 @@ def _commune_id(owner: GroupOwner) -> int:
     return owner.row.id if isinstance(owner.row, Commune) else owner.row.commune_id
 
 
-async def create_group(session: AsyncSession, zalo: ZaloClient, owner: GroupOwner, now: datetime) -> str:
+async def create_group(
+    session: AsyncSession, zalo: ZaloClient, owner: GroupOwner, now: datetime
+) -> str:
     """Create the place's group on an available GMF asset and store its id and link; returns the link.
 
     Refuses (GroupError, nothing changed) when the place already has a group, when no asset is
@@ -343,7 +368,9 @@ async def on_membership(ctx: Context, event: GroupMembership) -> None:
             if resident.hamlet_id is None:  # never overwrite a hamlet the resident chose
                 resident.hamlet_id = hamlet.id
                 resident.commune_id = hamlet.commune_id  # without a hamlet, the commune was a guess
-                log.info("resident %d linked to hamlet %d by joining its group", resident.id, hamlet.id)
+                log.info(
+                    "resident %d linked to hamlet %d by joining its group", resident.id, hamlet.id
+                )
     log.info(
         "group %s: %d user(s) %s (%s)",
         event.group_id,
@@ -357,7 +384,9 @@ async def _record_membership(
     session: AsyncSession, group_id: str, user_id: str, *, joined: bool, at: datetime
 ) -> None:
     row = await session.scalar(
-        select(GroupMember).where(GroupMember.group_id == group_id, GroupMember.zalo_user_id == user_id)
+        select(GroupMember).where(
+            GroupMember.group_id == group_id, GroupMember.zalo_user_id == user_id
+        )
     )
     if row is None:
         row = GroupMember(group_id=group_id, zalo_user_id=user_id)
@@ -389,7 +418,9 @@ def qr_code(link: str) -> segno.QRCode:
 
 def qr_svg(link: str) -> str:
     """An inline <svg> of the link's QR code, sized by the page's CSS."""
-    svg = qr_code(link).svg_inline(scale=8, border=4, dark="#000", light="#fff", title=link, omitsize=True)
+    svg = qr_code(link).svg_inline(
+        scale=8, border=4, dark="#000", light="#fff", title=link, omitsize=True
+    )
     return str(svg)
 
 
@@ -435,7 +466,11 @@ async def poster_page(request: web.Request) -> web.Response:
     except ValueError:
         hamlet_id = 0
     async with rt.sessions() as session:
-        page = await render_poster(session, rt.settings.templates_dir, hamlet_id) if hamlet_id else None
+        page = (
+            await render_poster(session, rt.settings.templates_dir, hamlet_id)
+            if hamlet_id
+            else None
+        )
     if page is None:
         body = (
             "<!doctype html><html lang='vi'><meta charset='utf-8'><title>Chưa có nhóm Zalo</title>"

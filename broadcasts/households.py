@@ -119,7 +119,9 @@ class ImportResult:
     updated: int
     linked: int
     unchanged: int = 0  # households already exactly as in the file
-    warnings: tuple[str, ...] = ()  # e.g. Zalo IDs not (yet) known to the OA; they do not stop an import
+    warnings: tuple[
+        str, ...
+    ] = ()  # e.g. Zalo IDs not (yet) known to the OA; they do not stop an import
 
 
 @dataclass(frozen=True)
@@ -233,9 +235,11 @@ def _xlsx_sheets(path: Path) -> list[list[tuple[int, list[str]]]]:
 
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises zip, XML and key errors for files it cannot read
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises zip, XML and key errors alike
         raise ImportProblems(
-            [f"Không đọc được tệp Excel {path.name} ({type(exc).__name__}); hãy mở bằng Excel và lưu lại."]
+            [
+                f"Không đọc được tệp Excel {path.name} ({type(exc).__name__}); hãy mở bằng Excel và lưu lại."
+            ]
         ) from None
     try:
         sheets = []
@@ -319,7 +323,9 @@ def read_rows(path: Path) -> list[dict[str, str]]:
 # ------------------------------------------------------------------------------- validation
 
 
-def _columns(header_line: int, header: list[str], hamlet_word: str) -> tuple[dict[str, int], list[str]]:
+def _columns(
+    header_line: int, header: list[str], hamlet_word: str
+) -> tuple[dict[str, int], list[str]]:
     columns: dict[str, int] = {}
     problems = []
     for index, cell in enumerate(header):
@@ -420,12 +426,16 @@ def _validate(
                 here.append(f"Dòng {line}: {DISPLAY[field]} dài quá {MAX_LENGTHS[field]} ký tự")
         for zalo_id in zalo_ids:
             if len(zalo_id) > MAX_LENGTHS["zalo_id"]:
-                here.append(f"Dòng {line}: Zalo ID '{zalo_id[:20]}…' dài quá {MAX_LENGTHS['zalo_id']} ký tự")
+                here.append(
+                    f"Dòng {line}: Zalo ID '{zalo_id[:20]}…' dài quá {MAX_LENGTHS['zalo_id']} ký tự"
+                )
         if here:
             problems.extend(here)
             continue
         assert hamlet_id is not None and category is not None
-        rows.append(_Row(line, code, hamlet_id, head_name, address or None, phone, category, zalo_ids))
+        rows.append(
+            _Row(line, code, hamlet_id, head_name, address or None, phone, category, zalo_ids)
+        )
     if problems:
         raise ImportProblems(problems)
     if not rows:
@@ -455,7 +465,9 @@ async def _members_of(session: AsyncSession, resident_ids: list[int]) -> dict[in
     found: dict[int, HouseholdMember] = {}
     for start in range(0, len(resident_ids), CHUNK):
         chunk = resident_ids[start : start + CHUNK]
-        members = await session.scalars(select(HouseholdMember).where(HouseholdMember.resident_id.in_(chunk)))
+        members = await session.scalars(
+            select(HouseholdMember).where(HouseholdMember.resident_id.in_(chunk))
+        )
         found.update({m.resident_id: m for m in members})
     return found
 
@@ -485,7 +497,8 @@ async def import_households(
         if z not in residents
     )
     existing = {
-        h.code: h for h in await session.scalars(select(Household).where(Household.commune_id == commune_id))
+        h.code: h
+        for h in await session.scalars(select(Household).where(Household.commune_id == commune_id))
     }
 
     created = updated = unchanged = linked = 0
@@ -502,7 +515,9 @@ async def import_households(
             }
             household = existing.get(row.code)
             if household is None:
-                household = Household(commune_id=commune_id, code=row.code, updated_at=now, **values)
+                household = Household(
+                    commune_id=commune_id, code=row.code, updated_at=now, **values
+                )
                 session.add(household)
                 existing[row.code] = household
                 created += 1
@@ -530,7 +545,9 @@ async def import_households(
                     member.household_id = household_id
                     linked += 1
         # A linked member whose hamlet the bot does not know yet lives where their household does.
-        linked_here = {residents[z]: row.hamlet_id for row in chunk for z in row.zalo_ids if z in residents}
+        linked_here = {
+            residents[z]: row.hamlet_id for row in chunk for z in row.zalo_ids if z in residents
+        }
         if linked_here:
             for resident in await session.scalars(
                 select(Resident).where(Resident.id.in_(linked_here), Resident.hamlet_id.is_(None))

@@ -6,7 +6,17 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.db import Base, UTCDateTime
@@ -69,8 +79,12 @@ class HouseholdMember(Base):
     __tablename__ = "household_members"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), index=True)
-    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"), unique=True)
+    household_id: Mapped[int] = mapped_column(
+        ForeignKey("households.id", ondelete="CASCADE"), index=True
+    )
+    resident_id: Mapped[int] = mapped_column(
+        ForeignKey("residents.id", ondelete="CASCADE"), unique=True
+    )
 
 
 class Campaign(Base):
@@ -84,7 +98,9 @@ class Campaign(Base):
     template: Mapped[str] = mapped_column(String(100))
     variables: Mapped[dict[str, Any]] = mapped_column(JSON)
     category: Mapped[str] = mapped_column(String(16), default=CampaignCategory.GENERAL)
-    hamlet_ids: Mapped[list[int]] = mapped_column(JSON)  # the targeted hamlets (all, or chosen ones)
+    hamlet_ids: Mapped[list[int]] = mapped_column(
+        JSON
+    )  # the targeted hamlets (all, or chosen ones)
     household_categories: Mapped[list[str]] = mapped_column(JSON)  # empty: everyone; else 1:1 only
     channels: Mapped[list[str]] = mapped_column(JSON)  # "group", "resident"
     send_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # first (or only) firing
@@ -92,7 +108,9 @@ class Campaign(Base):
     ends_on: Mapped[date | None] = mapped_column(Date)
     # The due time lives in the row; the scheduler only ticks.
     next_fire_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
-    skip_approval: Mapped[bool] = mapped_column(Boolean, default=False)  # urgent, by a commune official only
+    skip_approval: Mapped[bool] = mapped_column(
+        Boolean, default=False
+    )  # urgent, by a commune official only
     status: Mapped[str] = mapped_column(String(24), default=Status.DRAFT)
     author_staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -112,7 +130,9 @@ class Broadcast(Base):
     status: Mapped[str] = mapped_column(String(24), default=Status.AWAITING)
     test_only: Mapped[bool] = mapped_column(Boolean, default=False)  # "gửi thử": to the author only
     deadline_notified: Mapped[bool] = mapped_column(Boolean, default=False)
-    fanned_out: Mapped[bool] = mapped_column(Boolean, default=False)  # every delivery row is written
+    fanned_out: Mapped[bool] = mapped_column(
+        Boolean, default=False
+    )  # every delivery row is written
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -168,8 +188,12 @@ class Acknowledgement(Base):
     hamlet_id: Mapped[int] = mapped_column(ForeignKey("hamlets.id"))
     kind: Mapped[str] = mapped_column(String(24))  # group_reply / link_open / offline
     resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id", ondelete="SET NULL"))
-    household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"))
-    method: Mapped[str | None] = mapped_column(String(32))  # offline: meeting / in_person / loudspeaker
+    household_id: Mapped[int | None] = mapped_column(
+        ForeignKey("households.id", ondelete="CASCADE")
+    )
+    method: Mapped[str | None] = mapped_column(
+        String(32)
+    )  # offline: meeting / in_person / loudspeaker
     recorded_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
 

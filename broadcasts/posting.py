@@ -16,7 +16,9 @@ from broadcasts.render import AnnouncementTemplates, TemplateError
 from broadcasts.timing import format_local
 
 # "#thongbao", "#thông báo" or "Thông báo:" opens a post meant for every hamlet.
-_OPENING = re.compile(r"^\s*(?:#\s*th[oô]ng\s*b[aá]o\b|th[oô]ng\s*b[aá]o\s*:)\s*[:\-–]?\s*", re.IGNORECASE)
+_OPENING = re.compile(
+    r"^\s*(?:#\s*th[oô]ng\s*b[aá]o\b|th[oô]ng\s*b[aá]o\s*:)\s*[:\-–]?\s*", re.IGNORECASE
+)
 TEMPLATE = "thong-bao-chung"
 
 
@@ -50,7 +52,10 @@ async def on_commune_post(ctx: Context, event: GroupText) -> bool:
         base_url=ctx.settings.base_url,
     )
     request = CampaignRequest(
-        title=title, template=TEMPLATE, variables={"title": title, "body": body}, author_staff_id=staff.id
+        title=title,
+        template=TEMPLATE,
+        variables={"title": title, "body": body},
+        author_staff_id=staff.id,
     )
     try:
         campaign = await create_campaign(ctx.session, request, deps, ctx.now)

@@ -78,16 +78,24 @@ async def forget_resident(session: AsyncSession, zalo_user_id: str, now: datetim
         # Group replies and opened links were the person's own acts; a head's offline record is the
         # household's and stays, without the person.
         await session.execute(
-            delete(Acknowledgement).where(Acknowledgement.resident_id == rid, Acknowledgement.kind != OFFLINE)
+            delete(Acknowledgement).where(
+                Acknowledgement.resident_id == rid, Acknowledgement.kind != OFFLINE
+            )
         )
         await session.execute(
-            update(Acknowledgement).where(Acknowledgement.resident_id == rid).values(resident_id=None)
+            update(Acknowledgement)
+            .where(Acknowledgement.resident_id == rid)
+            .values(resident_id=None)
         )
-        await session.execute(update(Delivery).where(Delivery.resident_id == rid).values(resident_id=None))
+        await session.execute(
+            update(Delivery).where(Delivery.resident_id == rid).values(resident_id=None)
+        )
         await session.delete(resident)
         await session.flush()
 
-    groups = await session.execute(delete(GroupMember).where(GroupMember.zalo_user_id == zalo_user_id))
+    groups = await session.execute(
+        delete(GroupMember).where(GroupMember.zalo_user_id == zalo_user_id)
+    )
     found = found or bool(groups.rowcount)  # type: ignore[attr-defined]
 
     # Deliveries keep counting toward a firing's statistics, under a stand-in for the Zalo id.
@@ -113,7 +121,9 @@ async def forget_resident(session: AsyncSession, zalo_user_id: str, now: datetim
             message.text = ""
             message.message = {}
             message.recipient_id = stand_in
-            if message.status == OutboxStatus.PENDING:  # never send to someone who asked to be forgotten
+            if (
+                message.status == OutboxStatus.PENDING
+            ):  # never send to someone who asked to be forgotten
                 message.status = OutboxStatus.CANCELLED
                 message.error_reason = FORGOTTEN_REASON
         message.key = message.key.replace(zalo_user_id, stand_in)[:255]
@@ -138,7 +148,9 @@ async def forget_resident(session: AsyncSession, zalo_user_id: str, now: datetim
     return found
 
 
-async def purge_chat_content(session: AsyncSession, older_than: timedelta, now: datetime) -> tuple[int, int]:
+async def purge_chat_content(
+    session: AsyncSession, older_than: timedelta, now: datetime
+) -> tuple[int, int]:
     """Blank inbox bodies and 1:1 outbound texts older than the retention period; (inbox, outbound) counts."""
     cutoff = now - older_than
     inbox = await session.execute(
@@ -181,9 +193,13 @@ CONFIRM_WORDS = {"1", "dong y", "xoa", "co", "dong y xoa", "ok"}
 async def on_text(ctx: Context, event: UserText) -> bool:
     """ "Xoá dữ liệu": ask once for confirmation, then forget the resident; False for anything else."""
     folded = fold(event.text)
-    resident = await ctx.session.scalar(select(Resident).where(Resident.zalo_user_id == event.user_id))
+    resident = await ctx.session.scalar(
+        select(Resident).where(Resident.zalo_user_id == event.user_id)
+    )
     conv = (
-        await ctx.session.scalar(select(Conversation).where(Conversation.resident_id == resident.id))
+        await ctx.session.scalar(
+            select(Conversation).where(Conversation.resident_id == resident.id)
+        )
         if resident is not None
         else None
     )
@@ -193,7 +209,9 @@ async def on_text(ctx: Context, event: UserText) -> bool:
         conv.pending = None
         if folded in CONFIRM_WORDS:
             await forget_resident(ctx.session, event.user_id, ctx.now)
-            ctx.say(event.user_id, "forget_done", commune=name)  # queued after: it must not be cancelled
+            ctx.say(
+                event.user_id, "forget_done", commune=name
+            )  # queued after: it must not be cancelled
         else:
             ctx.say(event.user_id, "forget_kept")
         return True

@@ -189,7 +189,9 @@ class AnnouncementTemplates:
         if not self._root.is_dir():
             return []
         return sorted(
-            p.name for p in self._root.iterdir() if _NAME_RE.match(p.name) and (p / "template.yaml").is_file()
+            p.name
+            for p in self._root.iterdir()
+            if _NAME_RE.match(p.name) and (p / "template.yaml").is_file()
         )
 
     def info(self, name: str) -> TemplateInfo:
@@ -216,7 +218,11 @@ class AnnouncementTemplates:
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             return None, {}, [f"{where}: không đọc được tệp template.yaml ({_short(exc)})."]
         if not isinstance(data, dict):
-            return None, {}, [f"{where}: tệp template.yaml phải có các mục title, category, variables."]
+            return (
+                None,
+                {},
+                [f"{where}: tệp template.yaml phải có các mục title, category, variables."],
+            )
 
         problems: list[str] = []
         title = data.get("title")
@@ -250,7 +256,9 @@ class AnnouncementTemplates:
                 )
                 continue
             if var_name in BUILTIN_NAMES:
-                problems.append(f"{where}: biến «{var_name}» trùng tên biến có sẵn, hãy đặt tên khác.")
+                problems.append(
+                    f"{where}: biến «{var_name}» trùng tên biến có sẵn, hãy đặt tên khác."
+                )
                 continue
             if var_name in seen:
                 problems.append(f"{where}: biến «{var_name}» được khai báo hai lần.")
@@ -287,10 +295,14 @@ class AnnouncementTemplates:
             verification = lines.get("verification")
             link = lines.get("link")
             if not isinstance(verification, str) or "{code}" not in verification:
-                problems.append(f"{where}: bản dịch dòng mã xác thực ({lang_name}) phải chứa {{code}}.")
+                problems.append(
+                    f"{where}: bản dịch dòng mã xác thực ({lang_name}) phải chứa {{code}}."
+                )
                 continue
             if not isinstance(link, str) or "{link}" not in link:
-                problems.append(f"{where}: bản dịch dòng đường link ({lang_name}) phải chứa {{link}}.")
+                problems.append(
+                    f"{where}: bản dịch dòng đường link ({lang_name}) phải chứa {{link}}."
+                )
                 continue
             closings[str(lang)] = _Closing(verification.strip(), link.strip())
 
@@ -298,7 +310,9 @@ class AnnouncementTemplates:
         return info, closings, problems
 
     def _languages(self, folder: Path) -> tuple[str, ...]:
-        found = sorted(p.stem for p in folder.glob("*.j2") if p.is_file() and _LANGUAGE_RE.match(p.stem))
+        found = sorted(
+            p.stem for p in folder.glob("*.j2") if p.is_file() and _LANGUAGE_RE.match(p.stem)
+        )
         if FALLBACK_LANGUAGE in found:
             found.remove(FALLBACK_LANGUAGE)
             found.insert(0, FALLBACK_LANGUAGE)
@@ -309,13 +323,19 @@ class AnnouncementTemplates:
     @staticmethod
     def _variable_problems(info: TemplateInfo, variables: Mapping[str, str]) -> list[str]:
         declared = {v.name for v in info.variables}
-        missing = [v.label for v in info.variables if v.required and not _text(variables.get(v.name)).strip()]
+        missing = [
+            v.label
+            for v in info.variables
+            if v.required and not _text(variables.get(v.name)).strip()
+        ]
         unknown = sorted(k for k in variables if k not in declared)
         problems: list[str] = []
         if missing:
             problems.append("Chưa điền: " + ", ".join(f"«{label}»" for label in missing) + ".")
         if unknown:
-            problems.append(f"Mẫu «{info.name}» không có biến: " + ", ".join(f"«{k}»" for k in unknown) + ".")
+            problems.append(
+                f"Mẫu «{info.name}» không có biến: " + ", ".join(f"«{k}»" for k in unknown) + "."
+            )
         return problems
 
     def _source_problems(self, info: TemplateInfo, language: str) -> list[str]:
@@ -418,7 +438,9 @@ class AnnouncementTemplates:
         link: str | None,
     ) -> str:
         where = f"Mẫu «{info.name}», bản {language_name(language)}"
-        context: dict[str, str] = {v.name: _clean_value(_text(variables.get(v.name))) for v in info.variables}
+        context: dict[str, str] = {
+            v.name: _clean_value(_text(variables.get(v.name))) for v in info.variables
+        }
         context["hamlet_name"] = _clean_value(hamlet_name)
         context["hamlet_word"] = _clean_value(hamlet_word)
         context["hamlet_head"] = _clean_value(_hamlet_head(hamlet_word))
@@ -426,12 +448,18 @@ class AnnouncementTemplates:
         try:
             body = self._env.get_template(f"{info.name}/{language}.j2").render(context)
         except SecurityError:
-            raise TemplateError([f"{where}: dùng lệnh không được phép trong mẫu thông báo."]) from None
+            raise TemplateError(
+                [f"{where}: dùng lệnh không được phép trong mẫu thông báo."]
+            ) from None
         except UndefinedError as exc:
             missing = re.match(r"^'([^']+)' is undefined$", exc.message or "")
             if missing:
-                raise TemplateError([f"{where}: dùng biến «{missing.group(1)}» chưa khai báo."]) from None
-            raise TemplateError([f"{where}: dùng giá trị không có (chi tiết: {_short(exc)})."]) from None
+                raise TemplateError(
+                    [f"{where}: dùng biến «{missing.group(1)}» chưa khai báo."]
+                ) from None
+            raise TemplateError(
+                [f"{where}: dùng giá trị không có (chi tiết: {_short(exc)})."]
+            ) from None
         except TemplateSyntaxError as exc:
             raise TemplateError(
                 [f"{where}: lỗi cú pháp ở dòng {exc.lineno} (chi tiết: {exc.message})."]
@@ -439,7 +467,9 @@ class AnnouncementTemplates:
         except TemplateNotFound:
             raise TemplateError([f"{where}: không tìm thấy tệp {language}.j2."]) from None
         except (JinjaTemplateError, ArithmeticError, TypeError, ValueError, LookupError) as exc:
-            raise TemplateError([f"{where}: không tạo được nội dung (chi tiết: {_short(exc)})."]) from None
+            raise TemplateError(
+                [f"{where}: không tạo được nội dung (chi tiết: {_short(exc)})."]
+            ) from None
 
         closing = closings.get(language, _Closing(VERIFICATION_LINE, LINK_LINE))
         lines = [_tidy(body), "", closing.verification.replace("{code}", _clean_value(code))]

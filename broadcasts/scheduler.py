@@ -19,7 +19,9 @@ from broadcasts.workflow import label, move
 
 log = logging.getLogger(__name__)
 
-GRACE = timedelta(hours=1)  # a firing missed by downtime is still sent this late, then it is "bỏ lỡ"
+GRACE = timedelta(
+    hours=1
+)  # a firing missed by downtime is still sent this late, then it is "bỏ lỡ"
 
 
 async def tick(sessions: async_sessionmaker[AsyncSession], deps: Deps, now: datetime) -> int:
@@ -78,7 +80,8 @@ async def _step(session: AsyncSession, broadcast: Broadcast, deps: Deps, now: da
     for approval in (
         await session.scalars(
             select(HamletApproval).where(
-                HamletApproval.broadcast_id == broadcast.id, HamletApproval.status == Status.AWAITING
+                HamletApproval.broadcast_id == broadcast.id,
+                HamletApproval.status == Status.AWAITING,
             )
         )
     ).all():
@@ -86,7 +89,9 @@ async def _step(session: AsyncSession, broadcast: Broadcast, deps: Deps, now: da
     move(session, broadcast, Status.SENDING, now)
     broadcast.started_at = now
     move(session, campaign, Status.SENDING, now)
-    await _next_firing(session, campaign, broadcast, deps, now)  # within the grace window: none skipped
+    await _next_firing(
+        session, campaign, broadcast, deps, now
+    )  # within the grace window: none skipped
     return True
 
 
@@ -94,7 +99,10 @@ async def _undecided(session: AsyncSession, broadcast: Broadcast) -> bool:
     return (
         await session.scalar(
             select(HamletApproval.id)
-            .where(HamletApproval.broadcast_id == broadcast.id, HamletApproval.status == Status.AWAITING)
+            .where(
+                HamletApproval.broadcast_id == broadcast.id,
+                HamletApproval.status == Status.AWAITING,
+            )
             .limit(1)
         )
     ) is not None
@@ -127,7 +135,12 @@ async def _next_firing(
 
 
 async def _tell_missed(
-    session: AsyncSession, campaign: Campaign, missed: list[datetime], deps: Deps, now: datetime, key: str
+    session: AsyncSession,
+    campaign: Campaign,
+    missed: list[datetime],
+    deps: Deps,
+    now: datetime,
+    key: str,
 ) -> None:
     """Tell the author which firings went by while the service was down."""
     author = await session.get(Staff, campaign.author_staff_id)
@@ -151,7 +164,10 @@ async def _deadline_passed(
         await session.scalars(
             select(Hamlet.name)
             .join(HamletApproval, HamletApproval.hamlet_id == Hamlet.id)
-            .where(HamletApproval.broadcast_id == broadcast.id, HamletApproval.status == Status.AWAITING)
+            .where(
+                HamletApproval.broadcast_id == broadcast.id,
+                HamletApproval.status == Status.AWAITING,
+            )
         )
     ).all()
     author = await session.get(Staff, campaign.author_staff_id)

@@ -62,7 +62,9 @@ async def run_tick(rt: Runtime) -> int:
 
 def schedule(sched: AsyncIOScheduler, rt: Runtime) -> None:
     """Tick every TICK_SECONDS; the due times themselves live in the database."""
-    sched.add_job(run_tick, "interval", seconds=TICK_SECONDS, args=[rt], max_instances=1, coalesce=True)
+    sched.add_job(
+        run_tick, "interval", seconds=TICK_SECONDS, args=[rt], max_instances=1, coalesce=True
+    )
     sched.add_job(purge_chat, "interval", hours=6, args=[rt], max_instances=1, coalesce=True)
 
 
@@ -80,13 +82,17 @@ async def link_page(request: web.Request) -> web.Response:
     """Show the full announcement and count the open."""
     rt = request.app[RUNTIME]
     async with rt.sessions() as session:
-        found = await tracking.record_link_open(session, request.match_info["token"], rt.clock.now())
+        found = await tracking.record_link_open(
+            session, request.match_info["token"], rt.clock.now()
+        )
         await session.commit()
     if found is None:
         body = "<h1>Không tìm thấy thông báo</h1><p>Đường dẫn không đúng hoặc đã hết hạn.</p>"
         return _page("Không tìm thấy thông báo", body, 404)
     _, text = found
-    paragraphs = "".join(f"<p>{html.escape(line)}</p>" for line in text.splitlines() if line.strip())
+    paragraphs = "".join(
+        f"<p>{html.escape(line)}</p>" for line in text.splitlines() if line.strip()
+    )
     return _page("Thông báo của xã", f"<h1>Thông báo</h1>{paragraphs}")
 
 
@@ -103,12 +109,16 @@ async def on_delivery_failed(rt: Runtime, row: OutboundMessage, code: int) -> No
         hamlet = await session.scalar(select(Hamlet).where(Hamlet.group_id == row.recipient_id))
         where = hamlet.name if hamlet else "nhóm xã"
         key = f"{kind}:{row.recipient_id}"
-        if await session.scalar(select(Alert.id).where(Alert.kind == key, Alert.resolved_at.is_(None))):
+        if await session.scalar(
+            select(Alert.id).where(Alert.kind == key, Alert.resolved_at.is_(None))
+        ):
             return
         alert = Alert(kind=key, detail=f"{where}: {failure_reason(code, '')}", created_at=now)
         session.add(alert)
         await session.flush()
-        text = rt.replies.render("group_alert", hamlet=where, reason=failure_reason(code, ""), code=code)
+        text = rt.replies.render(
+            "group_alert", hamlet=where, reason=failure_reason(code, ""), code=code
+        )
         officials = (
             await session.scalars(
                 select(Staff).where(

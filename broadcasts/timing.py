@@ -42,7 +42,8 @@ _CRON_FIELDS = ("minute", "hour", "day", "month", "day_of_week")
 _CRON_FIELD_VI = ("phút", "giờ", "ngày trong tháng", "tháng", "thứ trong tuần")
 
 _EXAMPLES = (
-    "Ví dụ: “hằng ngày lúc 19h30”, “hằng tuần vào thứ Hai, thứ Năm lúc 7h”, “hằng tháng ngày 15 lúc 8h”."
+    "Ví dụ: “hằng ngày lúc 19h30”, “hằng tuần vào thứ Hai, thứ Năm lúc 7h”, "
+    "“hằng tháng ngày 15 lúc 8h”."
 )
 
 
@@ -162,11 +163,11 @@ def _take_time(txt: _Text, problems: list[str]) -> time | None:
         problems.append(f"Giờ “{txt.quote(m)}” không đúng: giờ từ 0 đến 23, phút từ 0 đến 59.")
         return None
     part = ampm or (parts[0] if parts else "")
-    if part in ("chieu", "pm", "toi") and 1 <= hour <= 11:
-        hour += 12
-    elif part == "trua" and 1 <= hour <= 5:
-        hour += 12
-    elif part == "dem" and 7 <= hour <= 11:
+    if (
+        (part in ("chieu", "pm", "toi") and 1 <= hour <= 11)
+        or (part == "trua" and 1 <= hour <= 5)
+        or (part == "dem" and 7 <= hour <= 11)
+    ):
         hour += 12
     elif part in ("am", "dem") and hour == 12:
         hour = 0
@@ -195,12 +196,16 @@ class _Spec:
         return f"{self.kind}:{days}{at}"
 
 
-_RULE_PRESET = re.compile(r"(?P<kind>daily|weekly|monthly)(?::(?P<days>[\w,]+))?@(?P<h>\d{2}):(?P<m>\d{2})")
+_RULE_PRESET = re.compile(
+    r"(?P<kind>daily|weekly|monthly)(?::(?P<days>[\w,]+))?@(?P<h>\d{2}):(?P<m>\d{2})"
+)
 
 
 def _spec_from_rule(rule: str) -> _Spec:
     rule = rule.strip()
-    bad = TimingError(f"Lịch lặp lại đã lưu “{rule}” không đọc được. Xin đặt lại lịch cho đợt thông báo này.")
+    bad = TimingError(
+        f"Lịch lặp lại đã lưu “{rule}” không đọc được. Xin đặt lại lịch cho đợt thông báo này."
+    )
     if rule.lower().startswith("cron:"):
         return _cron_spec(rule[5:])
     m = _RULE_PRESET.fullmatch(rule)
@@ -276,7 +281,9 @@ def _cron_spec(expr: str) -> _Spec:
         except ValueError:
             problems.append(f"Biểu thức cron “{expr}”: phần {vi} “{value}” không đúng.")
     if dow is None or not dow:
-        problems.append(f"Biểu thức cron “{expr}”: phần {_CRON_FIELD_VI[4]} “{fields[4]}” không đúng.")
+        problems.append(
+            f"Biểu thức cron “{expr}”: phần {_CRON_FIELD_VI[4]} “{fields[4]}” không đúng."
+        )
     if len("cron:" + expr) > RULE_MAX_LEN:
         problems.append(f"Biểu thức cron quá dài (tối đa {RULE_MAX_LEN - 5} ký tự).")
     if problems:
@@ -420,7 +427,9 @@ class Recurrence:
 
 
 _DAY_WORD = r"(?:thu\s*(?:hai|ba|tu|nam|sau|bay|[2-7])|t[2-7]|chu\s*nh[au]t|cn)"
-_DAY_RANGE = re.compile(rf"(?:\btu\s+)?\b(?P<a>{_DAY_WORD})\s*(?:\bden\b|\btoi\b|-)\s*(?P<b>{_DAY_WORD})\b")
+_DAY_RANGE = re.compile(
+    rf"(?:\btu\s+)?\b(?P<a>{_DAY_WORD})\s*(?:\bden\b|\btoi\b|-)\s*(?P<b>{_DAY_WORD})\b"
+)
 _DAY_ITEM = r"(?:hai|ba|tu|nam|sau|bay|[2-7])"
 _DAY_LIST = re.compile(rf"\bthu\s*(?P<list>{_DAY_ITEM}(?:\s*(?:,|-|/|\bva\b)\s*{_DAY_ITEM}\b)+)")
 _DAY_ONE = re.compile(rf"\b{_DAY_WORD}\b")
@@ -438,7 +447,25 @@ _LUNAR = re.compile(r"\b(?:am\s+lich|al)\b")
 _CRON_PREFIX = re.compile(r"\s*cron\s*[:=]?\s*", re.IGNORECASE)
 _BARE_CRON = re.compile(r"\s*[\d*/,\-]+(?:\s+[\d*/,\-]+){2}(?:\s+[\w*/,\-]+){2}\s*")
 _RECURRENCE_FILLERS = frozenset(
-    "vao luc moi hang cac ngay va gui tu den trong tuan thang cua nhung thong bao".split()
+    [
+        "vao",
+        "luc",
+        "moi",
+        "hang",
+        "cac",
+        "ngay",
+        "va",
+        "gui",
+        "tu",
+        "den",
+        "trong",
+        "tuan",
+        "thang",
+        "cua",
+        "nhung",
+        "thong",
+        "bao",
+    ]
 )
 
 
@@ -464,7 +491,9 @@ def parse_recurrence(text: str, *, default_time: time | None = None) -> Recurren
     problems: list[str] = []
     txt = _Text(text)
     if txt.take(_LUNAR):
-        problems.append("Lịch âm chưa được hỗ trợ; xin ghi theo lịch dương (ví dụ “hằng tháng ngày 15”).")
+        problems.append(
+            "Lịch âm chưa được hỗ trợ; xin ghi theo lịch dương (ví dụ “hằng tháng ngày 15”)."
+        )
     weekdays: set[int] = set()
     for m in txt.take(_DAY_RANGE):  # before the time, so "tới" is not read as "tối"
         a, b = _weekday_of(m.group("a")), _weekday_of(m.group("b"))
@@ -498,9 +527,13 @@ def parse_recurrence(text: str, *, default_time: time | None = None) -> Recurren
 
     kind = ""
     if weekdays and monthdays:
-        problems.append("Lịch vừa có thứ trong tuần vừa có ngày trong tháng; xin chọn một trong hai.")
+        problems.append(
+            "Lịch vừa có thứ trong tuần vừa có ngày trong tháng; xin chọn một trong hai."
+        )
     elif daily and (weekdays or monthdays or weekly or monthly):
-        problems.append("“Hằng ngày” không đi cùng thứ hay ngày trong tháng; xin chọn một kiểu lặp lại.")
+        problems.append(
+            "“Hằng ngày” không đi cùng thứ hay ngày trong tháng; xin chọn một kiểu lặp lại."
+        )
     elif daily:
         kind = "daily"
     elif weekdays and not monthly:
@@ -510,11 +543,15 @@ def parse_recurrence(text: str, *, default_time: time | None = None) -> Recurren
             kind = "monthly"
         else:
             first = "ngày cuối tháng" if min(monthdays) == _LAST else f"ngày {min(monthdays)}"
-            problems.append(f"Ý là gửi hằng tháng vào {first} phải không? Xin ghi rõ “hằng tháng {first}”.")
+            problems.append(
+                f"Ý là gửi hằng tháng vào {first} phải không? Xin ghi rõ “hằng tháng {first}”."
+            )
     elif weekly:
         problems.append("Chưa ghi thứ mấy trong tuần, ví dụ “hằng tuần vào thứ Hai”.")
     elif monthly and not bad_day:
-        problems.append("Chưa ghi ngày nào trong tháng, ví dụ “hằng tháng ngày 15” hoặc “ngày cuối tháng”.")
+        problems.append(
+            "Chưa ghi ngày nào trong tháng, ví dụ “hằng tháng ngày 15” hoặc “ngày cuối tháng”."
+        )
     elif not problems:
         problems.append("Không nhận ra lịch lặp lại. " + _EXAMPLES)
     else:
@@ -523,7 +560,9 @@ def parse_recurrence(text: str, *, default_time: time | None = None) -> Recurren
     if at is None:
         at = default_time.replace(second=0, microsecond=0, tzinfo=None) if default_time else None
         if at is None and not any(p.startswith(("Có nhiều giờ", "Giờ “")) for p in problems):
-            problems.append("Chưa có giờ gửi. Xin ghi thêm giờ, ví dụ “lúc 19h30” hoặc “7 giờ sáng”.")
+            problems.append(
+                "Chưa có giờ gửi. Xin ghi thêm giờ, ví dụ “lúc 19h30” hoặc “7 giờ sáng”."
+            )
     if problems or at is None:
         raise TimingError(problems)
     days = weekdays if kind == "weekly" else monthdays if kind == "monthly" else set()
@@ -580,7 +619,9 @@ def check_schedule(
             "Ngày kết thúc chỉ dùng cho thông báo lặp lại. Xin bỏ ngày kết thúc hoặc chọn lịch lặp lại."
         )
     elif ends_on is not None and ends_on < today:
-        problems.append(f"Ngày kết thúc {_dmy(ends_on)} đã qua. Xin chọn ngày kết thúc từ hôm nay trở đi.")
+        problems.append(
+            f"Ngày kết thúc {_dmy(ends_on)} đã qua. Xin chọn ngày kết thúc từ hôm nay trở đi."
+        )
     elif ends_on is not None and ends_on < start_day:
         problems.append(
             f"Ngày kết thúc {_dmy(ends_on)} trước lần gửi đầu tiên ({format_local(start)}). "
@@ -633,7 +674,7 @@ _RELATIVE: tuple[tuple[re.Pattern[str], int], ...] = (
     (re.compile(r"\b(?:ngay\s+)?mai\b"), 1),
     (re.compile(r"\bngay\s+kia\b|\b(?:ngay\s+)?mot\b"), 2),
 )
-_DATETIME_FILLERS = frozenset("luc vao ngay gui nam thang tuan nay".split())
+_DATETIME_FILLERS = frozenset(["luc", "vao", "ngay", "gui", "nam", "thang", "tuan", "nay"])
 
 
 def _pick_year(day: int, month: int, year: str | None, today: date) -> date:
@@ -672,7 +713,9 @@ def parse_local_datetime(text: str, now: datetime) -> datetime:
                 day = _pick_year(d, mo, y, today)
             except ValueError:
                 if (d, mo) == (29, 2):
-                    problems.append("Ngày 29/2 chỉ có trong năm nhuận; xin ghi cả năm, ví dụ “29/2/2028 8h”.")
+                    problems.append(
+                        "Ngày 29/2 chỉ có trong năm nhuận; xin ghi cả năm, ví dụ “29/2/2028 8h”."
+                    )
                 else:
                     problems.append(f"Ngày “{txt.quote(m)}” không có thật.")
                 days.append((None, txt.quote(m)))
@@ -708,7 +751,9 @@ def parse_local_datetime(text: str, now: datetime) -> datetime:
     if at is None and not any(p.startswith(("Có nhiều giờ", "Giờ “")) for p in problems):
         problems.append("Chưa có giờ gửi. Xin ghi thêm giờ, ví dụ “20/12 19h30” hoặc “mai 7h”.")
     if problems or at is None or chosen is None:
-        raise TimingError(problems or ["Không đọc được ngày giờ gửi. Ví dụ: “20/12 19h30”, “mai 7h”."])
+        raise TimingError(
+            problems or ["Không đọc được ngày giờ gửi. Ví dụ: “20/12 19h30”, “mai 7h”."]
+        )
     return _utc_at(chosen, at)
 
 

@@ -42,7 +42,11 @@ ACK_WORDS = {
     "ro",
     "da ro",
 }
-OFFLINE_METHODS = {"meeting": "đọc ở cuộc họp", "in_person": "báo tận nhà", "loudspeaker": "loa phát thanh"}
+OFFLINE_METHODS = {
+    "meeting": "đọc ở cuộc họp",
+    "in_person": "báo tận nhà",
+    "loudspeaker": "loa phát thanh",
+}
 
 
 def is_acknowledgement(text: str) -> bool:
@@ -90,7 +94,9 @@ async def on_group_reply(ctx: Context, event: GroupText) -> bool:
     return True
 
 
-async def record_link_open(session: AsyncSession, token: str, now: datetime) -> tuple[Delivery, str] | None:
+async def record_link_open(
+    session: AsyncSession, token: str, now: datetime
+) -> tuple[Delivery, str] | None:
     """A tracked link was opened: record it and return the delivery and the full text to show."""
     delivery = await session.scalar(select(Delivery).where(Delivery.link_token == token))
     if delivery is None:
@@ -109,7 +115,12 @@ async def record_link_open(session: AsyncSession, token: str, now: datetime) -> 
 
 
 async def record_offline(
-    session: AsyncSession, broadcast_id: int, household_id: int, method: str, staff_id: int, now: datetime
+    session: AsyncSession,
+    broadcast_id: int,
+    household_id: int,
+    method: str,
+    staff_id: int,
+    now: datetime,
 ) -> Acknowledgement:
     """The head says the household was told off Zalo (at a meeting, in person, by loudspeaker)."""
     household = await session.get(Household, household_id)
@@ -203,9 +214,13 @@ async def reach(session: AsyncSession, broadcast_id: int) -> list[HamletReach]:
     )
     rows = []
     for hamlet in (
-        await session.scalars(select(Hamlet).where(Hamlet.id.in_(campaign.hamlet_ids)).order_by(Hamlet.id))
+        await session.scalars(
+            select(Hamlet).where(Hamlet.id.in_(campaign.hamlet_ids)).order_by(Hamlet.id)
+        )
     ).all():
-        households = (await session.scalars(select(Household).where(Household.hamlet_id == hamlet.id))).all()
+        households = (
+            await session.scalars(select(Household).where(Household.hamlet_id == hamlet.id))
+        ).all()
         total = Counter(h.category for h in households)
         hit = Counter(h.category for h in households if h.id in reached)
         rows.append(
@@ -241,7 +256,9 @@ CSV_HEADER = [
 ]
 
 
-async def reach_csv(session: AsyncSession, commune_id: int, start: datetime, end: datetime) -> bytes:
+async def reach_csv(
+    session: AsyncSession, commune_id: int, start: datetime, end: datetime
+) -> bytes:
     """Reach per firing and hamlet for firings in [start, end): UTF-8 with BOM so Excel reads it right.
 
     Only counts leave the commune: no household names, categories or phone numbers."""

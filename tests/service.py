@@ -34,7 +34,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def eventually(check: Callable[[], Any], *, timeout: float = 10.0, what: str = "condition") -> Any:
+async def eventually(
+    check: Callable[[], Any], *, timeout: float = 10.0, what: str = "condition"
+) -> Any:
     """Wait for an asynchronous outcome (a reply crossing the loopback), failing after `timeout` seconds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -97,9 +99,9 @@ class Service:
         async with self.runtime.sessions() as session:
             inbox = (
                 await session.execute(
-                    select(InboxEvent.id, InboxEvent.event_name, InboxEvent.attempts, InboxEvent.error).where(
-                        InboxEvent.status == InboxStatus.PENDING
-                    )
+                    select(
+                        InboxEvent.id, InboxEvent.event_name, InboxEvent.attempts, InboxEvent.error
+                    ).where(InboxEvent.status == InboxStatus.PENDING)
                 )
             ).all()
             outbox = (
@@ -109,7 +111,9 @@ class Service:
                         OutboundMessage.status,
                         OutboundMessage.error_code,
                         OutboundMessage.next_attempt_at,
-                    ).where(OutboundMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]))
+                    ).where(
+                        OutboundMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING])
+                    )
                 )
             ).all()
         return [tuple(r) for r in inbox] + [tuple(r) for r in outbox]
@@ -125,7 +129,9 @@ async def running_service(
 ) -> AsyncIterator[Service]:
     """`create_app` on a free loopback port, in sandbox mode with the platform in-process."""
     port = free_port()
-    settings = Settings.from_env({"LOA_PORT": str(port), "LOA_DATABASE_URL": database_url, **(env or {})})
+    settings = Settings.from_env(
+        {"LOA_PORT": str(port), "LOA_DATABASE_URL": database_url, **(env or {})}
+    )
     app = create_app(settings, clock=clock or FakeClock(), start_jobs=start_jobs)
     runner = web.AppRunner(app)
     await runner.setup()
@@ -150,15 +156,14 @@ class ServeProcess:
 
     async def start(self) -> None:
         """Start and wait for /healthz."""
-        out = open(self.log, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve"],
-            cwd=self.cwd,
-            env=self.env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        out.close()
+        with open(self.log, "ab") as out:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "bot", "serve"],
+                cwd=self.cwd,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
 
         async def up() -> bool:
             if self.proc is not None and self.proc.poll() is not None:

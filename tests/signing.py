@@ -18,7 +18,9 @@ def signed(
     return body, {"X-ZEvent-Signature": f"mac={mac}", "Content-Type": "application/json"}
 
 
-def text_event(user_id: str, msg_id: str, text: str, timestamp: str = "1763800000000") -> dict[str, Any]:
+def text_event(
+    user_id: str, msg_id: str, text: str, timestamp: str = "1763800000000"
+) -> dict[str, Any]:
     """A user_send_text event as Zalo sends it."""
     return {
         "app_id": SANDBOX_APP_ID,

@@ -20,7 +20,9 @@ async def faq_import_command(
     try:
         items = read_faq(path)
     except FaqImportError as exc:
-        out.write(f"Không nhập được tệp {path}: {len(exc.problems)} lỗi, chưa ghi gì vào cơ sở dữ liệu.\n")
+        out.write(
+            f"Không nhập được tệp {path}: {len(exc.problems)} lỗi, chưa ghi gì vào cơ sở dữ liệu.\n"
+        )
         for problem in exc.problems:
             out.write(f"- {problem}\n")
         return 1

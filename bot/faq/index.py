@@ -74,7 +74,9 @@ class TextField:
             folded = list(map(fold_word, text))
             out.extend(view_terms(folded) if self.bigrams else folded)
             if self.accents:
-                out.extend(view_terms(text, ACCENTED) if self.bigrams else map(ACCENTED.__add__, text))
+                out.extend(
+                    view_terms(text, ACCENTED) if self.bigrams else map(ACCENTED.__add__, text)
+                )
         return out
 
 
@@ -161,16 +163,24 @@ class Bm25Index:
         self.size = len(counts)
         self.vocab: dict[str, int] = _Vocab()
         sizes = np.fromiter(map(len, counts), dtype=np.int64, count=self.size)
-        tids = np.fromiter(map(self.vocab.__getitem__, itertools.chain.from_iterable(counts)), dtype=np.int64)
+        tids = np.fromiter(
+            map(self.vocab.__getitem__, itertools.chain.from_iterable(counts)), dtype=np.int64
+        )
         dids = np.repeat(np.arange(self.size, dtype=np.int32), sizes)
         tfa = np.fromiter(
-            itertools.chain.from_iterable(c.values() for c in counts), dtype=np.float64, count=len(tids)
+            itertools.chain.from_iterable(c.values() for c in counts),
+            dtype=np.float64,
+            count=len(tids),
         )
         tfa *= WEIGHT_UNIT
         lengths = np.asarray(lengths_q, dtype=np.float64) * WEIGHT_UNIT
         avg = float(lengths.mean()) if self.size else 1.0
         norm = K1 * (1 - B + B * lengths / max(avg, 1e-9))
-        df = np.bincount(tids, minlength=len(self.vocab)) if len(tids) else np.zeros(0, dtype=np.int64)
+        df = (
+            np.bincount(tids, minlength=len(self.vocab))
+            if len(tids)
+            else np.zeros(0, dtype=np.int64)
+        )
         self._df = df
         self.idf = np.log(1 + (self.size - df + 0.5) / (df + 0.5))
         weights = tfa * (K1 + 1) / (tfa + norm[dids]) * self.idf[tids] if len(tids) else tfa
@@ -389,7 +399,9 @@ class Bm25Index:
                     out[j] += float(contrib[p]) * weight
         return out
 
-    def matched_mass(self, query: Mapping[str, float], docs: Sequence[int]) -> list[tuple[float, float]]:
+    def matched_mass(
+        self, query: Mapping[str, float], docs: Sequence[int]
+    ) -> list[tuple[float, float]]:
         """For a few documents: idf summed over the query's word pairs and words each contains."""
         out = [[0.0, 0.0] for _ in docs]
         for term in query:

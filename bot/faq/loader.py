@@ -51,7 +51,9 @@ def _label(position: int, raw: Any) -> str:
     return f"mục {position}"
 
 
-def _text_list(raw: Any, field: str, where: str, problems: list[str], *, required: bool) -> tuple[str, ...]:
+def _text_list(
+    raw: Any, field: str, where: str, problems: list[str], *, required: bool
+) -> tuple[str, ...]:
     """A list of non-empty strings, or a problem saying what is wrong with it."""
     if raw is None:
         if required:
@@ -107,7 +109,11 @@ def parse_items(data: Any) -> list[FaqItem]:
         if entry_id is None or (isinstance(entry_id, str) and not entry_id.strip()):
             problems.append(f"{where}: thiếu 'id'")
             entry_id = ""
-        elif not isinstance(entry_id, str) or not _SLUG.match(entry_id.strip()) or len(entry_id) > _MAX_ID:
+        elif (
+            not isinstance(entry_id, str)
+            or not _SLUG.match(entry_id.strip())
+            or len(entry_id) > _MAX_ID
+        ):
             problems.append(
                 f"{where}: 'id' chỉ gồm chữ thường không dấu, số và dấu gạch ngang (ví dụ vay-ho-ngheo)"
             )
@@ -133,7 +139,9 @@ def parse_items(data: Any) -> list[FaqItem]:
         keywords = _text_list(raw.get("keywords"), "keywords", where, problems, required=False)
         checked = _checked(raw.get("checked"), where, problems)
         unknown = sorted(
-            str(k) for k in raw if k not in {"id", "questions", "keywords", "checked", *_TEXT_FIELDS}
+            str(k)
+            for k in raw
+            if k not in {"id", "questions", "keywords", "checked", *_TEXT_FIELDS}
         )
         if unknown:
             problems.append(f"{where}: trường không biết: {', '.join(unknown)}")
@@ -190,14 +198,17 @@ def _row_values(item: FaqItem) -> dict[str, Any]:
     }
 
 
-async def import_faq(session: AsyncSession, items: Iterable[FaqItem], now: datetime) -> tuple[int, int]:
+async def import_faq(
+    session: AsyncSession, items: Iterable[FaqItem], now: datetime
+) -> tuple[int, int]:
     """Upsert items by id (entries missing from the file stay); returns (created, updated). Caller commits."""
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
     items = list(items)
     ids = [item.id for item in items]
     existing = {
-        row.id: row for row in (await session.scalars(select(FaqEntry).where(FaqEntry.id.in_(ids)))).all()
+        row.id: row
+        for row in (await session.scalars(select(FaqEntry).where(FaqEntry.id.in_(ids)))).all()
     }
     created = updated = 0
     for item in items:

@@ -54,8 +54,54 @@ VAGUE_MARGIN = 1.5
 OWNER_MIN = 0.15  # least confidence to answer a short message that one entry alone holds
 # Folded words that ask rather than name a topic; a vague message needs at least one other word.
 FUNCTION_WORDS: frozenset[str] = frozenset(
-    "ai bao gi sao nao dau khong co duoc lam the nhu roi chua may la thi ma va voi cho hoi muon biet "
-    "nhieu it lam vay nay kia do day oi a u ha nhe nha thoi luon nua cung con dang se da".split()
+    [
+        "ai",
+        "bao",
+        "gi",
+        "sao",
+        "nao",
+        "dau",
+        "khong",
+        "co",
+        "duoc",
+        "lam",
+        "the",
+        "nhu",
+        "roi",
+        "chua",
+        "may",
+        "la",
+        "thi",
+        "ma",
+        "va",
+        "voi",
+        "cho",
+        "hoi",
+        "muon",
+        "biet",
+        "nhieu",
+        "it",
+        "lam",
+        "vay",
+        "nay",
+        "kia",
+        "do",
+        "day",
+        "oi",
+        "a",
+        "u",
+        "ha",
+        "nhe",
+        "nha",
+        "thoi",
+        "luon",
+        "nua",
+        "cung",
+        "con",
+        "dang",
+        "se",
+        "da",
+    ]
 )
 # Names that move a message outside the commune's policies even when it borrows their words:
 # a commercial bank's loan, a social network's password, a shop.
@@ -356,7 +402,9 @@ class FaqMatcher:
     @classmethod
     def _build(cls, entries: Sequence[FaqItem]) -> FaqMatcher:
         """Index the entries (build() without the collector)."""
-        full, core = Bm25Index.pair_from_texts([_entry_fields(item) for item in entries], core_fields=3)
+        full, core = Bm25Index.pair_from_texts(
+            [_entry_fields(item) for item in entries], core_fields=3
+        )
         return cls(entries, full, core)
 
     def entry(self, entry_id: str) -> FaqItem:
@@ -376,7 +424,8 @@ class FaqMatcher:
         return Analysis(
             folded=tuple(fixes.get(i, w) for i, w in enumerate(a.folded)),
             accented=tuple(
-                self._speller.accented(fixes[i]) if i in fixes else w for i, w in enumerate(a.accented)
+                self._speller.accented(fixes[i]) if i in fixes else w
+                for i, w in enumerate(a.accented)
             ),
             marked=a.marked,
         )
@@ -415,7 +464,9 @@ class FaqMatcher:
             Candidate(
                 self._items[i].id,
                 float(scores[i]),
-                _confidence(core, bigram, unigram, self._core.max_idf, self._foreign_penalty(foreign, i)),
+                _confidence(
+                    core, bigram, unigram, self._core.max_idf, self._foreign_penalty(foreign, i)
+                ),
                 i,
                 bool(asked and self._statuses[i] and not (self._statuses[i] & asked)),
             )
@@ -505,7 +556,9 @@ def _top(scores: FloatArray, k: int) -> npt.NDArray[np.intp]:
     return part[np.lexsort((part, -scores[part]))]
 
 
-def _confidence(core: float, bigram: float, unigram: float, max_idf: float, penalty: float) -> float:
+def _confidence(
+    core: float, bigram: float, unigram: float, max_idf: float, penalty: float
+) -> float:
     """0..1: a logistic of the core score and the idf mass of matched words and word pairs."""
     logit = (
         CONF_CORE * math.log1p(core)

@@ -115,7 +115,9 @@ def clean(text: str) -> str:
 
 def words_of(text: str) -> list[str]:
     """The words of clean(text): whitespace-separated chunks, each cleaned once and remembered."""
-    return list(chain.from_iterable(map(_chunk_words, unicodedata.normalize("NFC", text).lower().split())))
+    return list(
+        chain.from_iterable(map(_chunk_words, unicodedata.normalize("NFC", text).lower().split()))
+    )
 
 
 @lru_cache(maxsize=131072)
@@ -168,7 +170,9 @@ _AMBIGUOUS_PLAIN: frozenset[tuple[str, ...]] = frozenset({
 # fmt: on
 
 
-def _build_tables() -> tuple[dict[tuple[str, ...], tuple[str, ...]], dict[tuple[str, ...], tuple[str, ...]]]:
+def _build_tables() -> tuple[
+    dict[tuple[str, ...], tuple[str, ...]], dict[tuple[str, ...], tuple[str, ...]]
+]:
     """Phrase tables: one for accented typing (exact keys), one for unaccented typing (folded keys)."""
     exact: dict[tuple[str, ...], tuple[str, ...]] = {}
     plain: dict[tuple[str, ...], tuple[str, ...]] = {}
@@ -223,7 +227,9 @@ _DROP_PLAIN: frozenset[str] = frozenset({
 })
 # fmt: on
 # Unaccented words that are particles only when they close the message (vay = vậy, nha = nhá).
-_CLOSERS_PLAIN: frozenset[str] = frozenset({"vay", "nha", "ha", "ta", "the", "day", "do", "chu", "a"})
+_CLOSERS_PLAIN: frozenset[str] = frozenset(
+    {"vay", "nha", "ha", "ta", "the", "day", "do", "chu", "a"}
+)
 # fmt: off
 _QUESTION_WORDS: frozenset[str] = frozenset({
     "sao", "gi", "nao", "dau", "ai", "khong", "nhieu", "roi", "chua", "may", "the", "vay", "ha",
@@ -278,10 +284,16 @@ def _drop_particles(tokens: list[str], marked: bool) -> list[str]:
     if marked:
         return [t for t in tokens if t not in _DROP_MARKED]
     # Expansions are accented ("z" became "vậy"), so accented particles can go here too.
-    kept = [t for t in tokens if t not in _DROP_PLAIN and not (t in _DROP_MARKED and not t.isascii())]
+    kept = [
+        t for t in tokens if t not in _DROP_PLAIN and not (t in _DROP_MARKED and not t.isascii())
+    ]
     # Peel closers off the end: "... the nao vay" ends in the particle vậy, not in a loan.
     while len(kept) >= 2 and kept[-1] in _CLOSERS_PLAIN:
-        if kept[-1] == "vay" and fold_word(kept[-2]) not in _QUESTION_WORDS and not _vay_is_particle(kept):
+        if (
+            kept[-1] == "vay"
+            and fold_word(kept[-2]) not in _QUESTION_WORDS
+            and not _vay_is_particle(kept)
+        ):
             break
         kept.pop()
     return kept

@@ -17,7 +17,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8090)
     parser.add_argument("--webhook-url", required=True, help="where the sandbox delivers events")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve_sandbox(args.host, args.port, args.webhook_url))
 

@@ -86,7 +86,9 @@ class _Routes:
         log.info("sandbox: injected %s on %s", kind, request.path)
         if kind == "5xx":
             return web.Response(
-                status=502, text="<html><body>502 Bad Gateway</body></html>", content_type="text/html"
+                status=502,
+                text="<html><body>502 Bad Gateway</body></html>",
+                content_type="text/html",
             )
         if kind == "timeout":
             # Longer than any sane client timeout; the call is never processed.
@@ -112,7 +114,7 @@ class _Routes:
                 if auth:
                     self.p.check_access_token(request.headers.get("access_token"))
                 if remain < 0:
-                    raise ApiError(-32, _FAULT_MESSAGES[-32])
+                    raise ApiError(-32, _FAULT_MESSAGES[-32])  # noqa: TRY301 - answered like the rest
                 data = await handler(request)
             except ApiError as exc:
                 response = _envelope(exc.code, exc.message)
@@ -190,7 +192,9 @@ class _Routes:
             )
         redirect_uri = q.get("redirect_uri", "")
         if not redirect_uri.startswith(("http://", "https://")):
-            return _oauth_page("Không cấp được quyền", "Địa chỉ chuyển hướng không hợp lệ (-14003).", 400)
+            return _oauth_page(
+                "Không cấp được quyền", "Địa chỉ chuyển hướng không hợp lệ (-14003).", 400
+            )
         hidden = "".join(
             f"<input type='hidden' name='{name}' value='{html.escape(q.get(name, ''), quote=True)}'>"
             for name in ("app_id", "redirect_uri", "code_challenge", "state")
@@ -258,7 +262,9 @@ class _Routes:
         group = self.p.groups.get(group_id)
         if group is None:
             return _json({"error": f"unknown group {group_id}"}, 404)
-        return _json({"group_id": group_id, "name": group.name, "messages": self.p.group_chat_json(group_id)})
+        return _json(
+            {"group_id": group_id, "name": group.name, "messages": self.p.group_chat_json(group_id)}
+        )
 
     async def c_user_send(self, request: web.Request) -> web.Response:
         user_id = request.match_info["user_id"]
@@ -268,7 +274,9 @@ class _Routes:
             text = str(body.get("text", "")).strip()
             if not text:
                 return _json({"error": "text is empty"}, 400)
-            return await _emission(self.p.user_send_text(user_id, text, body.get("quote_msg_id") or None))
+            return await _emission(
+                self.p.user_send_text(user_id, text, body.get("quote_msg_id") or None)
+            )
         if kind == "image":
             image = {k: str(body[k]) for k in ("url", "caption") if k in body}
             return await _emission(self.p.user_send_image(user_id, **image))
@@ -312,7 +320,10 @@ class _Routes:
             return _json({"error": "user_id and text are required"}, 400)
         return await _emission(
             self.p.user_send_group_text(
-                request.match_info["group_id"], str(body["user_id"]), text, body.get("quote_msg_id") or None
+                request.match_info["group_id"],
+                str(body["user_id"]),
+                text,
+                body.get("quote_msg_id") or None,
             )
         )
 
@@ -334,7 +345,9 @@ class _Routes:
         if request.method == "POST":
             body = await _control_body(request)
             try:
-                self.p.inject(str(body["path_prefix"]), str(body["kind"]), int(body.get("count", 1)))
+                self.p.inject(
+                    str(body["path_prefix"]), str(body["kind"]), int(body.get("count", 1))
+                )
             except (KeyError, ValueError) as exc:
                 return _json({"error": f"bad fault: {exc}"}, 400)
         elif request.method == "DELETE":
@@ -348,7 +361,11 @@ class _Routes:
     async def c_initial_tokens(self, request: web.Request) -> web.Response:
         pair = self.p.issue_initial_tokens()
         return _json(
-            {"access_token": pair.access_token, "refresh_token": pair.refresh_token, "expires_in": "90000"}
+            {
+                "access_token": pair.access_token,
+                "refresh_token": pair.refresh_token,
+                "expires_in": "90000",
+            }
         )
 
     async def c_webhooks(self, request: web.Request) -> web.Response:
@@ -476,7 +493,9 @@ async def serve_sandbox(host: str, port: int, webhook_url: str) -> None:
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
-        log.info("Zalo sandbox on http://%s:%d/sandbox/ delivering events to %s", host, port, webhook_url)
+        log.info(
+            "Zalo sandbox on http://%s:%d/sandbox/ delivering events to %s", host, port, webhook_url
+        )
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()

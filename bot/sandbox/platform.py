@@ -36,7 +36,12 @@ REFRESH_TOKEN_LIFETIME = timedelta(days=90)
 AUTH_CODE_LIFETIME = timedelta(minutes=10)
 CS_WINDOW = timedelta(days=7)
 MAX_TEXT = 2000
-GMF_PRODUCTS = {"gmf10": 10, "gmf50": 50, "gmf100": 100, "gmf1000": 1000}  # asset tier -> max members
+GMF_PRODUCTS = {
+    "gmf10": 10,
+    "gmf50": 50,
+    "gmf100": 100,
+    "gmf1000": 1000,
+}  # asset tier -> max members
 GMF_QUOTA_TYPES = ("sub_quota", "purchase_quota", "reward_quota")
 FAULT_KINDS = (
     "5xx",
@@ -390,25 +395,35 @@ class SandboxPlatform:
         # Codes other than -14002/-14003 are the sandbox's own picks: Zalo's are not documented.
         if form.get("app_id") != self.app_id:
             raise OAuthFailure(-14002, "Invalid appId", "app_id is not an active app")
-        if not secret_key or not secrets.compare_digest(secret_key.encode(), self.app_secret.encode()):
-            raise OAuthFailure(-14018, "Invalid secret key", "secret_key header does not match the app")
+        if not secret_key or not secrets.compare_digest(
+            secret_key.encode(), self.app_secret.encode()
+        ):
+            raise OAuthFailure(
+                -14018, "Invalid secret key", "secret_key header does not match the app"
+            )
         grant = form.get("grant_type")
         now = self.clock.now()
         if grant == "authorization_code":
             code = self._codes.get(form.get("code", ""))
             if code is None or code.used or now > code.issued_at + AUTH_CODE_LIFETIME:
-                raise OAuthFailure(-14005, "Invalid code", "authorization code is invalid or expired")
+                raise OAuthFailure(
+                    -14005, "Invalid code", "authorization code is invalid or expired"
+                )
             if code.code_challenge:
                 verifier = form.get("code_verifier", "")
                 digest = hashlib.sha256(verifier.encode()).digest()
                 challenge = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
                 if not secrets.compare_digest(challenge, code.code_challenge):
-                    raise OAuthFailure(-14010, "Invalid code verifier", "code_verifier does not match")
+                    raise OAuthFailure(
+                        -14010, "Invalid code verifier", "code_verifier does not match"
+                    )
             code.used = True
         elif grant == "refresh_token":
             record = self._refresh.get(form.get("refresh_token", ""))
             if record is None or record.used or now > record.issued_at + REFRESH_TOKEN_LIFETIME:
-                raise OAuthFailure(-14014, "Invalid refresh token", "refresh token is invalid or used")
+                raise OAuthFailure(
+                    -14014, "Invalid refresh token", "refresh token is invalid or used"
+                )
             # Single use: the refresh token dies, and so does the access token issued with it.
             record.used = True
             old = self._access.get(record.access_token)
@@ -437,12 +452,8 @@ class SandboxPlatform:
 
         "drop_answer" carries the call out, then closes the connection before the answer is written.
         """
-        if kind not in FAULT_KINDS:
-            try:
-                if int(kind) >= 0:
-                    raise ValueError
-            except ValueError:
-                raise ValueError(f"unknown fault kind {kind!r}") from None
+        if kind not in FAULT_KINDS and not _is_error_code(kind):
+            raise ValueError(f"unknown fault kind {kind!r}")
         self.faults.append(Fault(path_prefix, kind, count))
 
     def take_fault(self, path: str) -> str | None:
@@ -483,7 +494,9 @@ class SandboxPlatform:
         if user.last_interaction is None or now - user.last_interaction > CS_WINDOW:
             raise ApiError(-230, "User has not interacted with the OA in the past 7 days")
         quote = message.get("quote_message_id")
-        msg = self._store_oa_message(user_id, kind, text, attachments, "api", str(quote) if quote else None)
+        msg = self._store_oa_message(
+            user_id, kind, text, attachments, "api", str(quote) if quote else None
+        )
         self._later(self._after_cs_send(user_id, msg))
         return {"message_id": msg.msg_id, "user_id": user_id, "sent_time": epoch_ms(msg.time)}
 
@@ -499,7 +512,14 @@ class SandboxPlatform:
         if group.status != "enabled":
             raise ApiError(-237, "The group is disabled")
         msg = ChatMessage(
-            _msg_id(), self.oa_id, True, kind, text, self.clock.now(), "api", attachments=attachments
+            _msg_id(),
+            self.oa_id,
+            True,
+            kind,
+            text,
+            self.clock.now(),
+            "api",
+            attachments=attachments,
         )
         group.messages.append(msg)
         self._later(self._emit_after_delay(self._group_echo(group, msg)))
@@ -519,7 +539,11 @@ class SandboxPlatform:
         user = self.users.get(str(query.get("user_id", "")))
         if user is None:
             raise ApiError(-201, "user_id is invalid!")
-        last = user.last_interaction.astimezone(VN_TZ).strftime("%d/%m/%Y") if user.last_interaction else ""
+        last = (
+            user.last_interaction.astimezone(VN_TZ).strftime("%d/%m/%Y")
+            if user.last_interaction
+            else ""
+        )
         avatar = f"https://s120-ava-talk.zadn.vn/sandbox/{user.user_id}.jpg"
         return {
             "user_id": user.user_id,
@@ -694,7 +718,9 @@ class SandboxPlatform:
             if user is None:
                 raise ApiError(-201, "user_id is invalid!")
             return {
-                "last_interaction": epoch_ms(user.last_interaction) if user.last_interaction else "",
+                "last_interaction": epoch_ms(user.last_interaction)
+                if user.last_interaction
+                else "",
                 "cs_reply": {"remain": "8", "total": "8"},
                 "promotion": {
                     "daily_remain": "0",
@@ -744,7 +770,9 @@ class SandboxPlatform:
 
     # --- what residents and OA admins do (each sends its webhook and returns the Emission) ---
 
-    async def user_send_text(self, user_id: str, text: str, quote_msg_id: str | None = None) -> Emission:
+    async def user_send_text(
+        self, user_id: str, text: str, quote_msg_id: str | None = None
+    ) -> Emission:
         """A resident types a message to the OA."""
         msg = self._store_user_message(user_id, "text", text, [], quote_msg_id)
         message: Json = {"msg_id": msg.msg_id, "text": text}
@@ -753,13 +781,18 @@ class SandboxPlatform:
         return await self.emit(self._user_event("user_send_text", user_id, message))
 
     async def user_send_image(
-        self, user_id: str, url: str = "https://photo-sandbox.zdn.vn/sandbox/anh.jpg", caption: str = ""
+        self,
+        user_id: str,
+        url: str = "https://photo-sandbox.zdn.vn/sandbox/anh.jpg",
+        caption: str = "",
     ) -> Emission:
         """A resident sends a photo, optionally with a caption."""
         payload = {"url": url, "thumbnail": url}
         return await self._user_media(user_id, "user_send_image", "image", payload, caption)
 
-    async def user_send_sticker(self, user_id: str, sticker_id: str = "sandbox-sticker-1") -> Emission:
+    async def user_send_sticker(
+        self, user_id: str, sticker_id: str = "sandbox-sticker-1"
+    ) -> Emission:
         """A resident sends a sticker."""
         payload = {"id": sticker_id, "url": f"https://sticker-sandbox.zdn.vn/{sticker_id}.png"}
         return await self._user_media(user_id, "user_send_sticker", "sticker", payload, "")
@@ -800,19 +833,25 @@ class SandboxPlatform:
         self._user(user_id)
         chat = self.chats[user_id]
         wanted = set(msg_ids) if msg_ids is not None else None
-        seen = [m for m in chat if m.from_oa and not m.seen and (wanted is None or m.msg_id in wanted)]
+        seen = [
+            m for m in chat if m.from_oa and not m.seen and (wanted is None or m.msg_id in wanted)
+        ]
         if not seen:
             return Emission({}, None, "")
         for msg in seen:
             msg.seen = msg.received = True
-        event = self._oa_to_user_event("user_seen_message", user_id, {"msg_ids": [m.msg_id for m in seen]})
+        event = self._oa_to_user_event(
+            "user_seen_message", user_id, {"msg_ids": [m.msg_id for m in seen]}
+        )
         return await self.emit(event)
 
     async def oa_manager_send_text(self, user_id: str, text: str) -> Emission:
         """A person types in OA Manager: the message is stored and echoed as `oa_send_text`."""
         self._user(user_id)
         msg = self._store_oa_message(user_id, "text", text, [], "oa_manager", None)
-        event = self._oa_to_user_event("oa_send_text", user_id, {"msg_id": msg.msg_id, "text": text})
+        event = self._oa_to_user_event(
+            "oa_send_text", user_id, {"msg_id": msg.msg_id, "text": text}
+        )
         event["sender"]["admin_id"] = "9000000000000000001"
         return await self.emit(event)
 
@@ -824,7 +863,9 @@ class SandboxPlatform:
         user = self._user(user_id)
         if user_id not in group.members:
             raise ValueError(f"user {user_id} is not a member of group {group_id}")
-        msg = ChatMessage(_msg_id(), user_id, False, "text", text, self.clock.now(), "user", quote_msg_id)
+        msg = ChatMessage(
+            _msg_id(), user_id, False, "text", text, self.clock.now(), "user", quote_msg_id
+        )
         group.messages.append(msg)
         message: Json = {"msg_id": msg.msg_id, "text": text}
         if quote_msg_id:
@@ -841,7 +882,12 @@ class SandboxPlatform:
         return await self.emit(event)
 
     async def user_join_group(
-        self, group_id: str, user_id: str, *, event_name: str = "user_join_group", id_key: str = "id"
+        self,
+        group_id: str,
+        user_id: str,
+        *,
+        event_name: str = "user_join_group",
+        id_key: str = "id",
     ) -> Emission:
         """A user joins an OA group (by its link, or let in by an admin); a lifecycle event follows."""
         group = self._group(group_id)
@@ -911,7 +957,8 @@ class SandboxPlatform:
                 "status": g.status,
                 "oa_in_group": g.oa_in_group,
                 "members": [
-                    {"user_id": m, "name": self.users[m].name if m in self.users else ""} for m in g.members
+                    {"user_id": m, "name": self.users[m].name if m in self.users else ""}
+                    for m in g.members
                 ],
             }
             for g in self.groups.values()
@@ -925,7 +972,9 @@ class SandboxPlatform:
         event_id = f"ev{self._event_seq}"
         body = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         timestamp = str(event.get("timestamp", ""))
-        mac = hashlib.sha256(self.app_id.encode() + body + timestamp.encode() + self.oa_secret_key.encode())
+        mac = hashlib.sha256(
+            self.app_id.encode() + body + timestamp.encode() + self.oa_secret_key.encode()
+        )
         signature = f"mac={mac.hexdigest()}"
         self._events[event_id] = (str(event.get("event_name", "")), body, signature)
         status = await self._deliver(event_id, 0)
@@ -985,7 +1034,9 @@ class SandboxPlatform:
                 error = repr(exc)
                 log.warning("sandbox webhook %s (%s) failed: %s", event_id, event_name, exc)
         self.deliveries.append(
-            Delivery(event_id, event_name, body, signature, num_retry, status, error, self.clock.now())
+            Delivery(
+                event_id, event_name, body, signature, num_retry, status, error, self.clock.now()
+            )
         )
         return status
 
@@ -1009,7 +1060,9 @@ class SandboxPlatform:
             self._oa_to_user_event(echo_name.get(msg.kind, "oa_send_text"), user_id, echo_message)
         )
         msg.received = True
-        await self.emit(self._oa_to_user_event("user_received_message", user_id, {"msg_id": msg.msg_id}))
+        await self.emit(
+            self._oa_to_user_event("user_received_message", user_id, {"msg_id": msg.msg_id})
+        )
 
     def _group_echo(self, group: SandboxGroup, msg: ChatMessage) -> Json:
         message: Json = {"msg_id": msg.msg_id, "text": msg.text}
@@ -1017,7 +1070,9 @@ class SandboxPlatform:
             message["attachments"] = msg.attachments
         return {
             "app_id": self.app_id,
-            "event_name": "oa_send_group_text" if msg.kind == "text" else f"oa_send_group_{msg.kind}",
+            "event_name": "oa_send_group_text"
+            if msg.kind == "text"
+            else f"oa_send_group_{msg.kind}",
             "timestamp": epoch_ms(self.clock.now()),
             "sender": {"id": self.oa_id},
             "recipient": {"id": group.group_id},
@@ -1044,12 +1099,20 @@ class SandboxPlatform:
         user = self._user(user_id)
         now = self.clock.now()
         user.last_interaction = now  # writing to the OA opens the 7-day window
-        msg = ChatMessage(_msg_id(), user_id, False, kind, text, now, "user", quote_msg_id, attachments)
+        msg = ChatMessage(
+            _msg_id(), user_id, False, kind, text, now, "user", quote_msg_id, attachments
+        )
         self.chats[user_id].append(msg)
         return msg
 
     def _store_oa_message(
-        self, user_id: str, kind: str, text: str, attachments: list[Json], sent_by: str, quote: str | None
+        self,
+        user_id: str,
+        kind: str,
+        text: str,
+        attachments: list[Json],
+        sent_by: str,
+        quote: str | None,
     ) -> ChatMessage:
         msg = ChatMessage(
             _msg_id(), self.oa_id, True, kind, text, self.clock.now(), sent_by, quote, attachments
@@ -1108,7 +1171,9 @@ class SandboxPlatform:
         else:
             sender = self.users.get(msg.sender_id)
             from_id, from_name = msg.sender_id, sender.name if sender else ""
-            to_id, to_name = (self.oa_id, self.oa_name) if peer_id == msg.sender_id else (peer_id, peer_name)
+            to_id, to_name = (
+                (self.oa_id, self.oa_name) if peer_id == msg.sender_id else (peer_id, peer_name)
+            )
         item: Json = {
             "src": 0 if msg.from_oa else 1,
             "time": int(epoch_ms(msg.time)),
@@ -1135,7 +1200,9 @@ class SandboxPlatform:
             "msg_id": msg.msg_id,
             "from": "oa" if msg.from_oa else "user",
             "sender_id": msg.sender_id,
-            "sender_name": self.oa_name if msg.from_oa else (sender.name if sender else msg.sender_id),
+            "sender_name": self.oa_name
+            if msg.from_oa
+            else (sender.name if sender else msg.sender_id),
             "kind": msg.kind,
             "text": msg.text,
             "time": epoch_ms(msg.time),
@@ -1164,6 +1231,14 @@ class SandboxPlatform:
         except ValueError:
             raise ApiError(-201, "last_interaction_period is invalid!") from None
         return first, last
+
+
+def _is_error_code(kind: str) -> bool:
+    """Whether a fault kind is one of Zalo's (negative) error codes, like "-32"."""
+    try:
+        return int(kind) < 0
+    except ValueError:
+        return False
 
 
 def _msg_id() -> str:
@@ -1224,7 +1299,11 @@ def _parse_message(message: Json) -> tuple[str, str, list[Json]]:
                 raise ApiError(-201, "use url or attachment_id, not both")
             return "image", text, [{"type": "image", "payload": {"url": element.get("url", "")}}]
         if media_type == "sticker" and element.get("attachment_id"):
-            return "sticker", text, [{"type": "sticker", "payload": {"id": element["attachment_id"]}}]
+            return (
+                "sticker",
+                text,
+                [{"type": "sticker", "payload": {"id": element["attachment_id"]}}],
+            )
     if template == "request_user_info" and isinstance(elements, list) and len(elements) == 1:
         return "request_user_info", text, [{"type": "request_user_info", "payload": dict(payload)}]
     raise ApiError(-233, "Message type is invalid")

@@ -88,7 +88,10 @@ class ZaloClient:
         message: Json = {
             "attachment": {
                 "type": "template",
-                "payload": {"template_type": "media", "elements": [{"media_type": "image", "url": url}]},
+                "payload": {
+                    "template_type": "media",
+                    "elements": [{"media_type": "image", "url": url}],
+                },
             }
         }
         if caption:
@@ -99,12 +102,17 @@ class ZaloClient:
         self, user_id: str, text: str, buttons: list[Json], *, priority: bool = True
     ) -> SentMessage:
         """Send text with buttons (oa.open.url, oa.query.show, oa.query.hide, oa.open.sms, oa.open.phone)."""
-        message: Json = {"text": text, "attachment": {"type": "template", "payload": {"buttons": buttons}}}
+        message: Json = {
+            "text": text,
+            "attachment": {"type": "template", "payload": {"buttons": buttons}},
+        }
         return await self.send_cs(user_id, message, priority=priority)
 
     # --- OA-owned group chats (broadcasts: normal lane by default) ---
 
-    async def send_group(self, group_id: str, message: Json, *, priority: bool = False) -> SentMessage:
+    async def send_group(
+        self, group_id: str, message: Json, *, priority: bool = False
+    ) -> SentMessage:
         """Send a raw message object to an OA-owned group."""
         body = {"recipient": {"group_id": str(group_id)}, "message": message}
         data = await self._call(
@@ -112,7 +120,9 @@ class ZaloClient:
         )
         return _sent(data, str(group_id), "group_id")
 
-    async def send_group_text(self, group_id: str, text: str, *, priority: bool = False) -> SentMessage:
+    async def send_group_text(
+        self, group_id: str, text: str, *, priority: bool = False
+    ) -> SentMessage:
         """Send a text message to an OA-owned group."""
         return await self.send_group(group_id, {"text": text}, priority=priority)
 
@@ -120,7 +130,9 @@ class ZaloClient:
 
     async def user_detail(self, user_id: str, *, priority: bool = False) -> Json:
         """Return a user's profile (display_name, user_is_follower, shared_info, ...)."""
-        return _dict(await self._get_data("/v3.0/oa/user/detail", {"user_id": str(user_id)}, priority))
+        return _dict(
+            await self._get_data("/v3.0/oa/user/detail", {"user_id": str(user_id)}, priority)
+        )
 
     async def list_followers(
         self, offset: int = 0, count: int = 50, *, priority: bool = False, **filters: Any
@@ -138,7 +150,9 @@ class ZaloClient:
 
     # --- groups ---
 
-    async def list_groups(self, offset: int = 0, count: int = 50, *, priority: bool = False) -> Json:
+    async def list_groups(
+        self, offset: int = 0, count: int = 50, *, priority: bool = False
+    ) -> Json:
         """Return one page of the OA's groups: data{total, groups:[...]}."""
         params = {"offset": str(offset), "count": str(count)}
         path = "/v3.0/oa/group/getgroupsofoa"
@@ -147,14 +161,18 @@ class ZaloClient:
     async def group_detail(self, group_id: str, *, priority: bool = False) -> Json:
         """Return group_info, asset_info and group_setting of one group."""
         params = {"group_id": str(group_id)}
-        return _dict(await self._call("GET", "/v3.0/oa/group/getgroup", params=params, priority=priority))
+        return _dict(
+            await self._call("GET", "/v3.0/oa/group/getgroup", params=params, priority=priority)
+        )
 
     async def group_members(
         self, group_id: str, offset: int = 0, count: int = 50, *, priority: bool = False
     ) -> Json:
         """Return one page of a group's members: data{total, members:[...]}."""
         params = {"group_id": str(group_id), "offset": str(offset), "count": str(count)}
-        return _dict(await self._call("GET", "/v3.0/oa/group/listmember", params=params, priority=priority))
+        return _dict(
+            await self._call("GET", "/v3.0/oa/group/listmember", params=params, priority=priority)
+        )
 
     async def create_group(
         self,
@@ -178,7 +196,9 @@ class ZaloClient:
     ) -> list[Json]:
         """Return recent messages of a group, newest first."""
         params = {"group_id": str(group_id), "offset": str(offset), "count": str(count)}
-        return _list(await self._call("GET", "/v3.0/oa/group/conversation", params=params, priority=priority))
+        return _list(
+            await self._call("GET", "/v3.0/oa/group/conversation", params=params, priority=priority)
+        )
 
     # --- plumbing ---
 
@@ -237,7 +257,12 @@ class ZaloClient:
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
     async def _once(
-        self, method: str, path: str, token: str, params: dict[str, str] | None, json_body: Json | None
+        self,
+        method: str,
+        path: str,
+        token: str,
+        params: dict[str, str] | None,
+        json_body: Json | None,
     ) -> Any:
         try:
             async with self._http.request(
@@ -273,7 +298,9 @@ def _sent(data: Any, fallback_recipient: str, key: str) -> SentMessage:
     message_id = data.get("message_id")
     if not message_id:
         raise UnexpectedResponse("send succeeded without data.message_id")
-    return SentMessage(message_id=str(message_id), recipient_id=str(data.get(key) or fallback_recipient))
+    return SentMessage(
+        message_id=str(message_id), recipient_id=str(data.get(key) or fallback_recipient)
+    )
 
 
 def _dict(data: Any) -> Json:

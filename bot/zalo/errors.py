@@ -128,10 +128,14 @@ class TransientHTTPError(ZaloClientError):
 
     transient = True
 
-    def __init__(self, reason: str, status: int | None = None, *, request_sent: bool = True) -> None:
+    def __init__(
+        self, reason: str, status: int | None = None, *, request_sent: bool = True
+    ) -> None:
         super().__init__(reason if status is None else f"HTTP {status}: {reason}")
         self.status = status
-        self.request_sent = request_sent  # False only when no connection was made: certainly not processed
+        self.request_sent = (
+            request_sent  # False only when no connection was made: certainly not processed
+        )
 
 
 class OutcomeUnknown(TransientHTTPError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -76,10 +77,8 @@ class RateLimiter:
                 if self.waiting:
                     self._ensure_dispatcher()
             else:
-                try:
+                with contextlib.suppress(ValueError):
                     lane.remove(future)
-                except ValueError:
-                    pass
             raise
 
     def _refill(self) -> None:

@@ -35,10 +35,17 @@ def new_state() -> str:
     return secrets.token_urlsafe(24)
 
 
-def permission_url(oauth_base: str, app_id: str, redirect_uri: str, code_challenge: str, state: str) -> str:
+def permission_url(
+    oauth_base: str, app_id: str, redirect_uri: str, code_challenge: str, state: str
+) -> str:
     """Build the link an OA admin opens to grant the app (no code_challenge_method is sent)."""
     query = urlencode(
-        {"app_id": app_id, "redirect_uri": redirect_uri, "code_challenge": code_challenge, "state": state}
+        {
+            "app_id": app_id,
+            "redirect_uri": redirect_uri,
+            "code_challenge": code_challenge,
+            "state": state,
+        }
     )
     return f"{oauth_base.rstrip('/')}/v4/oa/permission?{query}"
 
@@ -55,7 +62,12 @@ async def exchange_code(
     timeout_s: float = 15.0,
 ) -> TokenPair:
     """Trade an authorization code (and its PKCE verifier) for the first token pair."""
-    form = {"code": code, "app_id": app_id, "grant_type": "authorization_code", "code_verifier": verifier}
+    form = {
+        "code": code,
+        "app_id": app_id,
+        "grant_type": "authorization_code",
+        "code_verifier": verifier,
+    }
     return await _token_call(http, oauth_base, app_secret, form, now, timeout_s)
 
 
@@ -96,12 +108,18 @@ async def _token_call(
             try:
                 body: Any = await response.json(content_type=None)
             except ValueError as exc:
-                raise UnexpectedResponse("token endpoint answered without JSON", response.status) from exc
+                raise UnexpectedResponse(
+                    "token endpoint answered without JSON", response.status
+                ) from exc
     except (TimeoutError, aiohttp.ClientError) as exc:
         raise TransientHTTPError(f"token endpoint unreachable: {exc!r}") from exc
     if not isinstance(body, dict) or not body.get("access_token"):
         code = int(body.get("error", -1)) if isinstance(body, dict) else -1
-        message = str(body.get("message") or body.get("error_name") or "") if isinstance(body, dict) else ""
+        message = (
+            str(body.get("message") or body.get("error_name") or "")
+            if isinstance(body, dict)
+            else ""
+        )
         raise OAuthError(code, message or "no access_token in the answer")
     # expires_in is a string of seconds ("90000"); time it from when we asked, to be safe.
     expires_in = int(body.get("expires_in") or 90000)

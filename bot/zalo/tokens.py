@@ -92,7 +92,9 @@ class TokenManager:
         try:
             return await self.refresh(pair.access_token)
         except ZaloClientError as exc:
-            if (exc.transient or isinstance(exc, AuthorizationLost)) and self._now() < pair.expires_at:
+            if (
+                exc.transient or isinstance(exc, AuthorizationLost)
+            ) and self._now() < pair.expires_at:
                 # Refreshing early is a courtesy; the old token still works for a while.
                 log.warning("early token refresh failed, using the current token: %s", exc)
                 return pair.access_token
@@ -148,14 +150,22 @@ class TokenManager:
                 break
             except _TRANSIENT as exc:
                 if attempt >= self._max_attempts:
-                    raise exc if isinstance(exc, ZaloClientError) else TransientHTTPError(repr(exc)) from exc
+                    raise (
+                        exc if isinstance(exc, ZaloClientError) else TransientHTTPError(repr(exc))
+                    ) from exc
                 delay = min(self._backoff_cap, self._backoff_base * 2 ** (attempt - 1))
-                log.warning("token refresh attempt %d failed (%s); retrying in %.1fs", attempt, exc, delay)
+                log.warning(
+                    "token refresh attempt %d failed (%s); retrying in %.1fs", attempt, exc, delay
+                )
                 await self._sleep(delay * random.uniform(0.5, 1.0))
             except Exception as exc:
-                self._lost = exc if isinstance(exc, AuthorizationLost) else AuthorizationLost(str(exc))
+                self._lost = (
+                    exc if isinstance(exc, AuthorizationLost) else AuthorizationLost(str(exc))
+                )
                 self._lost_refresh_token = pair.refresh_token
-                log.error("Zalo refused the refresh token; an OA admin must grant access again: %s", exc)
+                log.error(  # noqa: TRY400 - Zalo's refusal is the whole story
+                    "Zalo refused the refresh token; an OA admin must grant access again: %s", exc
+                )
                 raise self._lost from exc
         self.refresh_count += 1
         # The old refresh token is dead now: keep the new pair even if saving fails, and save it

@@ -31,7 +31,9 @@ async def browser() -> AsyncIterator[Any]:
     """A headless Chromium, or a skip with how to get one (a failure under CI=true)."""
     path = chromium_path()
     if path is None:
-        pytest.skip("browser tests need Chromium: apt-get install chromium (or set LOA_TEST_CHROMIUM)")
+        pytest.skip(
+            "browser tests need Chromium: apt-get install chromium (or set LOA_TEST_CHROMIUM)"
+        )
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:

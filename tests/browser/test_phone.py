@@ -14,7 +14,9 @@ from tests.service import eventually, running_service
 BA_SAU = "4000000000000000001"
 
 
-async def test_a_resident_asks_on_the_phone_page_and_reads_the_answer(browser: Any, tmp_path: Path) -> None:
+async def test_a_resident_asks_on_the_phone_page_and_reads_the_answer(
+    browser: Any, tmp_path: Path
+) -> None:
     url = f"sqlite:///{tmp_path / 'loa.db'}"
     await upgrade_async(url)
     async with running_service(url) as svc:
@@ -38,7 +40,9 @@ async def test_a_resident_asks_on_the_phone_page_and_reads_the_answer(browser: A
 
         async def seen() -> bool:
             async with svc.runtime.sessions() as s:
-                row = await s.scalar(select(OutboundMessage).where(OutboundMessage.recipient_id == BA_SAU))
+                row = await s.scalar(
+                    select(OutboundMessage).where(OutboundMessage.recipient_id == BA_SAU)
+                )
                 return row is not None and row.seen_at is not None
 
         await eventually(seen, what="the seen mark to reach the bot")

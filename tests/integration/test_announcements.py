@@ -111,7 +111,8 @@ async def test_three_hamlets_two_approve_one_rejects_and_reach_is_exact(database
         rt.outbox.wake()
         for name, head in HEADS.items():
             await eventually(
-                lambda head=head: "[Duyệt thông báo]" in last_oa_text(svc, head), what=f"request to {name}"
+                lambda head=head: "[Duyệt thông báo]" in last_oa_text(svc, head),
+                what=f"request to {name}",
             )
         assert "Ấp Tân Lập" in last_oa_text(svc, HEADS["Ấp Tân Lập"])
         assert "Mã xác thực" in last_oa_text(svc, HEADS["Ấp Tân Lập"])
@@ -123,7 +124,9 @@ async def test_three_hamlets_two_approve_one_rejects_and_reach_is_exact(database
         await svc.settled()
         assert "DUYỆT" in last_oa_text(svc, HEADS["Ấp Tân Lập"])
         assert "TỪ CHỐI" in last_oa_text(svc, HEADS["Ấp Hòa Bình"])
-        assert any("trùng lịch họp dân" in t for t in svc.oa_texts(OFFICIAL))  # the author hears why
+        assert any(
+            "trùng lịch họp dân" in t for t in svc.oa_texts(OFFICIAL)
+        )  # the author hears why
 
         # At the time: two group messages and the 1:1 copies to the approved hamlets' residents.
         clock.advance(timedelta(hours=3))
@@ -134,12 +137,16 @@ async def test_three_hamlets_two_approve_one_rejects_and_reach_is_exact(database
         for name in ("Ấp Tân Lập", "Ấp Tân Thạnh"):
             posts = [m for m in svc.platform.group_chat_json(GROUPS[name]) if m.get("from") == "oa"]
             assert len(posts) == 1 and "họp" in posts[0]["text"] and name in posts[0]["text"]
-        assert [m for m in svc.platform.group_chat_json(GROUPS["Ấp Hòa Bình"]) if m.get("from") == "oa"] == []
+        assert [
+            m for m in svc.platform.group_chat_json(GROUPS["Ấp Hòa Bình"]) if m.get("from") == "oa"
+        ] == []
         for user in (BA_SAU, CHU_BAY, CHI_HAI):
             assert "Mã xác thực" in last_oa_text(svc, user)
         assert "Mã xác thực" not in last_oa_text(svc, ANH_TU)
         async with rt.sessions() as s:
-            broadcast = await s.scalar(select(Broadcast).where(Broadcast.campaign_id == campaign_id))
+            broadcast = await s.scalar(
+                select(Broadcast).where(Broadcast.campaign_id == campaign_id)
+            )
             assert broadcast is not None and broadcast.status == Status.SENT
             firing, code = broadcast.id, broadcast.code
 
@@ -156,7 +163,14 @@ async def test_three_hamlets_two_approve_one_rejects_and_reach_is_exact(database
         async with rt.sessions() as s:
             rows = {r.hamlet: r for r in await reach(s, firing)}
         tl, tt, hb = rows["Ấp Tân Lập"], rows["Ấp Tân Thạnh"], rows["Ấp Hòa Bình"]
-        assert (tl.households, tl.reached, tl.poor, tl.poor_reached, tl.near_poor, tl.near_poor_reached) == (
+        assert (
+            tl.households,
+            tl.reached,
+            tl.poor,
+            tl.poor_reached,
+            tl.near_poor,
+            tl.near_poor_reached,
+        ) == (
             4,
             2,
             2,
@@ -164,7 +178,14 @@ async def test_three_hamlets_two_approve_one_rejects_and_reach_is_exact(database
             1,
             0,
         )
-        assert (tt.households, tt.reached, tt.poor, tt.poor_reached, tt.near_poor, tt.near_poor_reached) == (
+        assert (
+            tt.households,
+            tt.reached,
+            tt.poor,
+            tt.poor_reached,
+            tt.near_poor,
+            tt.near_poor_reached,
+        ) == (
             2,
             1,
             1,
@@ -176,25 +197,35 @@ async def test_three_hamlets_two_approve_one_rejects_and_reach_is_exact(database
         assert tl.group_delivered and tt.group_delivered
 
         async with rt.sessions() as s:
-            data = await reach_csv(s, 1, clock.now() - timedelta(days=1), clock.now() + timedelta(days=1))
+            data = await reach_csv(
+                s, 1, clock.now() - timedelta(days=1), clock.now() + timedelta(days=1)
+            )
         assert data.startswith("\ufeff".encode())
         text = data.decode("utf-8-sig")
-        assert "Ấp Tân Lập" in text and code in text and "TL-01" not in text  # counts only, no household data
+        assert (
+            "Ấp Tân Lập" in text and code in text and "TL-01" not in text
+        )  # counts only, no household data
 
         # Scam check: the real code is confirmed, a made-up one is not.
         await svc.platform.user_send_text(ANH_TU, f"Mã xác thực: {code} có đúng không")
         await eventually(lambda: "là thật" in last_oa_text(svc, ANH_TU), what="code confirmed")
         await svc.platform.user_send_text(ANH_TU, "Mã xác thực: QWERTY")
-        await eventually(lambda: "KHÔNG phải" in last_oa_text(svc, ANH_TU), what="fake code refused")
+        await eventually(
+            lambda: "KHÔNG phải" in last_oa_text(svc, ANH_TU), what="fake code refused"
+        )
 
         async with rt.sessions() as s:
-            entries = (await s.scalars(select(AuditEntry).where(AuditEntry.entity == "approval"))).all()
+            entries = (
+                await s.scalars(select(AuditEntry).where(AuditEntry.entity == "approval"))
+            ).all()
             assert {(e.to_status, e.actor_staff_id is not None) for e in entries} >= {
                 ("approved", True),
                 ("rejected", True),
             }
             assert (await s.get(Campaign, campaign_id)).status == Status.SENT  # type: ignore[union-attr]
-            assert await s.scalar(select(OutboundMessage).where(OutboundMessage.text.like("%[Kết quả gửi]%")))
+            assert await s.scalar(
+                select(OutboundMessage).where(OutboundMessage.text.like("%[Kết quả gửi]%"))
+            )
 
 
 async def test_a_disabled_group_fails_with_its_reason_and_officials_are_alerted_once(
@@ -230,7 +261,9 @@ async def test_a_disabled_group_fails_with_its_reason_and_officials_are_alerted_
             await run_tick(rt)
             await svc.settled()
         async with rt.sessions() as s:
-            row = await s.scalar(select(OutboundMessage).where(OutboundMessage.purpose == "broadcast"))
+            row = await s.scalar(
+                select(OutboundMessage).where(OutboundMessage.purpose == "broadcast")
+            )
             assert row is not None and row.status == "failed" and row.error_code == -237
             assert row.error_reason and "hết hạn" in row.error_reason
             broadcast = await s.scalar(select(Broadcast))
@@ -238,7 +271,9 @@ async def test_a_disabled_group_fails_with_its_reason_and_officials_are_alerted_
         alerts = [t for t in svc.oa_texts(OFFICIAL) if "[Cảnh báo nhóm Zalo]" in t]
         assert len(alerts) == 1 and "Ấp Tân Lập" in alerts[0]
         async with rt.sessions() as s:
-            entries = (await s.scalars(select(AuditEntry).where(AuditEntry.flagged.is_(True)))).all()
+            entries = (
+                await s.scalars(select(AuditEntry).where(AuditEntry.flagged.is_(True)))
+            ).all()
         assert entries  # an urgent send without approval is flagged in the audit log
 
 
@@ -250,7 +285,9 @@ def _examples(rt, name: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
 COMMUNE_GROUP = "5000000000000000100"
 
 
-async def test_an_official_posts_in_the_commune_group_and_heads_answer_there(database_url: str) -> None:
+async def test_an_official_posts_in_the_commune_group_and_heads_answer_there(
+    database_url: str,
+) -> None:
     clock = FakeClock()
     async with running_service(database_url, clock=clock) as svc:
         await svc.platform.user_send_text(BA_SAU, "chào")  # someone the 1:1 copy can reach
@@ -266,21 +303,33 @@ async def test_an_official_posts_in_the_commune_group_and_heads_answer_there(dat
         # The heads never wrote to the OA, so Zalo allows no 1:1: the requests come in the commune group.
         hamlets = [*HEADS, "Ấp Phú Lợi"]  # a post in the commune group goes to every hamlet
         requests = {
-            name: m for m in oa for name in hamlets if "[Duyệt thông báo]" in m["text"] and name in m["text"]
+            name: m
+            for m in oa
+            for name in hamlets
+            if "[Duyệt thông báo]" in m["text"] and name in m["text"]
         }
         assert set(requests) == set(hamlets)
         tan_lap = requests["Ấp Tân Lập"]
         assert f"[@{HEADS['Ấp Tân Lập']}]" in tan_lap["text"]
 
         # Another head cannot approve for Tân Lập; its own head can, replying in the group.
-        await svc.platform.user_send_group_text(COMMUNE_GROUP, HEADS["Ấp Hòa Bình"], "1", tan_lap["msg_id"])
+        await svc.platform.user_send_group_text(
+            COMMUNE_GROUP, HEADS["Ấp Hòa Bình"], "1", tan_lap["msg_id"]
+        )
         await svc.settled()
-        assert "Chỉ Nguyễn Văn Hùng mới duyệt" in svc.platform.group_chat_json(COMMUNE_GROUP)[-1]["text"]
-        await svc.platform.user_send_group_text(COMMUNE_GROUP, HEADS["Ấp Tân Lập"], "1", tan_lap["msg_id"])
+        assert (
+            "Chỉ Nguyễn Văn Hùng mới duyệt"
+            in svc.platform.group_chat_json(COMMUNE_GROUP)[-1]["text"]
+        )
+        await svc.platform.user_send_group_text(
+            COMMUNE_GROUP, HEADS["Ấp Tân Lập"], "1", tan_lap["msg_id"]
+        )
         await svc.settled()
         assert "DUYỆT" in svc.platform.group_chat_json(COMMUNE_GROUP)[-1]["text"]
         async with svc.runtime.sessions() as s:
-            statuses = {a.hamlet_id: a.status for a in (await s.scalars(select(HamletApproval))).all()}
+            statuses = {
+                a.hamlet_id: a.status for a in (await s.scalars(select(HamletApproval))).all()
+            }
         assert sorted(statuses.values()).count("approved") == 1
 
 
@@ -315,7 +364,9 @@ async def test_a_test_send_reaches_only_its_author(database_url: str) -> None:
             assert (await s.scalars(select(Broadcast))).all() == []
 
 
-async def test_household_groups_get_1to1_copies_and_the_head_a_private_list(database_url: str) -> None:
+async def test_household_groups_get_1to1_copies_and_the_head_a_private_list(
+    database_url: str,
+) -> None:
     clock = FakeClock()
     async with running_service(database_url, clock=clock) as svc:
         rt = svc.runtime
@@ -332,7 +383,10 @@ async def test_household_groups_get_1to1_copies_and_the_head_a_private_list(data
                 CampaignRequest(
                     title="Nhận thẻ bảo hiểm y tế",
                     template="thong-bao-chung",
-                    variables={"title": "Nhận thẻ BHYT", "body": "Mời các hộ đến UBND xã nhận thẻ."},
+                    variables={
+                        "title": "Nhận thẻ BHYT",
+                        "body": "Mời các hộ đến UBND xã nhận thẻ.",
+                    },
                     author_staff_id=official.id,
                     hamlet_ids=[tan_lap.id],
                     household_categories=["poor"],
@@ -350,12 +404,18 @@ async def test_household_groups_get_1to1_copies_and_the_head_a_private_list(data
         # Only the poor household's member gets a copy; the group gets no post.
         assert "Mời các hộ" in last_oa_text(svc, BA_SAU)
         assert "Mời các hộ" not in last_oa_text(svc, CHU_BAY)
-        assert not [m for m in svc.platform.group_chat_json(GROUPS["Ấp Tân Lập"]) if m.get("from") == "oa"]
+        assert not [
+            m for m in svc.platform.group_chat_json(GROUPS["Ấp Tân Lập"]) if m.get("from") == "oa"
+        ]
         # The head has no 1:1 window: the commune group hears a count, never the names.
         notes = [
-            m["text"] for m in svc.platform.group_chat_json(COMMUNE_GROUP) if "[Báo trực tiếp]" in m["text"]
+            m["text"]
+            for m in svc.platform.group_chat_json(COMMUNE_GROUP)
+            if "[Báo trực tiếp]" in m["text"]
         ]
         assert len(notes) == 1 and "1 hộ" in notes[0] and "TL-03" not in notes[0]
         await svc.platform.user_send_text(HEADS["Ấp Tân Lập"], "danh sách")
-        await eventually(lambda: "TL-03" in last_oa_text(svc, HEADS["Ấp Tân Lập"]), what="the private list")
+        await eventually(
+            lambda: "TL-03" in last_oa_text(svc, HEADS["Ấp Tân Lập"]), what="the private list"
+        )
         assert "TL-01" not in last_oa_text(svc, HEADS["Ấp Tân Lập"])  # reached by Zalo already

@@ -25,7 +25,14 @@ from broadcasts.models import Broadcast, Delivery, Status
 from broadcasts.render import AnnouncementTemplates
 from broadcasts.setup import deps_for, run_tick
 from broadcasts.timing import Recurrence
-from tests.service import REPO, ServeProcess, Service, eventually, running_service, sandbox_and_serve
+from tests.service import (
+    REPO,
+    ServeProcess,
+    Service,
+    eventually,
+    running_service,
+    sandbox_and_serve,
+)
 
 OFFICIAL = "3000000000000000007"
 GROUP_IDS = [group_id for _, _, group_id in HAMLETS]
@@ -88,7 +95,9 @@ async def urgent_warning(
 
 async def firing_of(sessions: async_sessionmaker[AsyncSession], campaign_id: int) -> Broadcast:
     async with sessions() as session:
-        broadcast = await session.scalar(select(Broadcast).where(Broadcast.campaign_id == campaign_id))
+        broadcast = await session.scalar(
+            select(Broadcast).where(Broadcast.campaign_id == campaign_id)
+        )
         assert broadcast is not None
         return broadcast
 
@@ -108,7 +117,9 @@ async def delivery_rows(
         )
 
 
-def copies(platform: SandboxPlatform, code: str, *, user: str | None = None, group: str | None = None) -> int:
+def copies(
+    platform: SandboxPlatform, code: str, *, user: str | None = None, group: str | None = None
+) -> int:
     """How many messages carrying a firing's code the OA sent to one user or one group."""
     messages = platform.chats.get(user, []) if user else platform.groups[str(group)].messages
     return sum(1 for m in messages if m.from_oa and code in m.text)
@@ -137,7 +148,10 @@ class World:
 @pytest.fixture
 async def world(database_url: str, tmp_path: Path) -> AsyncIterator[World]:
     # 25 sends a second: the drain lasts long enough to be cut.
-    async with sandbox_and_serve(database_url, tmp_path, ZALO_RATE_PER_MINUTE="1500") as (platform, serve):
+    async with sandbox_and_serve(database_url, tmp_path, ZALO_RATE_PER_MINUTE="1500") as (
+        platform,
+        serve,
+    ):
         engine = make_engine(database_url)
         templates = REPO / "templates"
         deps = Deps(
@@ -198,17 +212,23 @@ async def test_killed_mid_broadcast_then_restarted_sends_every_copy_once(world: 
 def hurry_hung_calls(svc: Service) -> None:
     """A hung call fails after a second here instead of Zalo's fifteen, to keep a test quick."""
     svc.runtime.zalo._timeout = aiohttp.ClientTimeout(total=1.0)
-    svc.platform.timeout_fault_seconds = 3  # the call is never carried out; the client gives up first
+    svc.platform.timeout_fault_seconds = (
+        3  # the call is never carried out; the client gives up first
+    )
 
 
-async def drain(svc: Service, clock: FakeClock, broadcast_id: int, *, timeout: float = 60.0) -> None:
+async def drain(
+    svc: Service, clock: FakeClock, broadcast_id: int, *, timeout: float = 60.0
+) -> None:
     """Wait for every copy of a firing to be settled, moving the clock past retry backoffs."""
 
     async def done() -> bool:
         rows = await delivery_rows(svc.runtime.sessions, broadcast_id)
         if all(r.status not in (OutboxStatus.PENDING, OutboxStatus.SENDING) for r in rows):
             return True
-        waiting = any(r.status == OutboxStatus.PENDING and r.next_attempt_at > clock.now() for r in rows)
+        waiting = any(
+            r.status == OutboxStatus.PENDING and r.next_attempt_at > clock.now() for r in rows
+        )
         if waiting or any(r.status == OutboxStatus.SENDING for r in rows):
             # A retry waits out its backoff; a read-back, the history's lag.
             clock.advance(timedelta(minutes=1))
@@ -274,7 +294,9 @@ async def firings(svc: Service, campaign_id: int) -> list[Broadcast]:
         return list(
             (
                 await session.scalars(
-                    select(Broadcast).where(Broadcast.campaign_id == campaign_id).order_by(Broadcast.fire_at)
+                    select(Broadcast)
+                    .where(Broadcast.campaign_id == campaign_id)
+                    .order_by(Broadcast.fire_at)
                 )
             ).all()
         )
@@ -379,15 +401,23 @@ async def test_a_copy_nobody_can_settle_is_named_to_the_author_and_resent_once_a
         await svc.settled()
         campaign_id = await urgent_warning(rt.sessions, deps_for(rt), clock.now())
         svc.platform.inject("/v3.0/oa/group/message", "timeout", 1)
-        svc.platform.inject("/v3.0/oa/group/conversation", "-201", 1000)  # and its chat cannot be read
+        svc.platform.inject(
+            "/v3.0/oa/group/conversation", "-201", 1000
+        )  # and its chat cannot be read
         await run_tick(rt)
         broadcast = await firing_of(rt.sessions, campaign_id)
-        await eventually(lambda: len(svc.platform.faults) == 1, timeout=30, what="the post to time out")
+        await eventually(
+            lambda: len(svc.platform.faults) == 1, timeout=30, what="the post to time out"
+        )
         await rt.outbox.wait_idle()
         for _ in range(5):  # the sweep, once a minute: every read of the chat is refused
             clock.advance(timedelta(minutes=3))
             await jobs.resolve_outbox(rt)
-        [row] = [r for r in await delivery_rows(rt.sessions, broadcast.id) if r.status != OutboxStatus.SENT]
+        [row] = [
+            r
+            for r in await delivery_rows(rt.sessions, broadcast.id)
+            if r.status != OutboxStatus.SENT
+        ]
         assert row.status == OutboxStatus.UNCERTAIN and row.channel == "group"
         assert copies(svc.platform, broadcast.code, group=row.recipient_id) == 0
         async with rt.sessions() as session:
@@ -401,14 +431,22 @@ async def test_a_copy_nobody_can_settle_is_named_to_the_author_and_resent_once_a
         assert f"loa campaign resend {broadcast.id}" in report
 
         out = io.StringIO()
-        show = argparse.Namespace(command="campaign", campaign_command="show", id=campaign_id, commune=None)
+        show = argparse.Namespace(
+            command="campaign", campaign_command="show", id=campaign_id, commune=None
+        )
         assert await run(show, rt.settings, rt.sessions, out, clock) == 0
-        assert f"Chưa rõ đã đến: {hamlet.name}, nhóm Zalo — Không đọc được lịch sử" in out.getvalue()
+        assert (
+            f"Chưa rõ đã đến: {hamlet.name}, nhóm Zalo — Không đọc được lịch sử" in out.getvalue()
+        )
 
         # The official looked in the group, saw no post, and resends it: it goes once.
         svc.platform.faults.clear()
         resend = argparse.Namespace(
-            command="campaign", campaign_command="resend", firing=broadcast.id, by=OFFICIAL, commune=None
+            command="campaign",
+            campaign_command="resend",
+            firing=broadcast.id,
+            by=OFFICIAL,
+            commune=None,
         )
         out = io.StringIO()
         assert await run(resend, rt.settings, rt.sessions, out, clock) == 0

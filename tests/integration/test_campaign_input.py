@@ -102,7 +102,9 @@ async def test_no_reachable_target_is_refused(world) -> None:  # type: ignore[no
         await s.flush()
         assert (
             await s.scalar(
-                select(func.count()).select_from(Resident).where(Resident.last_interaction_at.is_not(None))
+                select(func.count())
+                .select_from(Resident)
+                .where(Resident.last_interaction_at.is_not(None))
             )
             == 0
         )

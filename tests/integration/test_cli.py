@@ -37,7 +37,9 @@ def test_bad_config_lists_every_problem_and_exits_non_zero(tmp_path: Path) -> No
     assert not (tmp_path / "loa.db").exists()
 
 
-def test_faq_import_then_match_reads_the_configured_database(database_url: str, tmp_path: Path) -> None:
+def test_faq_import_then_match_reads_the_configured_database(
+    database_url: str, tmp_path: Path
+) -> None:
     env = {"LOA_DATABASE_URL": database_url}
     imported = loa(["faq", "import", str(BUNDLED)], env, cwd=tmp_path)
     assert imported.returncode == 0, imported.stderr

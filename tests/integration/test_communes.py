@@ -30,7 +30,9 @@ async def add_second_commune(svc: Service) -> None:
         commune = Commune(slug="phu-an", name="Xã Phú An", hamlet_word="thôn", created_at=now)
         s.add(commune)
         await s.flush()
-        hamlet = Hamlet(commune_id=commune.id, name="Thôn Đông", language="vi", group_id=PHU_AN_GROUP)
+        hamlet = Hamlet(
+            commune_id=commune.id, name="Thôn Đông", language="vi", group_id=PHU_AN_GROUP
+        )
         s.add(hamlet)
         await s.flush()
         s.add(
@@ -63,7 +65,9 @@ async def add_second_commune(svc: Service) -> None:
     svc.platform.add_group(PHU_AN_GROUP, "Thôn Đông - Xã Phú An", [PHU_AN_HEAD, PHU_AN_RESIDENT])
 
 
-async def phu_an_meeting(s: AsyncSession, svc: Service, official: Staff, clock: FakeClock) -> Campaign:
+async def phu_an_meeting(
+    s: AsyncSession, svc: Service, official: Staff, clock: FakeClock
+) -> Campaign:
     """Phú An's official announces a meeting (committed)."""
     campaign = await create_campaign(
         s,
@@ -87,7 +91,9 @@ async def test_registration_offers_every_communes_hamlets_and_announcements_stay
     async with running_service(database_url, clock=clock) as svc:
         await add_second_commune(svc)
         await svc.platform.user_send_text(PHU_AN_RESIDENT, "đăng ký ấp")
-        question = await eventually(lambda: svc.oa_texts(PHU_AN_RESIDENT), what="the hamlet question")
+        question = await eventually(
+            lambda: svc.oa_texts(PHU_AN_RESIDENT), what="the hamlet question"
+        )
         assert "Thôn Đông (Xã Phú An)" in question[-1] and "Ấp Tân Lập (Xã Tân Hòa)" in question[-1]
         await svc.platform.user_send_text(PHU_AN_RESIDENT, "thon dong")
         await eventually(lambda: "Thôn Đông" in svc.oa_texts(PHU_AN_RESIDENT)[-1], what="saved")
@@ -95,7 +101,9 @@ async def test_registration_offers_every_communes_hamlets_and_announcements_stay
         await svc.platform.user_send_text(PHU_AN_HEAD, "chào")
         await svc.settled()
         async with svc.runtime.sessions() as s:
-            resident = await s.scalar(select(Resident).where(Resident.zalo_user_id == PHU_AN_RESIDENT))
+            resident = await s.scalar(
+                select(Resident).where(Resident.zalo_user_id == PHU_AN_RESIDENT)
+            )
             phu_an = await s.scalar(select(Commune).where(Commune.slug == "phu-an"))
             official = await s.scalar(select(Staff).where(Staff.zalo_user_id == PHU_AN_OFFICIAL))
             assert resident is not None and phu_an is not None and official is not None
@@ -103,7 +111,9 @@ async def test_registration_offers_every_communes_hamlets_and_announcements_stay
             campaign = await phu_an_meeting(s, svc, official, clock)
             assert campaign.commune_id == phu_an.id
         svc.runtime.outbox.wake()
-        await eventually(lambda: "[Duyệt thông báo]" in svc.oa_texts(PHU_AN_HEAD)[-1], what="the request")
+        await eventually(
+            lambda: "[Duyệt thông báo]" in svc.oa_texts(PHU_AN_HEAD)[-1], what="the request"
+        )
         await svc.platform.user_send_text(PHU_AN_HEAD, "1")
         await svc.settled()
         clock.advance(timedelta(minutes=1))

@@ -39,7 +39,9 @@ async def test_follow_gets_welcome_and_numbered_menu(chat: Chat) -> None:
     [welcome] = await chat.other("follow", UT)
     assert welcome.recipient_id == UT and welcome.channel == "cs"
     assert (
-        "Xã Tân Hòa" in welcome.text and "1. Chuẩn nghèo" in welcome.text and "0. Gặp cán bộ" in welcome.text
+        "Xã Tân Hòa" in welcome.text
+        and "1. Chuẩn nghèo" in welcome.text
+        and "0. Gặp cán bộ" in welcome.text
     )
     vietnamese_only(welcome.text)
     async with chat.sessions() as s:
@@ -48,16 +50,24 @@ async def test_follow_gets_welcome_and_numbered_menu(chat: Chat) -> None:
 
 
 async def test_question_with_or_without_diacritics_gets_the_same_sourced_answer(chat: Chat) -> None:
-    accented = await chat.reply_to(BA_SAU, "Hộ cận nghèo có được hỗ trợ tiền mua thẻ bảo hiểm y tế không?")
-    folded = await chat.reply_to(BA_SAU, "ho can ngheo co duoc ho tro tien mua the bao hiem y te khong")
+    accented = await chat.reply_to(
+        BA_SAU, "Hộ cận nghèo có được hỗ trợ tiền mua thẻ bảo hiểm y tế không?"
+    )
+    folded = await chat.reply_to(
+        BA_SAU, "ho can ngheo co duoc ho tro tien mua the bao hiem y te khong"
+    )
     assert accented == folded
     assert (
-        accented.startswith("UBND Xã Tân Hòa xin trả lời:") and "(Nguồn:" in accented and "gõ 0" in accented
+        accented.startswith("UBND Xã Tân Hòa xin trả lời:")
+        and "(Nguồn:" in accented
+        and "gõ 0" in accented
     )
     vietnamese_only(accented)
 
 
-async def test_asking_for_a_person_hands_over_and_the_bot_keeps_quiet_until_xong(chat: Chat) -> None:
+async def test_asking_for_a_person_hands_over_and_the_bot_keeps_quiet_until_xong(
+    chat: Chat,
+) -> None:
     sent = await chat.say(BA_SAU, "gặp cán bộ")
     to_resident = [m for m in sent if m.recipient_id == BA_SAU]
     notice = [m for m in sent if m.recipient_id != BA_SAU]
@@ -75,7 +85,9 @@ async def test_asking_for_a_person_hands_over_and_the_bot_keeps_quiet_until_xong
 
 
 async def test_helper_reached_one_to_one_when_they_wrote_recently(chat: Chat) -> None:
-    await chat.say(HEAD_TAN_LAP, "chào")  # the head interacted with the OA: 1:1 is allowed for 7 days
+    await chat.say(
+        HEAD_TAN_LAP, "chào"
+    )  # the head interacted with the OA: 1:1 is allowed for 7 days
     sent = await chat.say(BA_SAU, "0")
     notice = [m for m in sent if m.recipient_id != BA_SAU]
     assert [(m.channel, m.recipient_id) for m in notice] == [("cs", HEAD_TAN_LAP)]
@@ -128,10 +140,14 @@ async def test_media_gets_a_kind_reply_and_the_offer_of_a_person(chat: Chat) -> 
 async def test_opt_out_and_back_in(chat: Chat) -> None:
     assert "ngừng gửi thông báo" in await chat.reply_to(BA_SAU, "ngừng nhận")
     async with chat.sessions() as s:
-        assert (await s.scalar(select(Resident.opted_out).where(Resident.zalo_user_id == BA_SAU))) is True
+        assert (
+            await s.scalar(select(Resident.opted_out).where(Resident.zalo_user_id == BA_SAU))
+        ) is True
     assert "gửi lại thông báo" in await chat.reply_to(BA_SAU, "nhan lai")
     async with chat.sessions() as s:
-        assert (await s.scalar(select(Resident.opted_out).where(Resident.zalo_user_id == BA_SAU))) is False
+        assert (
+            await s.scalar(select(Resident.opted_out).where(Resident.zalo_user_id == BA_SAU))
+        ) is False
 
 
 async def test_registration_links_a_follower_to_a_hamlet(chat: Chat) -> None:
@@ -161,7 +177,9 @@ async def test_a_person_typing_in_oa_manager_silences_the_bot(chat: Chat) -> Non
     await chat.other("oa_send_text", BA_SAU, message={"msg_id": "echo-1", "text": mine[0].text})
     assert await chat.say(BA_SAU, "vay vốn hộ nghèo") != []
     await chat.other(
-        "oa_send_text", BA_SAU, message={"msg_id": "echo-2", "text": "Chào bác, con là cán bộ xã đây ạ"}
+        "oa_send_text",
+        BA_SAU,
+        message={"msg_id": "echo-2", "text": "Chào bác, con là cán bộ xã đây ạ"},
     )
     assert await chat.say(BA_SAU, "dạ cảm ơn con") == []
     async with chat.sessions() as s:
@@ -183,14 +201,21 @@ async def test_receipts_are_recorded_against_our_message(chat: Chat) -> None:
         assert row is not None and row.received_at is not None and row.seen_at is not None
 
 
-async def test_a_receipt_after_the_seen_event_is_done_at_once_and_keeps_the_first_time(chat: Chat) -> None:
+async def test_a_receipt_after_the_seen_event_is_done_at_once_and_keeps_the_first_time(
+    chat: Chat,
+) -> None:
     [reply] = await chat.say(BA_SAU, "vneid là gì")
     [other] = await chat.say(BA_SAU, "thẻ bảo hiểm y tế hộ nghèo")
     async with chat.sessions() as s:
-        row, in_flight = await s.get(OutboundMessage, reply.id), await s.get(OutboundMessage, other.id)
+        row, in_flight = (
+            await s.get(OutboundMessage, reply.id),
+            await s.get(OutboundMessage, other.id),
+        )
         assert row is not None and in_flight is not None
         row.zalo_message_id, row.status = "zmsg-1", "sent"
-        in_flight.status = "sending"  # a send under way: a receipt of an unknown message would wait for it
+        in_flight.status = (
+            "sending"  # a send under way: a receipt of an unknown message would wait for it
+        )
         await s.commit()
     await chat.other("user_seen_message", BA_SAU, message={"msg_ids": ["zmsg-1"]})
     async with chat.sessions() as s:

@@ -32,7 +32,9 @@ class World:
         engine = make_engine(self.database_url)
         try:
             async with make_sessionmaker(engine)() as s:
-                return list((await s.scalars(select(OutboundMessage).order_by(OutboundMessage.id))).all())
+                return list(
+                    (await s.scalars(select(OutboundMessage).order_by(OutboundMessage.id))).all()
+                )
         finally:
             await engine.dispose()
 
@@ -47,7 +49,9 @@ async def test_killed_before_the_reply_left_then_restarted_sends_it_once(world: 
     # Zalo's API hangs on the reply, so the process dies with the event acknowledged and the reply unsent.
     world.platform.timeout_fault_seconds = 3600
     world.platform.inject("/v3.0/oa/message/cs", "timeout")
-    emission = await world.platform.user_send_text(BA_SAU, "hộ cận nghèo vay vốn lãi suất bao nhiêu")
+    emission = await world.platform.user_send_text(
+        BA_SAU, "hộ cận nghèo vay vốn lãi suất bao nhiêu"
+    )
     assert emission.status == 200
 
     async def stuck_sending() -> bool:
@@ -87,14 +91,18 @@ async def test_after_a_restart_the_rotated_refresh_token_is_used(world: World) -
     assert "refused" not in log.lower()
 
 
-async def test_killed_after_zalo_accepted_but_before_recording_is_not_sent_again(world: World) -> None:
+async def test_killed_after_zalo_accepted_but_before_recording_is_not_sent_again(
+    world: World,
+) -> None:
     # Zalo carries the send out but the answer never arrives; the process dies before recording it.
     world.platform.inject("/v3.0/oa/message/cs", "drop_answer")
     await world.platform.user_send_text(BA_SAU, "thẻ bhyt hộ nghèo có mất tiền không")
     await eventually(lambda: world.oa_texts(BA_SAU), timeout=20, what="the send to reach Zalo")
     world.serve.kill()
     [row] = await world.outbound()
-    assert row.status == OutboxStatus.SENDING and row.zalo_message_id is None  # the unknowable moment
+    assert (
+        row.status == OutboxStatus.SENDING and row.zalo_message_id is None
+    )  # the unknowable moment
     await world.serve.start()
     # The documented rule: read the chat back; the copy is there, so it is recorded, not resent.
 
@@ -109,7 +117,9 @@ async def test_killed_after_zalo_accepted_but_before_recording_is_not_sent_again
     assert row.zalo_message_id == world.platform.chat_json(BA_SAU)[-1]["msg_id"]
 
 
-async def test_a_lost_answer_without_a_crash_is_settled_by_reading_the_chat_back(world: World) -> None:
+async def test_a_lost_answer_without_a_crash_is_settled_by_reading_the_chat_back(
+    world: World,
+) -> None:
     world.platform.inject("/v3.0/oa/message/cs", "drop_answer")
     await world.platform.user_send_text(BA_SAU, "vneid là gì")
     await eventually(lambda: world.oa_texts(BA_SAU), timeout=20, what="the send to reach Zalo")

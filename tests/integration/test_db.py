@@ -14,10 +14,17 @@ from bot.outbox import due_rows, outbound_row, queue_message, zalo_message
 LOAN = "Hộ nghèo được vay vốn ưu đãi"
 
 
-async def test_json_is_stored_as_readable_vietnamese_and_plain_text_only_once(database_url: str) -> None:
+async def test_json_is_stored_as_readable_vietnamese_and_plain_text_only_once(
+    database_url: str,
+) -> None:
     engine = make_engine(database_url)
     now = FakeClock().now()
-    fields = {"channel": "cs", "recipient_id": "4000000000000000001", "purpose": "reply", "now": now}
+    fields = {
+        "channel": "cs",
+        "recipient_id": "4000000000000000001",
+        "purpose": "reply",
+        "now": now,
+    }
     try:
         async with make_sessionmaker(engine)() as session:
             rich = {"text": LOAN, "quote_message_id": "m1"}
@@ -34,7 +41,9 @@ async def test_json_is_stored_as_readable_vietnamese_and_plain_text_only_once(da
         await engine.dispose()
 
 
-async def test_the_senders_claim_walks_pending_rows_only_however_many_were_sent(database_url: str) -> None:
+async def test_the_senders_claim_walks_pending_rows_only_however_many_were_sent(
+    database_url: str,
+) -> None:
     engine = make_engine(database_url)
     now = FakeClock().now()
     earlier = now - timedelta(minutes=10)

@@ -74,7 +74,9 @@ async def control(svc: Service, group_id: str, body: dict[str, Any]) -> dict[str
         return result
 
 
-async def test_create_a_hamlet_group_refuse_a_second_and_explain_a_missing_asset(database_url: str) -> None:
+async def test_create_a_hamlet_group_refuse_a_second_and_explain_a_missing_asset(
+    database_url: str,
+) -> None:
     async with running_service(database_url) as svc:
         await forget_group(svc, "Ấp Tân Lập")
         before = set(svc.platform.groups)
@@ -156,25 +158,39 @@ async def test_poster_and_qr_file_carry_the_group_link(database_url: str, tmp_pa
         assert svg is not None
         # The drawn modules are exactly those of a QR code of the stored link (and of no other link).
         drawn = re.search(r'class="qrline"[^>]* d="([^"]+)"', svg.group(0))
-        expected = re.search(r' d="([^"]+)"', segno.make(row.group_link, error=QR_ERROR_LEVEL).svg_inline())
+        expected = re.search(
+            r' d="([^"]+)"', segno.make(row.group_link, error=QR_ERROR_LEVEL).svg_inline()
+        )
         other = re.search(
             r' d="([^"]+)"', segno.make(row.group_link + "x", error=QR_ERROR_LEVEL).svg_inline()
         )
         assert drawn and expected and other
         assert drawn.group(1) == expected.group(1) != other.group(1)
 
-        code, out, err = await loa_groups(svc, "qr", "--hamlet", "tan lap", "--out", str(tmp_path / "tl.svg"))
+        code, out, err = await loa_groups(
+            svc, "qr", "--hamlet", "tan lap", "--out", str(tmp_path / "tl.svg")
+        )
         assert code == 0 and "Đã lưu mã QR" in out, err
-        assert (tmp_path / "tl.svg").read_text(encoding="utf-8").lstrip().startswith(("<?xml", "<svg"))
-        code, _, err = await loa_groups(svc, "qr", "--hamlet", "tan lap", "--out", str(tmp_path / "tl.png"))
+        assert (
+            (tmp_path / "tl.svg").read_text(encoding="utf-8").lstrip().startswith(("<?xml", "<svg"))
+        )
+        code, _, err = await loa_groups(
+            svc, "qr", "--hamlet", "tan lap", "--out", str(tmp_path / "tl.png")
+        )
         assert code == 0 and (tmp_path / "tl.png").read_bytes().startswith(b"\x89PNG")
-        code, _, err = await loa_groups(svc, "qr", "--hamlet", "tan lap", "--out", str(tmp_path / "tl.jpg"))
+        code, _, err = await loa_groups(
+            svc, "qr", "--hamlet", "tan lap", "--out", str(tmp_path / "tl.jpg")
+        )
         assert code == 1 and ".svg hoặc .png" in err
-        code, _, err = await loa_groups(svc, "qr", "--hamlet", "hoa binh", "--out", str(tmp_path / "hb.svg"))
+        code, _, err = await loa_groups(
+            svc, "qr", "--hamlet", "hoa binh", "--out", str(tmp_path / "hb.svg")
+        )
         assert code == 1 and "chưa có đường dẫn mời" in err and not (tmp_path / "hb.svg").exists()
 
 
-async def test_join_and_leave_events_keep_members_and_link_the_resident_hamlet(database_url: str) -> None:
+async def test_join_and_leave_events_keep_members_and_link_the_resident_hamlet(
+    database_url: str,
+) -> None:
     clock = FakeClock()
     async with running_service(database_url, clock=clock) as svc:
         tan_lap, tan_thanh = await hamlet(svc, "Ấp Tân Lập"), await hamlet(svc, "Ấp Tân Thạnh")
@@ -196,16 +212,23 @@ async def test_join_and_leave_events_keep_members_and_link_the_resident_hamlet(d
         await control(
             svc,
             TAN_LAP_GROUP,
-            {"user_id": NEWCOMER, "action": "join", "event_name": "react_request_join_group_accept"},
+            {
+                "user_id": NEWCOMER,
+                "action": "join",
+                "event_name": "react_request_join_group_accept",
+            },
         )
         await svc.settled()
         rows = await members(svc, TAN_LAP_GROUP)
         assert {UT, CHI_HAI, NEWCOMER} <= set(rows)
         assert all(
-            rows[u].joined_at == clock.now() and rows[u].left_at is None for u in (UT, CHI_HAI, NEWCOMER)
+            rows[u].joined_at == clock.now() and rows[u].left_at is None
+            for u in (UT, CHI_HAI, NEWCOMER)
         )
         assert await resident_hamlet(svc, UT) == tan_lap.id  # linked by joining
-        assert await resident_hamlet(svc, NEWCOMER) == tan_lap.id  # a stranger becomes a known resident
+        assert (
+            await resident_hamlet(svc, NEWCOMER) == tan_lap.id
+        )  # a stranger becomes a known resident
         assert await resident_hamlet(svc, CHI_HAI) == tan_thanh.id  # her own choice stays
         assert {UT, CHI_HAI, NEWCOMER} <= set(svc.platform.groups[TAN_LAP_GROUP].members)
 
@@ -236,7 +259,9 @@ async def test_join_and_leave_events_keep_members_and_link_the_resident_hamlet(d
         assert NEWCOMER in await members(svc, COMMUNE_GROUP)
         assert await members(svc, "1") == {}
         async with svc.runtime.sessions() as s:
-            assert await s.scalar(select(InboxEvent.id).where(InboxEvent.dedupe_key == dedupe_key(odd)))
+            assert await s.scalar(
+                select(InboxEvent.id).where(InboxEvent.dedupe_key == dedupe_key(odd))
+            )
 
         # A join that happened before the leave but arrives after it (Zalo retries late) changes nothing.
         late = {
@@ -259,12 +284,18 @@ async def test_sync_fills_missing_links_and_reads_statuses(database_url: str) ->
         assert (await hamlet(svc, "Ấp Tân Lập")).group_link is None
         code, out, err = await loa_groups(svc, "sync")
         assert code == 0, err
-        for name, group_id in (("Ấp Tân Lập", TAN_LAP_GROUP), ("Ấp Hòa Bình", "5000000000000000103")):
+        for name, group_id in (
+            ("Ấp Tân Lập", TAN_LAP_GROUP),
+            ("Ấp Hòa Bình", "5000000000000000103"),
+        ):
             link = (await hamlet(svc, name)).group_link
             assert link and link == svc.platform.groups[group_id].group_link and link in out
         async with svc.runtime.sessions() as s:
             commune = await s.scalar(select(Commune))
-            assert commune is not None and commune.group_link == svc.platform.groups[COMMUNE_GROUP].group_link
+            assert (
+                commune is not None
+                and commune.group_link == svc.platform.groups[COMMUNE_GROUP].group_link
+            )
         assert "Ấp Hòa Bình: đã cập nhật đường dẫn mời" in out and "đã khoá" in out
 
         code, out, err = await loa_groups(svc, "sync")  # nothing left to fill in
@@ -275,7 +306,9 @@ async def test_with_several_communes_the_commune_is_named(database_url: str) -> 
     async with running_service(database_url) as svc:
         clock = svc.runtime.clock
         async with svc.runtime.sessions() as s:
-            other = Commune(slug="tan-loi", name="Xã Tân Lợi", hamlet_word="ấp", created_at=clock.now())
+            other = Commune(
+                slug="tan-loi", name="Xã Tân Lợi", hamlet_word="ấp", created_at=clock.now()
+            )
             s.add(other)
             await s.flush()
             new = Hamlet(commune_id=other.id, name="Ấp Mới", language="vi")
@@ -309,7 +342,9 @@ async def test_with_several_communes_the_commune_is_named(database_url: str) -> 
 def test_lifecycle_names_and_shapes_from_every_source() -> None:
     base = {"app_id": "1", "oa_id": "2", "timestamp": "1793584800000", "group_id": "g1"}
     for name in ("user_join_group", "accept_request_join_group", "react_request_join_group_accept"):
-        event = parse_event({**base, "event_name": name, "users": [{"id": "u1"}, {"user_id": "u2"}]})
+        event = parse_event(
+            {**base, "event_name": name, "users": [{"id": "u1"}, {"user_id": "u2"}]}
+        )
         assert event == GroupMembership(name, base["timestamp"], "g1", ("u1", "u2"), True)
     for name in ("user_out_group", "user_leave_group", "remove_member_group"):
         event = parse_event({**base, "event_name": name, "users": [{"user_id": 42}]})
@@ -318,7 +353,9 @@ def test_lifecycle_names_and_shapes_from_every_source() -> None:
     assert isinstance(
         parse_event({**base, "event_name": "user_join_group", "users": [{"name": "x"}]}), Unknown
     )
-    assert isinstance(parse_event({**base, "event_name": "react_request_join_group", "users": []}), Unknown)
+    assert isinstance(
+        parse_event({**base, "event_name": "react_request_join_group", "users": []}), Unknown
+    )
     one = {**base, "event_name": "user_join_group", "users": [{"id": "u1"}]}
     two = {**base, "event_name": "user_join_group", "users": [{"id": "u2"}]}
     assert dedupe_key(one) != dedupe_key(two)  # two joins in the same millisecond are two events

@@ -70,15 +70,36 @@ async def members(session: AsyncSession) -> dict[str, str]:
 
 
 def write_csv(path: Path, rows: list[list[str]], delimiter: str = ",", bom: bool = False) -> Path:
-    text = "\n".join(delimiter.join(f'"{c}"' if delimiter in c else c for c in row) for row in rows) + "\n"
+    text = (
+        "\n".join(delimiter.join(f'"{c}"' if delimiter in c else c for c in row) for row in rows)
+        + "\n"
+    )
     path.write_text(text, encoding="utf-8-sig" if bom else "utf-8")
     return path
 
 
 GOOD = [
     HEADER,
-    ["1", "TL-001", "Ấp Tân Hòa", "Nguyễn Văn An", "Tổ 1, ấp Tân Hòa", "0912 345 678", "Hộ nghèo", "zalo-1"],
-    ["2", "TL-002", "tan hoa", "Trần Thị Bình", "", "+84 987 654 321", "can ngheo", "zalo-2; zalo-3"],
+    [
+        "1",
+        "TL-001",
+        "Ấp Tân Hòa",
+        "Nguyễn Văn An",
+        "Tổ 1, ấp Tân Hòa",
+        "0912 345 678",
+        "Hộ nghèo",
+        "zalo-1",
+    ],
+    [
+        "2",
+        "TL-002",
+        "tan hoa",
+        "Trần Thị Bình",
+        "",
+        "+84 987 654 321",
+        "can ngheo",
+        "zalo-2; zalo-3",
+    ],
     ["3", "TL-003", "PHÚ LỢI", "Lê Văn Cường", "", "84356789012", "thoát nghèo", ""],
     ["4", "TL-004", "ap 03", "Phạm Thị Dung", "", "", "", "zalo-404"],
     ["", "", "", "", "", "", "", ""],
@@ -116,10 +137,17 @@ async def test_good_csv_imports_categories_phones_and_zalo_members(
         assert got["TL-001"].hamlet_id == got["TL-002"].hamlet_id == ids["Ấp Tân Hòa"]
         assert got["TL-003"].hamlet_id == ids["Ấp Phú Lợi"]
         assert got["TL-004"].hamlet_id == got["TL-005"].hamlet_id == ids["Ấp 3"]
-        assert got["TL-001"].head_name == "Nguyễn Văn An" and got["TL-001"].address == "Tổ 1, ấp Tân Hòa"
+        assert (
+            got["TL-001"].head_name == "Nguyễn Văn An"
+            and got["TL-001"].address == "Tổ 1, ấp Tân Hòa"
+        )
         assert got["TL-002"].address is None
         assert all(h.updated_at == NOW for h in got.values())
-        assert await members(session) == {"zalo-1": "TL-001", "zalo-2": "TL-002", "zalo-3": "TL-002"}
+        assert await members(session) == {
+            "zalo-1": "TL-001",
+            "zalo-2": "TL-002",
+            "zalo-3": "TL-002",
+        }
 
 
 async def test_good_xlsx_with_a_title_row_and_number_cells(
@@ -130,10 +158,20 @@ async def test_good_xlsx_with_a_title_row_and_number_cells(
     sheet.title = "Danh sách"
     sheet.append(["DANH SÁCH HỘ GIA ĐÌNH NĂM 2026"])
     sheet.append([])
-    sheet.append(["MÃ HỘ", "Thôn", "chu ho", "dia chi", "SỐ ĐIỆN THOẠI", "PHÂN LOẠI", "zalo id", "Ghi chú"])
+    sheet.append(
+        ["MÃ HỘ", "Thôn", "chu ho", "dia chi", "SỐ ĐIỆN THOẠI", "PHÂN LOẠI", "zalo id", "Ghi chú"]
+    )
     sheet.append([101, "Tân Hoà", "Đặng Văn Giàu", None, 912345678, "HỘ NGHÈO", "zalo-4", "mới"])
     sheet.append(
-        ["TL-102", "Ấp Phú Lợi", "Huỳnh Thị Hạnh", "Kênh 2", "0862 111 222", "hộ mới thoát nghèo", None]
+        [
+            "TL-102",
+            "Ấp Phú Lợi",
+            "Huỳnh Thị Hạnh",
+            "Kênh 2",
+            "0862 111 222",
+            "hộ mới thoát nghèo",
+            None,
+        ]
     )
     sheet.append([None, None, None, None, None, None, None, None])
     path = tmp_path / "ho.xlsx"
@@ -144,7 +182,9 @@ async def test_good_xlsx_with_a_title_row_and_number_cells(
     assert len(rows) == 2
 
     out, err = io.StringIO(), io.StringIO()
-    assert await households_import_command(sessions, path, out, err, NOW, "tan-loi") == 0, err.getvalue()
+    assert await households_import_command(sessions, path, out, err, NOW, "tan-loi") == 0, (
+        err.getvalue()
+    )
     assert out.getvalue() == (
         "Đã nhập 2 hộ từ tệp ho.xlsx: 2 hộ mới, 0 hộ cập nhật, 0 hộ không đổi; "
         "liên kết thêm 1 tài khoản Zalo với hộ.\n"
@@ -165,11 +205,15 @@ async def test_reimport_updates_instead_of_duplicating(
 ) -> None:
     first = write_csv(tmp_path / "ho.csv", GOOD)
     out, err = io.StringIO(), io.StringIO()
-    assert await households_import_command(sessions, first, out, err, NOW, "tan-loi") == 0, err.getvalue()
+    assert await households_import_command(sessions, first, out, err, NOW, "tan-loi") == 0, (
+        err.getvalue()
+    )
 
     again = io.StringIO()
     assert await households_import_command(sessions, first, again, err, LATER, "tan-loi") == 0
-    assert again.getvalue().startswith("Đã nhập 5 hộ từ tệp ho.csv: 0 hộ mới, 0 hộ cập nhật, 5 hộ không đổi;")
+    assert again.getvalue().startswith(
+        "Đã nhập 5 hộ từ tệp ho.csv: 0 hộ mới, 0 hộ cập nhật, 5 hộ không đổi;"
+    )
     assert "liên kết thêm 0 tài khoản Zalo" in again.getvalue()
 
     changed = [
@@ -196,19 +240,30 @@ async def test_reimport_updates_instead_of_duplicating(
     async with sessions() as session:
         ids = await hamlet_ids(session)
         got = await households(session)
-        assert len(got) == 6 and await session.scalar(select(func.count()).select_from(Household)) == 6
+        assert (
+            len(got) == 6 and await session.scalar(select(func.count()).select_from(Household)) == 6
+        )
         assert (got["TL-001"].category, got["TL-001"].updated_at) == ("near_poor", LATER)
         assert (got["TL-002"].hamlet_id, got["TL-002"].address) == (ids["Ấp Phú Lợi"], "Tổ 9")
         assert got["TL-003"].updated_at == NOW  # not in the new file: kept as it was
         # zalo-2 moved to the new household; zalo-3 stays; nobody is unlinked by an import.
-        assert await members(session) == {"zalo-1": "TL-001", "zalo-2": "TL-006", "zalo-3": "TL-002"}
+        assert await members(session) == {
+            "zalo-1": "TL-001",
+            "zalo-2": "TL-006",
+            "zalo-3": "TL-002",
+        }
 
 
 async def test_bad_rows_are_all_reported_by_line_and_nothing_changes(
     sessions: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
     good = write_csv(tmp_path / "ho.csv", GOOD)
-    assert await households_import_command(sessions, good, io.StringIO(), io.StringIO(), NOW, "tan-loi") == 0
+    assert (
+        await households_import_command(
+            sessions, good, io.StringIO(), io.StringIO(), NOW, "tan-loi"
+        )
+        == 0
+    )
     async with sessions() as session:
         before = {
             c: (h.head_name, h.phone, h.category, h.updated_at)
@@ -218,7 +273,16 @@ async def test_bad_rows_are_all_reported_by_line_and_nothing_changes(
 
     bad = [
         HEADER,
-        ["1", "TL-001", "Ấp Tân Hòa", "Nguyễn Văn Đổi", "", "0912345678", "hộ nghèo", ""],  # fine on its own
+        [
+            "1",
+            "TL-001",
+            "Ấp Tân Hòa",
+            "Nguyễn Văn Đổi",
+            "",
+            "0912345678",
+            "hộ nghèo",
+            "",
+        ],  # fine on its own
         ["2", "TL-010", "Ấp Không Có", "Lý Văn Sai", "", "", "", ""],
         ["3", "", "Ấp 3", "Không Mã", "", "", "", ""],
         ["4", "TL-011", "Ấp 3", "", "", "", "", ""],
@@ -279,7 +343,9 @@ async def test_missing_columns_and_unreadable_files(
     with pytest.raises(ImportProblems, match=r"chỉ nhận tệp \.csv hoặc \.xlsx"):
         read_rows(old)
     latin = tmp_path / "ansi.csv"
-    latin.write_bytes("Mã hộ,Ấp,Chủ hộ\nA1,Tân Lợi,Nguyễn Văn Ân\n".encode("cp1252", errors="replace"))
+    latin.write_bytes(
+        "Mã hộ,Ấp,Chủ hộ\nA1,Tân Lợi,Nguyễn Văn Ân\n".encode("cp1252", errors="replace")
+    )
     with pytest.raises(ImportProblems, match="UTF-8"):
         read_rows(latin)
     broken = tmp_path / "hong.xlsx"
@@ -291,8 +357,13 @@ async def test_missing_columns_and_unreadable_files(
 
 
 def test_read_rows_accepts_comma_semicolon_and_bom(tmp_path: Path) -> None:
-    rows = [["Mã hộ", "Ấp", "Chủ hộ", "Địa chỉ"], ["A1", "Tân Hòa", "Nguyễn Văn An", "Tổ 1, ấp Tân Hòa"]]
-    expected = [{"Mã hộ": "A1", "Ấp": "Tân Hòa", "Chủ hộ": "Nguyễn Văn An", "Địa chỉ": "Tổ 1, ấp Tân Hòa"}]
+    rows = [
+        ["Mã hộ", "Ấp", "Chủ hộ", "Địa chỉ"],
+        ["A1", "Tân Hòa", "Nguyễn Văn An", "Tổ 1, ấp Tân Hòa"],
+    ]
+    expected = [
+        {"Mã hộ": "A1", "Ấp": "Tân Hòa", "Chủ hộ": "Nguyễn Văn An", "Địa chỉ": "Tổ 1, ấp Tân Hòa"}
+    ]
     assert read_rows(write_csv(tmp_path / "a.csv", rows, ",")) == expected
     assert read_rows(write_csv(tmp_path / "b.csv", rows, ";", bom=True)) == expected
 
@@ -305,12 +376,16 @@ async def test_twenty_thousand_rows_import_with_a_progress_bar(
     lines = [",".join(HEADER)]
     for n in range(20_000):
         zalo = f"zalo-{n + 1}" if n < 4 else ""
-        lines.append(f"{n + 1},HO-{n:05d},{hamlets[n % 3]},Chủ hộ {n},,09{n:08d},{categories[n % 4]},{zalo}")
+        lines.append(
+            f"{n + 1},HO-{n:05d},{hamlets[n % 3]},Chủ hộ {n},,09{n:08d},{categories[n % 4]},{zalo}"
+        )
     path = tmp_path / "lon.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     out, err = io.StringIO(), io.StringIO()
-    assert await households_import_command(sessions, path, out, err, NOW, "tan-loi") == 0, err.getvalue()
+    assert await households_import_command(sessions, path, out, err, NOW, "tan-loi") == 0, (
+        err.getvalue()
+    )
     assert out.getvalue().startswith(
         "Đã nhập 20.000 hộ từ tệp lon.csv: 20.000 hộ mới, 0 hộ cập nhật, 0 hộ không đổi; "
         "liên kết thêm 4 tài khoản Zalo với hộ."
@@ -334,7 +409,9 @@ async def test_twenty_thousand_rows_import_with_a_progress_bar(
             "HO-12345": (ids["Ấp Tân Hòa"], "0900012345", "near_poor"),
             "HO-19999": (ids["Ấp Phú Lợi"], "0900019999", "other"),
         }
-        grouped = await session.execute(select(Household.category, func.count()).group_by(Household.category))
+        grouped = await session.execute(
+            select(Household.category, func.count()).group_by(Household.category)
+        )
         counts = {category: count for category, count in grouped}
         assert counts == {"poor": 5000, "near_poor": 5000, "newly_escaped": 5000, "other": 5000}
         assert len(await members(session)) == 4
@@ -345,7 +422,12 @@ async def test_no_commune_yet(database_url: str, tmp_path: Path) -> None:
     try:
         err = io.StringIO()
         path = write_csv(tmp_path / "ho.csv", GOOD)
-        assert await households_import_command(make_sessionmaker(engine), path, io.StringIO(), err, NOW) == 1
+        assert (
+            await households_import_command(
+                make_sessionmaker(engine), path, io.StringIO(), err, NOW
+            )
+            == 1
+        )
         assert "chưa có xã nào" in err.getvalue()
     finally:
         await engine.dispose()
@@ -360,7 +442,9 @@ def with_broken_formulas(path: Path) -> None:
     parts = {name: source.read(name) for name in source.namelist()}
     source.close()
     sheet = parts["xl/worksheets/sheet1.xml"].decode()
-    sheet, count = re.subn(r'(<c r="[A-Z]+\d+" t="e">)(<v>)', r"\1<f>VLOOKUP(A1,Cu!A:B,2,0)</f>\2", sheet)
+    sheet, count = re.subn(
+        r'(<c r="[A-Z]+\d+" t="e">)(<v>)', r"\1<f>VLOOKUP(A1,Cu!A:B,2,0)</f>\2", sheet
+    )
     assert count > 0
     parts["xl/worksheets/sheet1.xml"] = sheet.encode()
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
@@ -405,7 +489,9 @@ async def test_excel_error_values_are_problems_on_their_rows_not_data(
 async def test_excel_error_text_in_a_csv_is_a_problem_too(
     sessions: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
-    path = write_csv(tmp_path / "ho.csv", [HEADER, ["1", "TL-301", "Ấp 3", "#ref!", "", "", "", ""]])
+    path = write_csv(
+        tmp_path / "ho.csv", [HEADER, ["1", "TL-301", "Ấp 3", "#ref!", "", "", "", ""]]
+    )
     out, err = io.StringIO(), io.StringIO()
     assert await households_import_command(sessions, path, out, err, NOW, "tan-loi") == 1
     assert "Dòng 2: ô Chủ hộ có giá trị lỗi của Excel '#ref!'" in err.getvalue()

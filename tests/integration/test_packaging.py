@@ -22,10 +22,22 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("wheel")
     # Built from a copy without earlier build output, which setuptools would otherwise reuse.
     source = root / "source"
-    junk = shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "__pycache__", ".*_cache", "*.db*")
+    junk = shutil.ignore_patterns(
+        ".git", ".venv", "build", "*.egg-info", "__pycache__", ".*_cache", "*.db*"
+    )
     shutil.copytree(REPO, source, symlinks=True, ignore=junk)
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(root / "dist"), str(source)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "-q",
+            "-w",
+            str(root / "dist"),
+            str(source),
+        ],
         capture_output=True,
         text=True,
         timeout=600,
@@ -51,7 +63,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         timeout=300,
     )
     assert install.returncode == 0, install.stderr
-    assert any(name.startswith("bot/templates/replies/") for name in zipfile.ZipFile(wheel).namelist())
+    assert any(
+        name.startswith("bot/templates/replies/") for name in zipfile.ZipFile(wheel).namelist()
+    )
     return venv
 
 
@@ -87,24 +101,25 @@ async def test_the_installed_wheel_serves_the_demo_and_renders_its_templates_fro
 
     # `loa serve` in sandbox mode migrates and seeds the demo commune, and serves the phone page.
     port = free_port()
-    log = open(tmp_path / "serve.log", "wb")
-    serve = subprocess.Popen(
-        [str(installed / "bin" / "loa"), "serve"],
-        cwd=tmp_path,
-        env=user_env(tmp_path, LOA_PORT=str(port)),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    log.close()
+    with open(tmp_path / "serve.log", "wb") as log:
+        serve = subprocess.Popen(
+            [str(installed / "bin" / "loa"), "serve"],
+            cwd=tmp_path,
+            env=user_env(tmp_path, LOA_PORT=str(port)),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
 
         async def phone_page() -> str | None:
             assert serve.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
             try:
-                async with aiohttp.ClientSession() as http:
-                    async with http.get(f"http://127.0.0.1:{port}/sandbox/") as page:
-                        async with http.get(f"http://127.0.0.1:{port}/sandbox/static/app.js") as js:
-                            return await page.text() if page.status == js.status == 200 else None
+                async with (
+                    aiohttp.ClientSession() as http,
+                    http.get(f"http://127.0.0.1:{port}/sandbox/") as page,
+                    http.get(f"http://127.0.0.1:{port}/sandbox/static/app.js") as js,
+                ):
+                    return await page.text() if page.status == js.status == 200 else None
             except aiohttp.ClientError:
                 return None
 

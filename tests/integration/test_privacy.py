@@ -58,7 +58,9 @@ def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return make_sessionmaker(engine)
 
 
-def body(event_name: str, *, sender: str, recipient: str, msg_id: str | None = None, text: str = "") -> str:
+def body(
+    event_name: str, *, sender: str, recipient: str, msg_id: str | None = None, text: str = ""
+) -> str:
     payload: dict[str, Any] = {
         "app_id": "1",
         "event_name": event_name,
@@ -171,12 +173,16 @@ async def seed(session: AsyncSession) -> dict[str, int]:
                 updated_at=NOW,
             )
         )
-        session.add(Handoff(resident_id=resident.id, staff_id=head.id, reason="asked", opened_at=NOW))
+        session.add(
+            Handoff(resident_id=resident.id, staff_id=head.id, reason="asked", opened_at=NOW)
+        )
     session.add_all(
         [
             inbox(body("user_send_text", sender=FORGET, recipient="oa", msg_id="m1", text=SECRET)),
             inbox(body("follow", sender=FORGET, recipient="oa")),
-            inbox(body("oa_send_text", sender="oa", recipient=FORGET, msg_id="m2", text=REPLY_SECRET)),
+            inbox(
+                body("oa_send_text", sender="oa", recipient=FORGET, msg_id="m2", text=REPLY_SECRET)
+            ),
             inbox(
                 body(
                     "user_send_group_text",
@@ -187,10 +193,20 @@ async def seed(session: AsyncSession) -> dict[str, int]:
                 )
             ),
             inbox(
-                body("user_send_text", sender=FORGET, recipient="oa", msg_id="m4", text=SECRET + "?"),
+                body(
+                    "user_send_text", sender=FORGET, recipient="oa", msg_id="m4", text=SECRET + "?"
+                ),
                 InboxStatus.PENDING,
             ),
-            inbox(body("user_send_text", sender=KEEP, recipient="oa", msg_id="m5", text="Cho hỏi vay vốn")),
+            inbox(
+                body(
+                    "user_send_text",
+                    sender=KEEP,
+                    recipient="oa",
+                    msg_id="m5",
+                    text="Cho hỏi vay vốn",
+                )
+            ),
             inbox(body("follow", sender=KEEP, recipient="oa")),
         ]
     )
@@ -228,7 +244,9 @@ async def seed(session: AsyncSession) -> dict[str, int]:
     await session.flush()
     copies = {}
     for user, resident in ((FORGET, gone), (KEEP, kept)):
-        message = outbound(f"delivery:{firing.id}:{user}", user, "Mời bà con họp ấp, mã xác thực 123456")
+        message = outbound(
+            f"delivery:{firing.id}:{user}", user, "Mời bà con họp ấp, mã xác thực 123456"
+        )
         session.add(message)
         await session.flush()
         copies[user] = message.id
@@ -255,7 +273,11 @@ async def seed(session: AsyncSession) -> dict[str, int]:
                 at=NOW,
             ),
             Acknowledgement(
-                broadcast_id=firing.id, hamlet_id=hamlet.id, kind="group_reply", resident_id=gone.id, at=NOW
+                broadcast_id=firing.id,
+                hamlet_id=hamlet.id,
+                kind="group_reply",
+                resident_id=gone.id,
+                at=NOW,
             ),
             Acknowledgement(
                 broadcast_id=firing.id,
@@ -287,7 +309,12 @@ async def seed(session: AsyncSession) -> dict[str, int]:
         ]
     )
     await session.flush()
-    return {"gone": gone.id, "kept": kept.id, "household": household.id, "delivery_outbound": copies[FORGET]}
+    return {
+        "gone": gone.id,
+        "kept": kept.id,
+        "household": household.id,
+        "delivery_outbound": copies[FORGET],
+    }
 
 
 def cell_text(value: Any) -> str:
@@ -319,11 +346,17 @@ def readable(tables: dict[str, list[dict[str, str]]], needle: str) -> list[str]:
     ]
 
 
-def about_keep(tables: dict[str, list[dict[str, str]]], kept_id: int) -> dict[str, list[dict[str, str]]]:
+def about_keep(
+    tables: dict[str, list[dict[str, str]]], kept_id: int
+) -> dict[str, list[dict[str, str]]]:
     """The rows that concern the resident who stays."""
     rid = str(kept_id)
     return {
-        table: [row for row in rows if row.get("resident_id") == rid or any(KEEP in v for v in row.values())]
+        table: [
+            row
+            for row in rows
+            if row.get("resident_id") == rid or any(KEEP in v for v in row.values())
+        ]
         for table, rows in tables.items()
     }
 
@@ -344,18 +377,23 @@ async def test_forget_resident_leaves_nothing_readable_and_spares_the_neighbour(
     assert readable(after, SECRET) == []
     assert readable(after, REPLY_SECRET) == []
     assert readable(after, "app-" + FORGET) == []
-    assert readable(after, "Nguyễn Văn An") == ["households.head_name"]  # the commune's own list stays
+    assert readable(after, "Nguyễn Văn An") == [
+        "households.head_name"
+    ]  # the commune's own list stays
     assert about_keep(after, ids["kept"]) == about_keep(before, ids["kept"])
 
     async with sessions() as session:
         assert await session.scalar(select(Resident).where(Resident.id == ids["gone"])) is None
-        assert [m.resident_id for m in await session.scalars(select(HouseholdMember))] == [ids["kept"]]
+        assert [m.resident_id for m in await session.scalars(select(HouseholdMember))] == [
+            ids["kept"]
+        ]
         assert [c.resident_id for c in await session.scalars(select(Conversation))] == [ids["kept"]]
         assert [h.resident_id for h in await session.scalars(select(Handoff))] == [ids["kept"]]
         assert await session.get(Household, ids["household"]) is not None
         assert [g.zalo_user_id for g in await session.scalars(select(GroupMember))] == [KEEP]
         acks = sorted(
-            (a.kind, a.resident_id, a.method or "") for a in await session.scalars(select(Acknowledgement))
+            (a.kind, a.resident_id, a.method or "")
+            for a in await session.scalars(select(Acknowledgement))
         )
         assert acks == [
             ("link_open", ids["kept"], ""),
@@ -368,7 +406,9 @@ async def test_forget_resident_leaves_nothing_readable_and_spares_the_neighbour(
         assert [e.body == "{}" for e in events] == [True, True, True, True, True, False, False]
         assert events[0].dedupe_key == "user_send_text:m1"  # keyed by msg_id: kept as it was
         assert events[1].dedupe_key.startswith("follow:1780300000000:forgotten-")
-        assert events[4].status == InboxStatus.PENDING  # inert now: its body holds nothing to answer
+        assert (
+            events[4].status == InboxStatus.PENDING
+        )  # inert now: its body holds nothing to answer
         messages = {m.id: m for m in await session.scalars(select(OutboundMessage))}
         assert len(messages) == 6
         blanked = [m for m in messages.values() if m.recipient_id.startswith("forgotten-")]
@@ -402,13 +442,17 @@ async def test_forget_inside_the_session_that_loaded_the_resident(
         conversation = await session.scalar(
             select(Conversation).where(Conversation.resident_id == ids["gone"])
         )
-        event = await session.scalar(select(InboxEvent).where(InboxEvent.dedupe_key == "user_send_text:m4"))
+        event = await session.scalar(
+            select(InboxEvent).where(InboxEvent.dedupe_key == "user_send_text:m4")
+        )
         assert resident is not None and conversation is not None and event is not None
         assert await forget_resident(session, FORGET, NOW)
         event.status = InboxStatus.DONE  # what the processor does after the handler
     async with sessions() as session:
         assert await session.get(Resident, ids["gone"]) is None
-        stored = await session.scalar(select(InboxEvent).where(InboxEvent.dedupe_key == "user_send_text:m4"))
+        stored = await session.scalar(
+            select(InboxEvent).where(InboxEvent.dedupe_key == "user_send_text:m4")
+        )
         assert stored is not None and stored.body == "{}" and stored.status == InboxStatus.DONE
 
 
@@ -422,21 +466,36 @@ async def test_purge_blanks_old_content_and_keeps_recent_and_pending_rows(
         session.add_all(
             [
                 inbox(
-                    body("user_send_text", sender=user, recipient="oa", msg_id="o1", text="cũ, đã xử lý"),
+                    body(
+                        "user_send_text",
+                        sender=user,
+                        recipient="oa",
+                        msg_id="o1",
+                        text="cũ, đã xử lý",
+                    ),
                     at=old,
                 ),
                 inbox(
-                    body("user_send_text", sender=user, recipient="oa", msg_id="o2", text="cũ, lỗi"),
+                    body(
+                        "user_send_text", sender=user, recipient="oa", msg_id="o2", text="cũ, lỗi"
+                    ),
                     InboxStatus.FAILED,
                     at=old,
                 ),
                 inbox(
-                    body("user_send_text", sender=user, recipient="oa", msg_id="o3", text="cũ, chưa xử lý"),
+                    body(
+                        "user_send_text",
+                        sender=user,
+                        recipient="oa",
+                        msg_id="o3",
+                        text="cũ, chưa xử lý",
+                    ),
                     InboxStatus.PENDING,
                     at=old,
                 ),
                 inbox(
-                    body("user_send_text", sender=user, recipient="oa", msg_id="r1", text="mới"), at=recent
+                    body("user_send_text", sender=user, recipient="oa", msg_id="r1", text="mới"),
+                    at=recent,
                 ),
                 outbound("old-sent", user, "cũ đã gửi", at=old),
                 outbound("old-failed", user, "cũ gửi lỗi", status=OutboxStatus.FAILED, at=old),
@@ -454,7 +513,10 @@ async def test_purge_blanks_old_content_and_keeps_recent_and_pending_rows(
         assert bodies["user_send_text:o1"] == bodies["user_send_text:o2"] == "{}"
         assert "cũ, chưa xử lý" in bodies["user_send_text:o3"]
         assert "mới" in bodies["user_send_text:r1"]
-        texts = {m.key: (m.text, m.message, m.status) for m in await session.scalars(select(OutboundMessage))}
+        texts = {
+            m.key: (m.text, m.message, m.status)
+            for m in await session.scalars(select(OutboundMessage))
+        }
         assert texts == {
             "old-sent": ("", {}, "sent"),
             "old-failed": ("", {}, "failed"),

@@ -50,7 +50,8 @@ async def _stored(
         )
         await session.commit()
         return [
-            (r.id, r.event_name) for r in (await session.scalars(select(InboxEvent).order_by(InboxEvent.id)))
+            (r.id, r.event_name)
+            for r in (await session.scalars(select(InboxEvent).order_by(InboxEvent.id)))
         ]
 
 

@@ -79,7 +79,11 @@ class World:
         await outbox.wait_idle()
 
     def copies(self, channel: str) -> int:
-        chat = self.platform.groups[GROUP].messages if channel == "group" else self.platform.chats[BA_SAU]
+        chat = (
+            self.platform.groups[GROUP].messages
+            if channel == "group"
+            else self.platform.chats[BA_SAU]
+        )
         return sum(1 for m in chat if m.from_oa and m.text == TEXT)
 
     def chatter(self, channel: str, count: int) -> None:
@@ -91,7 +95,11 @@ class World:
             message = ChatMessage(
                 secrets.token_hex(16), sender_id, False, "text", reply, self.clock.now(), "user"
             )
-            chat = self.platform.groups[GROUP].messages if channel == "group" else self.platform.chats[BA_SAU]
+            chat = (
+                self.platform.groups[GROUP].messages
+                if channel == "group"
+                else self.platform.chats[BA_SAU]
+            )
             chat.append(message)
 
 
@@ -138,7 +146,9 @@ async def lose_the_answer(world: World, channel: str, replies_after: int) -> int
     return row_id
 
 
-async def killed_at_the_unknown_moment(world: World, channel: str, replies_after: int, *, went: bool) -> int:
+async def killed_at_the_unknown_moment(
+    world: World, channel: str, replies_after: int, *, went: bool
+) -> int:
     """What kill -9 between Zalo's acceptance and our record leaves: the row `sending`, maybe a copy."""
     row_id = await world.queue(channel)
     now = world.clock.now()

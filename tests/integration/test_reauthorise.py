@@ -23,18 +23,23 @@ async def health(base_url: str) -> dict[str, object]:
         return dict(await resp.json())
 
 
-async def test_refused_refresh_alerts_admins_and_a_new_grant_restores_service(database_url: str) -> None:
+async def test_refused_refresh_alerts_admins_and_a_new_grant_restores_service(
+    database_url: str,
+) -> None:
     clock = FakeClock()
     async with running_service(database_url, clock=clock) as svc:
         rt = svc.runtime
         settings = rt.settings
         svc.platform.revoke_refresh_tokens()  # e.g. three months unused: only a new grant helps
-        clock.advance(timedelta(hours=21))  # time for the early refresh; the access token lives 4 h more
+        clock.advance(
+            timedelta(hours=21)
+        )  # time for the early refresh; the access token lives 4 h more
         assert await jobs.check_tokens(rt) == "authorization_lost"
         assert (await health(svc.base_url))["status"] == "degraded"
         # The admins hear it through the OA while the old access token still works.
         alert = await eventually(
-            lambda: [t for t in svc.oa_texts(ADMIN) if "loa zalo connect" in t], what="the admin alert"
+            lambda: [t for t in svc.oa_texts(ADMIN) if "loa zalo connect" in t],
+            what="the admin alert",
         )
         assert "Cảnh báo" in alert[0]
         assert await jobs.check_tokens(rt) == "authorization_lost"
@@ -51,16 +56,22 @@ async def test_refused_refresh_alerts_admins_and_a_new_grant_restores_service(da
             from urllib.parse import parse_qs, urlsplit
 
             query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
-            async with http.post(f"{settings.zalo_oauth_base}/v4/oa/permission", data=query) as done:
+            async with http.post(
+                f"{settings.zalo_oauth_base}/v4/oa/permission", data=query
+            ) as done:
                 text = await done.text()
                 assert done.status == 200, text
                 assert "Đã kết nối Zalo OA" in text
         assert (await health(svc.base_url))["status"] == "ok"
         async with rt.sessions() as session:
-            open_alerts = (await session.scalars(select(Alert).where(Alert.resolved_at.is_(None)))).all()
+            open_alerts = (
+                await session.scalars(select(Alert).where(Alert.resolved_at.is_(None)))
+            ).all()
         assert open_alerts == []
 
-        clock.advance(timedelta(hours=5))  # the old access token is dead by now; the new grant is used
+        clock.advance(
+            timedelta(hours=5)
+        )  # the old access token is dead by now; the new grant is used
         await svc.platform.user_send_text(BA_SAU, "vneid là gì")
         await eventually(lambda: svc.oa_texts(BA_SAU), what="an answer after re-authorising")
 

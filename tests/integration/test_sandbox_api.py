@@ -17,7 +17,13 @@ from bot.demo import HAMLETS
 from bot.sandbox.api import setup_sandbox
 from bot.sandbox.platform import SandboxPlatform
 from bot.zalo.errors import OAuthError
-from bot.zalo.oauth import code_challenge, exchange_code, new_code_verifier, permission_url, refresh_tokens
+from bot.zalo.oauth import (
+    code_challenge,
+    exchange_code,
+    new_code_verifier,
+    permission_url,
+    refresh_tokens,
+)
 
 RESIDENT = "4000000000000000001"
 HAMLET_GROUP = HAMLETS[0][2]
@@ -77,24 +83,38 @@ async def grant(client: TestClient, challenge: str, state: str = "st-1") -> dict
     return parse_qs(location.query)
 
 
-async def test_pkce_code_exchange_and_refresh_rotation(client: TestClient, platform: SandboxPlatform) -> None:
+async def test_pkce_code_exchange_and_refresh_rotation(
+    client: TestClient, platform: SandboxPlatform
+) -> None:
     verifier = new_code_verifier()
     query = await grant(client, code_challenge(verifier))
     assert query["oa_id"] == [SANDBOX_OA_ID] and query["state"] == ["st-1"]
     code = query["code"][0]
     async with aiohttp.ClientSession() as http:
         pair = await exchange_code(
-            http, base(client), SANDBOX_APP_ID, SANDBOX_APP_SECRET, code, verifier, now=platform.clock.now
+            http,
+            base(client),
+            SANDBOX_APP_ID,
+            SANDBOX_APP_SECRET,
+            code,
+            verifier,
+            now=platform.clock.now,
         )
         assert int((pair.expires_at - platform.clock.now()).total_seconds()) == 90000
         # The code is single use.
         with pytest.raises(OAuthError):
-            await exchange_code(http, base(client), SANDBOX_APP_ID, SANDBOX_APP_SECRET, code, verifier)
-        new = await refresh_tokens(http, base(client), SANDBOX_APP_ID, SANDBOX_APP_SECRET, pair.refresh_token)
+            await exchange_code(
+                http, base(client), SANDBOX_APP_ID, SANDBOX_APP_SECRET, code, verifier
+            )
+        new = await refresh_tokens(
+            http, base(client), SANDBOX_APP_ID, SANDBOX_APP_SECRET, pair.refresh_token
+        )
         assert new.refresh_token != pair.refresh_token
         # The used refresh token gives an error body without access_token.
         with pytest.raises(OAuthError):
-            await refresh_tokens(http, base(client), SANDBOX_APP_ID, SANDBOX_APP_SECRET, pair.refresh_token)
+            await refresh_tokens(
+                http, base(client), SANDBOX_APP_ID, SANDBOX_APP_SECRET, pair.refresh_token
+            )
         # The wrong app secret is refused.
         with pytest.raises(OAuthError):
             await refresh_tokens(http, base(client), SANDBOX_APP_ID, "wrong", new.refresh_token)
@@ -110,7 +130,12 @@ async def test_wrong_verifier_is_refused(client: TestClient) -> None:
     async with aiohttp.ClientSession() as http:
         with pytest.raises(OAuthError):
             await exchange_code(
-                http, base(client), SANDBOX_APP_ID, SANDBOX_APP_SECRET, query["code"][0], new_code_verifier()
+                http,
+                base(client),
+                SANDBOX_APP_ID,
+                SANDBOX_APP_SECRET,
+                query["code"][0],
+                new_code_verifier(),
             )
 
 
@@ -126,7 +151,10 @@ async def test_token_form_and_header_shape(client: TestClient) -> None:
         headers={"secret_key": SANDBOX_APP_SECRET},
     )
     body = await resp.json()
-    assert set(body) == {"access_token", "refresh_token", "expires_in"} and body["expires_in"] == "90000"
+    assert (
+        set(body) == {"access_token", "refresh_token", "expires_in"}
+        and body["expires_in"] == "90000"
+    )
 
 
 async def test_missing_and_expired_tokens(client: TestClient, platform: SandboxPlatform) -> None:
@@ -147,7 +175,10 @@ async def test_control_api_round_trip(client: TestClient, platform: SandboxPlatf
     assert sent["event"]["event_name"] == "user_send_text" and sent["status"] is None
     await client.post(f"/sandbox/api/users/{RESIDENT}/oa-manager", json={"text": "Chào bà"})
     chat = await (await client.get(f"/sandbox/api/users/{RESIDENT}/chat")).json()
-    assert [(m["from"], m["text"]) for m in chat["messages"]] == [("user", "Xin chào"), ("oa", "Chào bà")]
+    assert [(m["from"], m["text"]) for m in chat["messages"]] == [
+        ("user", "Xin chào"),
+        ("oa", "Chào bà"),
+    ]
     seen = await (await client.post(f"/sandbox/api/users/{RESIDENT}/seen", json={})).json()
     assert seen["event"]["message"]["msg_ids"] == [chat["messages"][1]["msg_id"]]
     group = await (
@@ -160,7 +191,9 @@ async def test_control_api_round_trip(client: TestClient, platform: SandboxPlatf
     assert group_chat["messages"][-1]["text"] == "1"
     unfollow = await (await client.post(f"/sandbox/api/users/{RESIDENT}/unfollow")).json()
     assert unfollow["event"]["event_name"] == "unfollow" and not platform.users[RESIDENT].follower
-    fault = await client.post("/sandbox/api/faults", json={"path_prefix": "/v2.0/oa/getoa", "kind": "-32"})
+    fault = await client.post(
+        "/sandbox/api/faults", json={"path_prefix": "/v2.0/oa/getoa", "kind": "-32"}
+    )
     assert (await fault.json())["faults"][0]["kind"] == "-32"
     token = (await (await client.get("/sandbox/api/tokens/initial")).json())["access_token"]
     assert await getoa_error(client, token) == -32

@@ -91,7 +91,9 @@ async def test_user_text_event_is_signed_and_shaped_like_zalo(env: Env) -> None:
     assert got["app_id"] == SANDBOX_APP_ID and got["event_name"] == "user_send_text"
     assert got["timestamp"] == epoch_ms(env.clock.now()) and len(got["timestamp"]) == 13
     assert got["sender"] == {"id": RESIDENT} and got["recipient"] == {"id": SANDBOX_OA_ID}
-    assert got["message"]["text"] == "Khi nào họp thôn?" and isinstance(got["message"]["msg_id"], str)
+    assert got["message"]["text"] == "Khi nào họp thôn?" and isinstance(
+        got["message"]["msg_id"], str
+    )
     assert isinstance(got["user_id_by_app"], str)
 
 
@@ -101,7 +103,10 @@ async def test_redeliver_sends_identical_bytes_with_num_retry(env: Env) -> None:
     status = await env.platform.redeliver(emitted.event_id)
     assert status == 200
     assert env.received.bodies[0] == env.received.bodies[1]
-    assert env.received.headers[0]["X-ZEvent-Signature"] == env.received.headers[1]["X-ZEvent-Signature"]
+    assert (
+        env.received.headers[0]["X-ZEvent-Signature"]
+        == env.received.headers[1]["X-ZEvent-Signature"]
+    )
     assert env.received.headers[1]["num_retry"] == "1"
     assert [d.num_retry for d in env.platform.deliveries] == [0, 1]
 
@@ -119,10 +124,15 @@ async def test_cs_send_emits_echo_then_receipt_and_seen_lists_msg_ids(env: Env) 
                 ids.append((await resp.json())["data"]["message_id"])
     await env.platform.wait_idle()
     events = env.received.events()
-    assert sorted(e["event_name"] for e in events) == ["oa_send_text"] * 2 + ["user_received_message"] * 2
+    assert (
+        sorted(e["event_name"] for e in events)
+        == ["oa_send_text"] * 2 + ["user_received_message"] * 2
+    )
     for e in events:
         assert e["sender"] == {"id": SANDBOX_OA_ID} and e["recipient"] == {"id": RESIDENT}
-    receipts = [e["message"]["msg_id"] for e in events if e["event_name"] == "user_received_message"]
+    receipts = [
+        e["message"]["msg_id"] for e in events if e["event_name"] == "user_received_message"
+    ]
     assert sorted(receipts) == sorted(ids)
     seen, status = await env.platform.mark_seen(RESIDENT)
     assert status == 200 and seen["event_name"] == "user_seen_message"

@@ -89,12 +89,16 @@ async def test_console_url_check_gets_200_and_stores_nothing(hook) -> None:  # t
         (b"x" * (1024 * 1024 + 10), "application/json", 413),
     ],
 )
-async def test_malformed_requests_get_a_clear_4xx(hook, body: bytes, content_type: str, status: int) -> None:  # type: ignore[no-untyped-def]
+async def test_malformed_requests_get_a_clear_4xx(
+    hook, body: bytes, content_type: str, status: int
+) -> None:  # type: ignore[no-untyped-def]
     client, _, sessions = hook
     # A large body goes as a stream: aiohttp warns that raw bytes that size would block its loop.
     data = io.BytesIO(body) if len(body) > 1024 * 1024 else body
     resp = await client.post(
-        "/zalo/webhook", data=data, headers={"Content-Type": content_type, "X-ZEvent-Signature": "mac=00"}
+        "/zalo/webhook",
+        data=data,
+        headers={"Content-Type": content_type, "X-ZEvent-Signature": "mac=00"},
     )
     assert resp.status == status
     assert await stored(sessions) == []
@@ -111,7 +115,12 @@ async def test_signed_event_without_name_is_refused(hook) -> None:  # type: igno
 
 async def test_unknown_and_long_and_late_events_are_accepted(hook) -> None:  # type: ignore[no-untyped-def]
     client, _, sessions = hook
-    unknown = {"app_id": "1", "event_name": "user_click_chatnow", "timestamp": "1000", "user_id": "u9"}
+    unknown = {
+        "app_id": "1",
+        "event_name": "user_click_chatnow",
+        "timestamp": "1000",
+        "user_id": "u9",
+    }
     long_text = text_event("u1", "m-long", "ạ" * 5000)
     two_hours_old = text_event("u1", "m-late", "hỏi lại", timestamp="1000000000000")
     for payload in (unknown, long_text, two_hours_old):
@@ -149,18 +158,28 @@ async def test_an_odd_sized_batch_with_duplicates_stores_each_event_once(databas
     writer = InboxWriter(engine, FakeClock(), on_stored=handed.append)
     writer.start()
     try:
-        old = await asyncio.gather(*(writer.accept(f"old-{i}", "user_send_text", "{}") for i in range(5)))
+        old = await asyncio.gather(
+            *(writer.accept(f"old-{i}", "user_send_text", "{}") for i in range(5))
+        )
         assert old == [True] * 5
         handed.clear()
-        keys = [f"new-{i}" for i in range(37)] + [f"old-{i}" for i in range(5)] + ["new-3", "new-36", "new-0"]
-        fresh = await asyncio.gather(*(writer.accept(k, "user_received_message", "{}") for k in keys))
+        keys = (
+            [f"new-{i}" for i in range(37)]
+            + [f"old-{i}" for i in range(5)]
+            + ["new-3", "new-36", "new-0"]
+        )
+        fresh = await asyncio.gather(
+            *(writer.accept(k, "user_received_message", "{}") for k in keys)
+        )
         # A key stored before, or earlier in the same batch, is a duplicate.
         assert fresh == [True] * 37 + [False] * 8
         async with sessions() as session:
             result = await session.execute(select(InboxEvent.dedupe_key, InboxEvent.id))
             ids = {key: ident for key, ident in result.all()}
         assert len(ids) == 42
-        assert sorted(i for batch in handed for i, _ in batch) == sorted(ids[f"new-{i}"] for i in range(37))
+        assert sorted(i for batch in handed for i, _ in batch) == sorted(
+            ids[f"new-{i}"] for i in range(37)
+        )
     finally:
         await writer.stop()
         await engine.dispose()

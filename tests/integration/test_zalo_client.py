@@ -124,9 +124,13 @@ async def test_quote_image_buttons_and_group_sends(env: Env) -> None:
     quoted = env.platform.chat_json(RESIDENT)[-1]["msg_id"]
     reply = await env.client.send_cs_text(RESIDENT, "Thứ Hai tuần sau.", quote_message_id=quoted)
     assert env.platform.chat_json(RESIDENT)[-1]["quote_msg_id"] == quoted
-    image = await env.client.send_cs_image(RESIDENT, "https://example.invalid/a.jpg", caption="Lịch tiêm")
+    image = await env.client.send_cs_image(
+        RESIDENT, "https://example.invalid/a.jpg", caption="Lịch tiêm"
+    )
     buttons = await env.client.send_cs_buttons(
-        RESIDENT, "Chọn mục cần hỏi:", [{"title": "Lịch tiêm", "type": "oa.query.show", "payload": "#lich"}]
+        RESIDENT,
+        "Chọn mục cần hỏi:",
+        [{"title": "Lịch tiêm", "type": "oa.query.show", "payload": "#lich"}],
     )
     assert len({reply.message_id, image.message_id, buttons.message_id}) == 3
     group = await env.client.send_group_text(HAMLET_GROUP, "[THÔNG BÁO] Họp ấp 19h thứ Sáu.")
@@ -180,7 +184,9 @@ async def test_a_send_whose_outcome_is_unknown_is_not_retried_blindly(env: Env, 
     env.platform.inject("/v3.0/oa/message/cs", kind, 1)
     with pytest.raises(OutcomeUnknown):
         await env.client.send_cs_text(RESIDENT, f"thử {kind}")
-    assert env.sleeps == []  # a second copy could reach the resident: the caller reads the chat back
+    assert (
+        env.sleeps == []
+    )  # a second copy could reach the resident: the caller reads the chat back
     assert oa_texts(env.platform, RESIDENT) == []
 
 
@@ -234,7 +240,9 @@ async def test_users_and_groups_reads(env: Env) -> None:
     assert info["group_info"]["status"] == "enabled"
     members = await env.client.group_members(HAMLET_GROUP)
     assert RESIDENT in {m.get("user_id") for m in members["members"]}
-    created = await env.client.create_group("Tổ 5 - Ấp Tân Lập", "asset-new-1", [RESIDENT], "Tổ tự quản")
+    created = await env.client.create_group(
+        "Tổ 5 - Ấp Tân Lập", "asset-new-1", [RESIDENT], "Tổ tự quản"
+    )
     assert created["group_id"] in env.platform.groups and created["group_link"]
 
 
@@ -250,7 +258,9 @@ async def test_v2_message_is_shut_for_one_to_one(env: Env) -> None:
 
 async def test_priority_send_overtakes_broadcast_backlog(env: Env) -> None:
     env.client._limiter = RateLimiter(600, burst=1)  # 10 per second, so a queue forms
-    broadcasts = [asyncio.create_task(env.client.send_group_text(HAMLET_GROUP, f"tin {i}")) for i in range(8)]
+    broadcasts = [
+        asyncio.create_task(env.client.send_group_text(HAMLET_GROUP, f"tin {i}")) for i in range(8)
+    ]
     await asyncio.sleep(0.05)
     reply = await env.client.send_cs_text(RESIDENT, "trả lời ngay")
     done = len(env.platform.group_chat_json(HAMLET_GROUP))

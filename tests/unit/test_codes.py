@@ -13,7 +13,10 @@ from broadcasts.tracking import find_code
     ("text", "code"),
     [
         ("Mã xác thực: 6VG3HW — kiểm tra bằng cách gửi mã này cho OA của xã.", "6VG3HW"),
-        ("TRUONG AP THONG BAO ... Ma xac thuc: 6VG3HW", "6VG3HW"),  # an unaccented capital word is not it
+        (
+            "TRUONG AP THONG BAO ... Ma xac thuc: 6VG3HW",
+            "6VG3HW",
+        ),  # an unaccented capital word is not it
         ("6VG3HW", "6VG3HW"),
         ("mã 6VG3HW có đúng không", "6VG3HW"),
         ("ma xac thuc QWERTY", "QWERTY"),

@@ -28,7 +28,12 @@ def test_a_real_app_needs_all_its_keys_and_every_missing_one_is_listed() -> None
 
 def test_a_real_app_defaults_to_the_real_zalo_hosts() -> None:
     s = Settings.from_env(
-        {"ZALO_APP_ID": "123", "ZALO_APP_SECRET": "a", "ZALO_OA_SECRET_KEY": "b", "ZALO_OA_ID": "456"}
+        {
+            "ZALO_APP_ID": "123",
+            "ZALO_APP_SECRET": "a",
+            "ZALO_OA_SECRET_KEY": "b",
+            "ZALO_OA_ID": "456",
+        }
     )
     assert not s.sandbox
     assert s.zalo_api_base == REAL_API_BASE
@@ -71,7 +76,10 @@ def test_api_base_can_point_the_real_client_at_another_host() -> None:
             "ZALO_OAUTH_BASE": "http://127.0.0.1:9998",
         }
     )
-    assert (s.zalo_api_base, s.zalo_oauth_base) == ("http://127.0.0.1:9999", "http://127.0.0.1:9998")
+    assert (s.zalo_api_base, s.zalo_oauth_base) == (
+        "http://127.0.0.1:9999",
+        "http://127.0.0.1:9998",
+    )
 
 
 def test_database_urls_get_async_drivers() -> None:

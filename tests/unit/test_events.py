@@ -34,7 +34,9 @@ TEXT = {
 
 
 def test_documented_payloads_parse_to_their_events() -> None:
-    assert parse_event(TEXT) == UserText("user_send_text", "1718000000000", "u1", "m1", "Khi nào họp thôn?")
+    assert parse_event(TEXT) == UserText(
+        "user_send_text", "1718000000000", "u1", "m1", "Khi nào họp thôn?"
+    )
     image = {
         "event_name": "user_send_image",
         "timestamp": "1",
@@ -46,7 +48,9 @@ def test_documented_payloads_parse_to_their_events() -> None:
             "attachments": [{"type": "image", "payload": {"url": "https://x"}}],
         },
     }
-    assert parse_event(image) == UserMedia("user_send_image", "1", "u1", "m2", "image", "ảnh", ("https://x",))
+    assert parse_event(image) == UserMedia(
+        "user_send_image", "1", "u1", "m2", "image", "ảnh", ("https://x",)
+    )
     follow = {
         "oa_id": "oa",
         "event_name": "follow",
@@ -77,7 +81,9 @@ def test_documented_payloads_parse_to_their_events() -> None:
 def test_unknown_and_incomplete_events_are_kept_as_unknown() -> None:
     assert isinstance(parse_event({"event_name": "user_click_chatnow", "timestamp": "1"}), Unknown)
     assert isinstance(parse_event({**TEXT, "sender": "u1"}), Unknown)
-    assert isinstance(parse_event({"event_name": "user_seen_message", "recipient": {"id": "u"}}), Unknown)
+    assert isinstance(
+        parse_event({"event_name": "user_seen_message", "recipient": {"id": "u"}}), Unknown
+    )
 
 
 def test_ids_given_as_numbers_stay_exact_strings() -> None:

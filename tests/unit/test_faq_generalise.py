@@ -62,7 +62,10 @@ def test_typos_are_corrected_against_the_corpus(matcher: FaqMatcher) -> None:
 
 
 def test_central_and_southern_words_meet_the_standard_ones() -> None:
-    assert analyze("hộ nghèo vay vốn lãi răng rứa").folded == analyze("hộ nghèo vay vốn lãi sao vậy").folded
+    assert (
+        analyze("hộ nghèo vay vốn lãi răng rứa").folded
+        == analyze("hộ nghèo vay vốn lãi sao vậy").folded
+    )
     assert analyze("năm ni ở mô làm").folded == analyze("năm nay ở đâu làm").folded
     assert analyze("cất nhà").folded == analyze("xây nhà").folded
     assert analyze("xài 40 số điện").folded[-1] == "kwh"
@@ -89,14 +92,18 @@ def test_regional_question_is_understood(matcher: FaqMatcher) -> None:
 
 def test_leaving_the_list_told_as_a_story_is_newly_escaped() -> None:
     assert statuses(analyze("năm rồi nhà em hết là hộ cận nghèo").folded) == {ESCAPED}
-    assert statuses(analyze("nha tui nam ngoai duoc rut ten khoi danh sach ngheo").folded) == {ESCAPED}
+    assert statuses(analyze("nha tui nam ngoai duoc rut ten khoi danh sach ngheo").folded) == {
+        ESCAPED
+    }
     assert statuses(analyze("nhà tôi hộ cận nghèo").folded) == {NEAR}
     assert statuses(analyze("nhà tôi hộ nghèo").folded) == {POOR}
     assert statuses(analyze("chương trình giảm nghèo").folded) == frozenset()
 
 
 def test_status_story_picks_the_newly_escaped_entry(matcher: FaqMatcher) -> None:
-    d = matcher.decide("nha tui nam ngoai duoc rut ten khoi danh sach ngheo, gio con vay von uu dai dc ko")
+    d = matcher.decide(
+        "nha tui nam ngoai duoc rut ten khoi danh sach ngheo, gio con vay von uu dai dc ko"
+    )
     assert _top(d) == "vay-ho-moi-thoat-ngheo"
 
 
@@ -163,7 +170,9 @@ def test_fold_still_reads_menu_digits_and_commands() -> None:
 def test_one_pass_build_matches_indexes_built_from_term_strings() -> None:
     docs = [
         [
-            TextField([tokens_of("Hộ nghèo vay vốn?", True), tokens_of("vay vốn hộ nghèo", True)], 1.0),
+            TextField(
+                [tokens_of("Hộ nghèo vay vốn?", True), tokens_of("vay vốn hộ nghèo", True)], 1.0
+            ),
             TextField([tokens_of("vay hộ nghèo", True)], 1.5),
             TextField([["vay", "ho", "ngheo"]], 1.0, accents=False),
             TextField([tokens_of("Vay vốn, vay tối đa 100 triệu.", True)], 0.25, bigrams=False),
@@ -172,9 +181,16 @@ def test_one_pass_build_matches_indexes_built_from_term_strings() -> None:
             TextField([tokens_of("thẻ bảo hiểm y tế", True)], 1.0),
             TextField([], 1.5),
             TextField([["bhyt"]], 1.0, accents=False),
-            TextField([tokens_of("Thẻ BHYT hộ nghèo được cấp miễn phí, thẻ", True)], 0.25, bigrams=False),
+            TextField(
+                [tokens_of("Thẻ BHYT hộ nghèo được cấp miễn phí, thẻ", True)], 0.25, bigrams=False
+            ),
         ],
-        [TextField([["hoc", "phi"]], 1.0), TextField([], 1.5), TextField([[]], 1.0), TextField([], 0.25)],
+        [
+            TextField([["hoc", "phi"]], 1.0),
+            TextField([], 1.5),
+            TextField([[]], 1.0),
+            TextField([], 0.25),
+        ],
     ]
     full, core = Bm25Index.pair_from_texts(docs, core_fields=3)
     as_strings = [[Field(f.terms(), f.weight) for f in d] for d in docs]

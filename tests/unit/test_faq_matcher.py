@@ -37,7 +37,10 @@ def test_teen_code_and_abbreviations(matcher: FaqMatcher) -> None:
 def test_neighbouring_statuses_are_told_apart(matcher: FaqMatcher) -> None:
     assert _top(matcher.decide("hộ nghèo vay vốn lãi suất bao nhiêu")) == "vay-ho-ngheo"
     assert _top(matcher.decide("hộ cận nghèo vay vốn lãi suất bao nhiêu")) == "vay-ho-can-ngheo"
-    assert _top(matcher.decide("nhà mới thoát nghèo vay vốn lãi suất bao nhiêu")) == "vay-ho-moi-thoat-ngheo"
+    assert (
+        _top(matcher.decide("nhà mới thoát nghèo vay vốn lãi suất bao nhiêu"))
+        == "vay-ho-moi-thoat-ngheo"
+    )
 
 
 def test_regional_words(matcher: FaqMatcher) -> None:
@@ -79,7 +82,12 @@ def test_close_neighbours_ask_which_one() -> None:
 def test_a_bank_the_entry_names_is_not_out_of_scope() -> None:
     items = read_faq(BUNDLED_FAQ)
     extra = FaqItem(
-        "vay-agribank", "vay-von", ("Vay Agribank mua xe máy trả góp được không?",), ("agribank",), "A", "S"
+        "vay-agribank",
+        "vay-von",
+        ("Vay Agribank mua xe máy trả góp được không?",),
+        ("agribank",),
+        "A",
+        "S",
     )
     d = FaqMatcher.build([*items, extra]).decide("vay agribank mua xe may tra gop")
     assert d.outcome == "answer" and d.entry_id == "vay-agribank"

@@ -35,7 +35,12 @@ def examples(templates: AnnouncementTemplates, name: str) -> dict[str, str]:
 
 
 def render(templates: AnnouncementTemplates, name: str, values: dict[str, str], **kw: str) -> str:
-    args: dict[str, str] = {"hamlet_name": "Ấp Tân Lập", "language": "vi", "code": "K7P4QX", **HAMLET}
+    args: dict[str, str] = {
+        "hamlet_name": "Ấp Tân Lập",
+        "language": "vi",
+        "code": "K7P4QX",
+        **HAMLET,
+    }
     args.update(kw)
     return templates.render(name, values, **args)
 
@@ -78,7 +83,9 @@ def test_shipped_templates_are_listed_with_valid_metadata(templates: Announcemen
     assert isinstance(info, TemplateInfo)
     assert info.languages == ("vi", "km")
     assert [v.name for v in info.variables] == ["date", "time", "place", "agenda", "contact"]
-    assert info.variables[0] == Variable("date", "Ngày họp (thứ, ngày/tháng)", True, "thứ Sáu 20/12")
+    assert info.variables[0] == Variable(
+        "date", "Ngày họp (thứ, ngày/tháng)", True, "thứ Sáu 20/12"
+    )
     for name in SHIPPED:
         info = templates.info(name)
         assert info.languages[0] == "vi"
@@ -114,9 +121,9 @@ def test_each_shipped_template_renders_with_only_required_variables(
     for language in info.languages:
         text = render(templates, name, values, language=language)
         assert "None" not in text and "\n\n\n" not in text
-        assert text.endswith("Mã xác thực: K7P4QX — kiểm tra bằng cách gửi mã này cho OA của xã.") or (
-            language != "vi" and KHMER_VERIFICATION in text.splitlines()[-1]
-        )
+        assert text.endswith(
+            "Mã xác thực: K7P4QX — kiểm tra bằng cách gửi mã này cho OA của xã."
+        ) or (language != "vi" and KHMER_VERIFICATION in text.splitlines()[-1])
 
 
 def test_scam_warning_says_what_the_commune_never_asks(templates: AnnouncementTemplates) -> None:
@@ -137,10 +144,15 @@ def test_hamlet_word_and_head_follow_the_commune(templates: AnnouncementTemplate
 # ----------------------------------------------------------------- closing lines
 
 
-def test_verification_line_and_link_line_come_from_the_renderer(templates: AnnouncementTemplates) -> None:
+def test_verification_line_and_link_line_come_from_the_renderer(
+    templates: AnnouncementTemplates,
+) -> None:
     values = examples(templates, "thong-bao-chung")
     text = render(templates, "thong-bao-chung", values)
-    assert text.splitlines()[-1] == "Mã xác thực: K7P4QX — kiểm tra bằng cách gửi mã này cho OA của xã."
+    assert (
+        text.splitlines()[-1]
+        == "Mã xác thực: K7P4QX — kiểm tra bằng cách gửi mã này cho OA của xã."
+    )
     assert "Xem đầy đủ" not in text
     text = render(templates, "thong-bao-chung", values, link=LINK)
     assert text.splitlines()[-2:] == [
@@ -157,7 +169,9 @@ def test_verification_line_is_translated_when_metadata_gives_it(tmp_path: Path) 
         '    link: "Saib ntxiv: {link}"\n'
     )
     t = write_template(tmp_path, "thu", {"vi.j2": "Xin chào", "hmn.j2": "Nyob zoo"}, yaml=yaml)
-    hmn = t.render("thu", {}, hamlet_name="Bản A", language="hmn", code="K7P4QX", link=LINK, **HAMLET)
+    hmn = t.render(
+        "thu", {}, hamlet_name="Bản A", language="hmn", code="K7P4QX", link=LINK, **HAMLET
+    )
     assert hmn == f"Nyob zoo\n\nTus lej: K7P4QX\nSaib ntxiv: {LINK}"
     vi = t.render("thu", {}, hamlet_name="Bản B", language="vi", code="K7P4QX", **HAMLET)
     assert vi.endswith("Mã xác thực: K7P4QX — kiểm tra bằng cách gửi mã này cho OA của xã.")
@@ -190,10 +204,14 @@ def test_language_without_a_variant_falls_back_to_vietnamese(
         templates, "hop-thon", values, language="vi"
     )
     khmer_only = render(templates, "ho-tro-bhyt", examples(templates, "ho-tro-bhyt"), language="km")
-    assert "Phát thẻ bảo hiểm y tế" in khmer_only and khmer_only.splitlines()[-1].startswith("Mã xác thực")
+    assert "Phát thẻ bảo hiểm y tế" in khmer_only and khmer_only.splitlines()[-1].startswith(
+        "Mã xác thực"
+    )
 
 
-def test_preview_renders_every_hamlet_with_the_placeholder_code(templates: AnnouncementTemplates) -> None:
+def test_preview_renders_every_hamlet_with_the_placeholder_code(
+    templates: AnnouncementTemplates,
+) -> None:
     hamlets = [("Ấp Tân Lập", "vi"), ("Ấp Phú Lợi", "km"), ("Bản Sủng Là", "hmn")]
     texts = templates.preview("hop-thon", examples(templates, "hop-thon"), hamlets, **HAMLET)
     assert list(texts) == ["Ấp Tân Lập", "Ấp Phú Lợi", "Bản Sủng Là"]
@@ -213,7 +231,9 @@ def test_preview_lists_the_problems_once(templates: AnnouncementTemplates) -> No
 # ----------------------------------------------------------------- variable problems
 
 
-def test_missing_and_unknown_variables_are_listed_together(templates: AnnouncementTemplates) -> None:
+def test_missing_and_unknown_variables_are_listed_together(
+    templates: AnnouncementTemplates,
+) -> None:
     values = {"date": "thứ Sáu 20/12", "time": "  ", "so_tien": "1.500.000 đồng", "ghi_chu": "x"}
     with pytest.raises(TemplateError) as err:
         templates.check("hop-thon", values)
@@ -280,7 +300,9 @@ def test_template_without_vietnamese_file_is_refused(tmp_path: Path) -> None:
     t = write_template(tmp_path, "thieu", {"km.j2": "{{ body }}"})
     with pytest.raises(TemplateError) as err:
         t.check("thieu", {"body": "x"})
-    assert err.value.problems == ["Mẫu «thieu»: thiếu bản tiếng Việt (tệp vi.j2), bản này luôn phải có."]
+    assert err.value.problems == [
+        "Mẫu «thieu»: thiếu bản tiếng Việt (tệp vi.j2), bản này luôn phải có."
+    ]
 
 
 # ----------------------------------------------------------------- sandbox
@@ -301,7 +323,9 @@ def test_template_without_vietnamese_file_is_refused(tmp_path: Path) -> None:
 def test_sandbox_escape_is_refused(tmp_path: Path, source: str) -> None:
     t = write_template(tmp_path, "tan-cong", {"vi.j2": source})
     with pytest.raises(TemplateError) as err:
-        t.render("tan-cong", {"body": "x"}, hamlet_name="Ấp A", language="vi", code="K7P4QX", **HAMLET)
+        t.render(
+            "tan-cong", {"body": "x"}, hamlet_name="Ấp A", language="vi", code="K7P4QX", **HAMLET
+        )
     assert err.value.problems
     assert err.value.problems[0].startswith("Mẫu «tan-cong», bản tiếng Việt:")
     with pytest.raises(TemplateError):
@@ -311,7 +335,9 @@ def test_sandbox_escape_is_refused(tmp_path: Path, source: str) -> None:
 def test_sandbox_refusal_says_so_in_vietnamese(tmp_path: Path) -> None:
     t = write_template(tmp_path, "tan-cong", {"vi.j2": "{{ ''.__class__.__mro__ }}"})
     with pytest.raises(TemplateError) as err:
-        t.render("tan-cong", {"body": "x"}, hamlet_name="Ấp A", language="vi", code="K7P4QX", **HAMLET)
+        t.render(
+            "tan-cong", {"body": "x"}, hamlet_name="Ấp A", language="vi", code="K7P4QX", **HAMLET
+        )
     assert err.value.problems == [
         "Mẫu «tan-cong», bản tiếng Việt: dùng lệnh không được phép trong mẫu thông báo."
     ]
@@ -327,7 +353,9 @@ def test_values_are_plain_text_never_template_code(templates: AnnouncementTempla
 # ----------------------------------------------------------------- mentions
 
 
-@pytest.mark.parametrize("value", ["[@123]", "Mời [@5000000000000000101] họp", "[[@@123]]", "[@[@1]]"])
+@pytest.mark.parametrize(
+    "value", ["[@123]", "Mời [@5000000000000000101] họp", "[[@@123]]", "[@[@1]]"]
+)
 def test_a_value_can_never_mention(templates: AnnouncementTemplates, value: str) -> None:
     values = {"title": value, "body": f"Nội dung {value}", "contact": value}
     text = render(templates, "thong-bao-chung", values, hamlet_name=value, commune_name=value)
@@ -337,7 +365,9 @@ def test_a_value_can_never_mention(templates: AnnouncementTemplates, value: str)
 
 def test_a_mention_cannot_be_built_across_a_value_boundary(tmp_path: Path) -> None:
     t = write_template(tmp_path, "noi", {"vi.j2": "[{{ body }}"})
-    text = t.render("noi", {"body": "@123]"}, hamlet_name="Ấp A", language="vi", code="K7P4QX", **HAMLET)
+    text = t.render(
+        "noi", {"body": "@123]"}, hamlet_name="Ấp A", language="vi", code="K7P4QX", **HAMLET
+    )
     assert "[@" not in text and text.startswith("[ @123]")
 
 
@@ -363,12 +393,16 @@ def test_the_limit_counts_the_closing_lines(templates: AnnouncementTemplates) ->
     fits = {"title": "T", "body": "a" * room + "."}
     assert len(render(templates, "thong-bao-chung", fits, link=LINK)) == MAX_TEXT
     with pytest.raises(TemplateError):
-        render(templates, "thong-bao-chung", {"title": "T", "body": "a" * (room + 1) + "."}, link=LINK)
+        render(
+            templates, "thong-bao-chung", {"title": "T", "body": "a" * (room + 1) + "."}, link=LINK
+        )
     # The same text without the link line fits again.
     render(templates, "thong-bao-chung", {"title": "T", "body": "a" * (room + 1) + "."})
 
 
-def test_check_uses_an_example_link_so_the_real_one_still_fits(templates: AnnouncementTemplates) -> None:
+def test_check_uses_an_example_link_so_the_real_one_still_fits(
+    templates: AnnouncementTemplates,
+) -> None:
     short = render(templates, "thong-bao-chung", {"title": "T", "body": "."})
     body = "a" * (MAX_TEXT - len(short)) + "."  # fits exactly without a link
     render(templates, "thong-bao-chung", {"title": "T", "body": body})

@@ -84,7 +84,10 @@ def test_presets_read_with_or_without_diacritics(text: str, rule: str) -> None:
 
 
 def test_time_of_day_may_be_given_separately_and_text_wins() -> None:
-    assert parse_recurrence("hằng tuần vào thứ Sáu", default_time=time(19, 30)).rule == "weekly:4@19:30"
+    assert (
+        parse_recurrence("hằng tuần vào thứ Sáu", default_time=time(19, 30)).rule
+        == "weekly:4@19:30"
+    )
     assert parse_recurrence("hằng ngày lúc 8h", default_time=time(19, 30)).rule == "daily@08:00"
 
 
@@ -212,7 +215,9 @@ def test_cron_uses_crontab_weekdays() -> None:
     rec = parse_recurrence("cron: 30 19 * * 5")
     assert rec.rule == "cron:30 19 * * 5"
     nxt = rec.next_after(vn(2026, 12, 14))
-    assert nxt == vn(2026, 12, 18, 19, 30)  # Friday, as crontab means it (apscheduler 3 alone says Saturday)
+    assert nxt == vn(
+        2026, 12, 18, 19, 30
+    )  # Friday, as crontab means it (apscheduler 3 alone says Saturday)
     assert recurrence_from_rule(rec.rule) == rec
 
 
@@ -304,7 +309,13 @@ def test_every_problem_is_listed_at_once() -> None:
 
 @pytest.mark.parametrize(
     "rule",
-    ["daily@19:30", "weekly:0,3@19:30", "weekly:6@00:00", "monthly:15@08:00", "monthly:1,31,last@23:59"],
+    [
+        "daily@19:30",
+        "weekly:0,3@19:30",
+        "weekly:6@00:00",
+        "monthly:15@08:00",
+        "monthly:1,31,last@23:59",
+    ],
 )
 def test_rules_round_trip(rule: str) -> None:
     rec = recurrence_from_rule(rule)
@@ -346,7 +357,9 @@ def test_good_schedules_pass() -> None:
     check_schedule(None, None, None, NOW)
     check_schedule(None, vn(2026, 12, 20, 19, 30), None, NOW)
     check_schedule(parse_recurrence("hằng ngày 19h30"), None, date(2026, 12, 18), NOW)
-    check_schedule(parse_recurrence("hằng tuần vào thứ Hai 8h"), vn(2026, 12, 21, 8), date(2026, 12, 21), NOW)
+    check_schedule(
+        parse_recurrence("hằng tuần vào thứ Hai 8h"), vn(2026, 12, 21, 8), date(2026, 12, 21), NOW
+    )
     check_schedule(parse_recurrence("hằng tháng ngày 31 lúc 8h"), None, date(2027, 3, 31), NOW)
 
 
@@ -382,20 +395,24 @@ def test_end_date_today_when_todays_firing_has_passed() -> None:
 
 
 def test_end_date_without_recurrence() -> None:
-    assert any("lặp lại" in p for p in problems_of(None, vn(2026, 12, 20, 8), date(2026, 12, 30), NOW))
+    assert any(
+        "lặp lại" in p for p in problems_of(None, vn(2026, 12, 20, 8), date(2026, 12, 30), NOW)
+    )
 
 
 def test_check_lists_every_problem() -> None:
-    problems = problems_of(parse_recurrence("hằng ngày 8h"), vn(2026, 12, 1, 8), date(2026, 12, 10), NOW)
+    problems = problems_of(
+        parse_recurrence("hằng ngày 8h"), vn(2026, 12, 1, 8), date(2026, 12, 10), NOW
+    )
     assert len(problems) == 2
     assert "Giờ gửi" in problems[0] and "Ngày kết thúc" in problems[1]
 
 
 def test_naive_times_are_a_programming_error() -> None:
     with pytest.raises(ValueError):
-        check_schedule(None, datetime(2026, 12, 20, 8), None, NOW)
+        check_schedule(None, datetime(2026, 12, 20, 8), None, NOW)  # noqa: DTZ001
     with pytest.raises(ValueError):
-        in_quiet_hours(datetime(2026, 12, 20, 8))
+        in_quiet_hours(datetime(2026, 12, 20, 8))  # noqa: DTZ001
 
 
 # ------------------------------------------------------------------ quiet hours
@@ -414,7 +431,7 @@ def test_naive_times_are_a_programming_error() -> None:
     ],
 )
 def test_quiet_hours_edges(hour: int, minute: int, quiet: bool) -> None:
-    assert QUIET_START == time(21) and QUIET_END == time(6)
+    assert time(21) == QUIET_START and time(6) == QUIET_END
     assert in_quiet_hours(vn(2026, 12, 18, hour, minute)) is quiet
 
 
@@ -506,7 +523,9 @@ def test_format_local() -> None:
 _DAY_WORDS = ["thứ Hai", "thu 3", "thứ tư", "thu nam", "T6", "thứ Bảy", "chủ nhật"]
 
 presets = st.one_of(
-    st.tuples(st.just("daily"), st.just(()), st.sampled_from(["hằng ngày", "hang ngay", "Hàng Ngày"])),
+    st.tuples(
+        st.just("daily"), st.just(()), st.sampled_from(["hằng ngày", "hang ngay", "Hàng Ngày"])
+    ),
     st.tuples(
         st.just("weekly"),
         st.sets(st.integers(0, 6), min_size=1).map(lambda s: tuple(sorted(s))),
@@ -541,10 +560,15 @@ def _expected_days(kind: str, rule: str) -> set[int]:
     preset=presets,
     at=st.times().map(lambda t: t.replace(second=0, microsecond=0)),
     start=st.datetimes(
-        min_value=datetime(2000, 1, 1), max_value=datetime(2090, 1, 1), timezones=st.just(UTC)
+        # Hypothesis takes naive bounds and adds the zone itself.
+        min_value=datetime(2000, 1, 1),  # noqa: DTZ001
+        max_value=datetime(2090, 1, 1),  # noqa: DTZ001
+        timezones=st.just(UTC),
     ),
 )
-def test_next_after_property(preset: tuple[str, tuple[int, ...], str], at: time, start: datetime) -> None:
+def test_next_after_property(
+    preset: tuple[str, tuple[int, ...], str], at: time, start: datetime
+) -> None:
     kind, days, prefix = preset
     rec = parse_recurrence(_text(kind, days, prefix, at))
     assert recurrence_from_rule(rec.rule) == rec

@@ -27,7 +27,9 @@ async def _write(path: Path, rounds: int) -> list[int]:
             for _ in range(rounds):
                 for _ in range(20):
                     async with engine.begin() as conn:
-                        await conn.execute(text("INSERT INTO t (v) VALUES (:v)"), [{"v": "x" * 4000}] * 50)
+                        await conn.execute(
+                            text("INSERT INTO t (v) VALUES (:v)"), [{"v": "x" * 4000}] * 50
+                        )
                 busy, frames, copied = await checkpointer.checkpoint()
                 assert busy == 0 and frames > 0 and copied == frames  # all of the log went back
                 sizes.append(Path(str(path) + "-wal").stat().st_size)
@@ -36,7 +38,9 @@ async def _write(path: Path, rounds: int) -> list[int]:
     return sizes
 
 
-async def test_commits_leave_the_log_to_the_checkpointer_which_copies_all_of_it(tmp_path: Path) -> None:
+async def test_commits_leave_the_log_to_the_checkpointer_which_copies_all_of_it(
+    tmp_path: Path,
+) -> None:
     sizes = await _write(tmp_path / "wal.db", rounds=4)
     # Each round writes about 4 MB. Without automatic checkpoints the log would grow by that much
     # each round; since each round starts on a fully copied log, it is reused from the start instead.
@@ -73,7 +77,9 @@ async def _fill(engine: AsyncEngine, rows: int) -> None:
         await conn.execute(text("INSERT INTO t (v) VALUES (:v)"), [{"v": "x" * 4000}] * rows)
 
 
-async def test_a_long_log_starts_over_once_the_last_reader_of_old_frames_is_gone(tmp_path: Path) -> None:
+async def test_a_long_log_starts_over_once_the_last_reader_of_old_frames_is_gone(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "restart.db"
     async with _log_db(path) as engine:
         checkpointer = WalCheckpointer(engine, restart_after_frames=50)
@@ -108,7 +114,9 @@ async def test_a_short_log_is_left_to_passive_checkpoints(tmp_path: Path) -> Non
         assert checkpointer.restarts == 0
 
 
-async def test_stopping_leaves_an_empty_log_while_a_connection_is_still_open(tmp_path: Path) -> None:
+async def test_stopping_leaves_an_empty_log_while_a_connection_is_still_open(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "stop.db"
     async with _log_db(path) as engine:
         checkpointer = WalCheckpointer(engine)

@@ -48,7 +48,9 @@ async def test_a_writer_that_gives_up_leaves_the_queue_and_the_gate_usable() -> 
     await asyncio.wait_for(gate.acquire(), 1)  # free again, straight away
 
 
-async def test_sqlite_writers_wait_for_the_open_transaction_and_the_inbox_overtakes(tmp_path: Path) -> None:
+async def test_sqlite_writers_wait_for_the_open_transaction_and_the_inbox_overtakes(
+    tmp_path: Path,
+) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'gate.db'}")
     gate = gate_of(engine)
     assert gate is not None
@@ -58,12 +60,18 @@ async def test_sqlite_writers_wait_for_the_open_transaction_and_the_inbox_overta
 
     async def write(who: str, priority: bool = False) -> None:
         async with engine.begin() as conn:
-            stmt = table_insert.execution_options(**{PRIORITY_OPTION: True}) if priority else table_insert
+            stmt = (
+                table_insert.execution_options(**{PRIORITY_OPTION: True})
+                if priority
+                else table_insert
+            )
             await conn.execute(stmt, {"who": who})
 
     try:
         async with engine.connect() as holder:
-            await holder.execute(table_insert, {"who": "first"})  # holds the write lock, uncommitted
+            await holder.execute(
+                table_insert, {"who": "first"}
+            )  # holds the write lock, uncommitted
             waiting: list[asyncio.Task[None]] = []
 
             async def queued(n: int) -> None:
@@ -74,7 +82,9 @@ async def test_sqlite_writers_wait_for_the_open_transaction_and_the_inbox_overta
             for who, priority in (("broadcast-1", False), ("broadcast-2", False), ("inbox", True)):
                 waiting.append(asyncio.create_task(write(who, priority)))
                 await asyncio.wait_for(queued(len(waiting)), 5)
-            assert not any(t.done() for t in waiting)  # queued, not failed with "database is locked"
+            assert not any(
+                t.done() for t in waiting
+            )  # queued, not failed with "database is locked"
             await holder.commit()
         await asyncio.wait_for(asyncio.gather(*waiting), 5)
         async with engine.connect() as conn:
@@ -96,6 +106,8 @@ async def test_a_failed_write_transaction_lets_the_next_one_through(tmp_path: Pa
         async with engine.begin() as conn:
             await asyncio.wait_for(conn.execute(text("INSERT INTO t (v) VALUES ('y')")), 2)
         async with engine.connect() as conn:
-            assert (await conn.execute(select(text("v")).select_from(text("t")))).scalars().all() == ["y"]
+            assert (
+                await conn.execute(select(text("v")).select_from(text("t")))
+            ).scalars().all() == ["y"]
     finally:
         await engine.dispose()

@@ -122,7 +122,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("outbound_messages", schema=None) as batch_op:
         batch_op.create_index("ix_outbound_claim", ["status", "priority", "id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_outbound_messages_recipient_id"), ["recipient_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_outbound_messages_recipient_id"), ["recipient_id"], unique=False
+        )
         batch_op.create_index(
             batch_op.f("ix_outbound_messages_zalo_message_id"), ["zalo_message_id"], unique=False
         )
@@ -286,7 +288,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("campaigns", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_campaigns_commune_id"), ["commune_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_campaigns_next_fire_at"), ["next_fire_at"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_campaigns_next_fire_at"), ["next_fire_at"], unique=False
+        )
 
     op.create_table(
         "conversations",
@@ -343,7 +347,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("resident_id"),
     )
     with op.batch_alter_table("household_members", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_household_members_household_id"), ["household_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_household_members_household_id"), ["household_id"], unique=False
+        )
 
     op.create_table(
         "broadcasts",
@@ -368,7 +374,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("code"),
     )
     with op.batch_alter_table("broadcasts", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_broadcasts_campaign_id"), ["campaign_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_broadcasts_campaign_id"), ["campaign_id"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_broadcasts_fire_at"), ["fire_at"], unique=False)
 
     op.create_table(
@@ -468,7 +476,9 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_hamlet_approvals_approver_staff_id"), ["approver_staff_id"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_hamlet_approvals_broadcast_id"), ["broadcast_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_hamlet_approvals_broadcast_id"), ["broadcast_id"], unique=False
+        )
 
     # ### end Alembic commands ###
 
