@@ -171,11 +171,12 @@ async def start_runtime(
     if checkpointer is not None:
         checkpointer.start()
     if start_jobs:
+        # After a crash every SENDING row's outcome is unknown: read them back before the sender
+        # starts claiming, so no claim of this process is mistaken for one of them.
+        await jobs.resolve_outbox(rt, timedelta(0))
         processor.start()
         outbox.start()
-        # After a crash: everything pending is nobody's now, and every SENDING row's outcome is unknown.
-        await jobs.sweep_inbox(rt, timedelta(0))
-        await jobs.resolve_outbox(rt, timedelta(0))
+        await jobs.sweep_inbox(rt, timedelta(0))  # everything pending is nobody's now
         scheduler.add_job(jobs.sweep_inbox, "interval", seconds=30, args=[rt])
         scheduler.add_job(jobs.resolve_outbox, "interval", seconds=60, args=[rt])
         scheduler.add_job(jobs.expire_handoff_windows, "interval", minutes=5, args=[rt])

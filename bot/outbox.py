@@ -11,8 +11,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import Select, String, Table, bindparam, literal, or_, select, update
+from sqlalchemy import Select, String, Table, bindparam, exists, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from bot.clock import Clock
 from bot.models import OutboundMessage, OutboxStatus
@@ -52,7 +53,7 @@ UNREADABLE_REASON = (
     "Không đọc được lịch sử trò chuyện từ Zalo để biết tin đã đến chưa; cần người kiểm tra"
 )
 TOO_DEEP_REASON = (
-    f"Sau lúc gửi có hơn {HISTORY_PAGE * HISTORY_PAGES} tin khác nên không đọc lại được đến lúc gửi; "
+    "Sau khi gửi, cuộc trò chuyện đã có thêm quá nhiều tin nhắn nên không dò lại được tin này; "
     "cần người kiểm tra"
 )
 
@@ -159,12 +160,23 @@ class OutboxSender:
         self._history = history
         self._concurrency = concurrency
         self._settle_delay = settle_delay  # seconds Zalo gets to show a send in the chat history
-        self._history_lag = (
-            history_lag  # how late a copy may appear there; absence is believed after it
-        )
+        # How late a copy may appear in the history: an absence is believed only that long after
+        # the last moment Zalo could have accepted the send.
+        self._history_lag = history_lag
+        # A send of an earlier process could have been accepted up to that process's end, which
+        # is before this one began.
+        self._born = clock.now()
+        self._unknown_at: dict[
+            int, datetime
+        ] = {}  # row id -> when its send's outcome became unknown
         self._rereads: dict[
             int, asyncio.Task[None]
         ] = {}  # row id -> its read-back waiting out the lag
+        self._chat_locks: dict[tuple[str, str], asyncio.Lock] = {}  # one read-back per chat at once
+        self._unrecorded: dict[
+            str, int
+        ] = {}  # Zalo message id -> our row, until its record commits
+        self._stopping = False
         self._on_authorization_lost = on_authorization_lost
         self._on_failed = on_failed  # told of each permanent failure, after it is recorded
         self._in_flight: set[int] = set()
@@ -180,20 +192,21 @@ class OutboxSender:
         self._task = asyncio.create_task(self._loop(), name="outbox")
 
     async def stop(self) -> None:
-        """Stop draining; sends under way finish first."""
+        """Stop draining; sends under way finish first, then waiting read-backs are dropped."""
+        self._stopping = True
         await stop_task(self._task)
         self._task = None
-        for reread in list(self._rereads.values()):
-            await stop_task(reread)  # the row stays `sending`; the next start reads it back
         if self._running:
             await asyncio.gather(*self._running, return_exceptions=True)
+        for reread in list(self._rereads.values()):
+            await stop_task(reread)  # the row stays `sending`; the next start reads it back
 
     def wake(self) -> None:
         """Tell the drain loop new rows were committed."""
         self._wake.set()
 
     async def wait_idle(self) -> None:
-        """Wait until every send started so far has its outcome recorded (or read back)."""
+        """Wait until every send started so far is recorded, or read back once (not re-reads)."""
         while self._running:
             await asyncio.gather(*self._running, return_exceptions=True)
 
@@ -231,6 +244,16 @@ class OutboxSender:
         return len(claimed)
 
     async def _claim(self, limit: int, bulk_limit: int) -> list[OutboundMessage]:
+        guarded: set[int] = set()
+        try:
+            return await self._claim_guarded(limit, bulk_limit, guarded)
+        except BaseException:
+            self._in_flight -= guarded
+            raise
+
+    async def _claim_guarded(
+        self, limit: int, bulk_limit: int, guarded: set[int]
+    ) -> list[OutboundMessage]:
         now = self._clock.now()
         async with self._sessions() as session:
             rows = list((await session.scalars(due_rows(now, True, limit, self._in_flight))).all())
@@ -239,6 +262,11 @@ class OutboxSender:
                 rows += (await session.scalars(bulk)).all()
             if not rows:
                 return []
+            # Guarded before the claim commits, so a read-back running meanwhile leaves them alone.
+            candidates = {row.id for row in rows} - self._in_flight
+            rows = [row for row in rows if row.id in candidates]
+            guarded |= candidates
+            self._in_flight |= candidates
             # One UPDATE claims the batch. Marking SENDING is committed before the send: after a
             # crash, the row says its outcome is unknown instead of looking unsent.
             result = await session.execute(
@@ -257,6 +285,7 @@ class OutboxSender:
             )
             won = set(result.scalars().all())
             await session.commit()
+        self._in_flight -= candidates - won
         claimed = []
         for row in rows:
             if row.id in won:  # another sender may have claimed the rest
@@ -266,7 +295,6 @@ class OutboxSender:
                     row.attempts + 1,
                 )
                 claimed.append(row)
-                self._in_flight.add(row.id)
         return claimed
 
     async def _deliver(self, row: OutboundMessage) -> None:
@@ -300,9 +328,14 @@ class OutboxSender:
             log.warning(
                 "outbound %s: send outcome unknown (%s); reading the chat back", row.key, exc
             )
-            await asyncio.sleep(self._settle_delay)
-            await self._resolve_row(row)
-            self._in_flight.discard(row.id)
+            self._unknown_at[row.id] = self._clock.now()
+            try:
+                await asyncio.sleep(self._settle_delay)
+                await self._resolve_row(row)
+            except Exception:
+                log.exception("reading outbound %s back", row.key)  # the sweep tries again
+            finally:
+                self._in_flight.discard(row.id)
             self.wake()
             return
         else:
@@ -311,14 +344,17 @@ class OutboxSender:
                 "zalo_message_id": message_id,
                 "sent_at": self._clock.now(),
             }
+            self._unrecorded[message_id] = row.id  # this copy is ours even before it is recorded
         try:
             await self._record(row.id, values)
         except Exception:
             # Not recorded: the row stays SENDING and is settled by reading the chat back.
             log.exception("could not record the outcome of outbound %s", row.key)
+            self._unknown_at[row.id] = self._clock.now()
             self._in_flight.discard(row.id)
             return
         self._in_flight.discard(row.id)
+        self._unrecorded.pop(str(values.get("zalo_message_id")), None)
         if values.get("status") == OutboxStatus.FAILED and self._on_failed is not None:
             try:
                 await self._on_failed(row, int(values["error_code"]))
@@ -394,16 +430,35 @@ class OutboxSender:
             return False
         self._in_flight.add(row.id)
         try:
-            await self._resolve_row(row)
+            async with self._sessions() as session:  # the row as it is now, not as first selected
+                fresh = await session.get(OutboundMessage, row.id)
+            if fresh is None or fresh.status != OutboxStatus.SENDING:
+                return False
+            await self._resolve_row(fresh)
         finally:
             self._in_flight.discard(row.id)
         return True
 
     async def _resolve_row(self, row: OutboundMessage) -> None:
+        # One read-back per chat at a time: two rows with the same text cannot both take one copy.
+        lock = self._chat_locks.setdefault((row.channel, row.recipient_id), asyncio.Lock())
+        try:
+            async with lock:
+                await self._resolve_locked(row)
+        finally:
+            if not lock.locked():
+                self._chat_locks.pop((row.channel, row.recipient_id), None)
+
+    async def _resolve_locked(self, row: OutboundMessage) -> None:
         values: dict[str, Any]
+        started = row.sending_since or row.created_at
+        # The last moment Zalo could have accepted this send: when its outcome became unknown here,
+        # or, for a send of an earlier process, before this process began.
+        accepted_by = self._unknown_at.get(row.id) or max(started, self._born)
+        absent_after = accepted_by + self._history_lag
         try:
             found = await read_back(
-                self._history, row, self._clock.now(), self._recorded_elsewhere, self._history_lag
+                self._history, row, self._clock.now(), self._owned_elsewhere, absent_after
             )
         except Exception as exc:  # noqa: BLE001 - any failed read counts towards RESOLVE_TRIES
             log.warning("cannot read history for outbound %s: %s", row.key, exc)
@@ -418,34 +473,53 @@ class OutboxSender:
                 found.verdict,
                 found.calls,
             )
+            if found.verdict is Verdict.TOO_EARLY:  # read again once the history has caught up
+                self._reread_later(row, absent_after)
+                return
+            values = {"resolve_attempts": 0}
             if found.verdict is Verdict.FOUND:
-                values = {
+                values |= {
                     "status": OutboxStatus.SENT,
                     "zalo_message_id": found.message_id,
                     "sent_at": row.sending_since,
                 }
             elif found.verdict is Verdict.ABSENT:
-                values = {"status": OutboxStatus.PENDING, "next_attempt_at": self._clock.now()}
-            elif found.verdict is Verdict.TOO_DEEP:
-                values = {"status": OutboxStatus.UNCERTAIN, "error_reason": TOO_DEEP_REASON}
-            else:  # too early to believe an absence: read again once the history has caught up
-                self._reread_later(row)
-                return
-        async with self._sessions() as session:
-            await session.execute(
-                update(OutboundMessage)
-                .where(OutboundMessage.id == row.id, OutboundMessage.status == OutboxStatus.SENDING)
-                .values(**values)
+                values |= {"status": OutboxStatus.PENDING, "next_attempt_at": self._clock.now()}
+            else:
+                values |= {"status": OutboxStatus.UNCERTAIN, "error_reason": TOO_DEEP_REASON}
+        # Only the claim this read-back was about: a row claimed again since is left alone.
+        same_claim = [
+            OutboundMessage.id == row.id,
+            OutboundMessage.status == OutboxStatus.SENDING,
+            OutboundMessage.attempts == row.attempts,
+            OutboundMessage.sending_since == row.sending_since
+            if row.sending_since is not None
+            else OutboundMessage.sending_since.is_(None),
+        ]
+        if values.get("zalo_message_id"):  # and a copy no other row has taken meanwhile
+            other = aliased(OutboundMessage)
+            same_claim.append(
+                ~exists().where(
+                    other.zalo_message_id == values["zalo_message_id"], other.id != row.id
+                )
             )
+        async with self._sessions() as session:
+            await session.execute(update(OutboundMessage).where(*same_claim).values(**values))
             await session.commit()
+        if values.get("status") is not None:
+            self._unknown_at.pop(row.id, None)
 
-    def _reread_later(self, row: OutboundMessage) -> None:
-        if row.id in self._rereads:
+    def _reread_later(self, row: OutboundMessage, due: datetime) -> None:
+        if self._stopping or row.id in self._rereads:
             return
-        due = (row.sending_since or row.created_at) + self._history_lag
         task = asyncio.create_task(self._reread(row.id, due), name=f"reread:{row.key}")
         self._rereads[row.id] = task
-        task.add_done_callback(lambda _: self._rereads.pop(row.id, None))
+
+        def forget(done: asyncio.Task[None], row_id: int = row.id) -> None:
+            if self._rereads.get(row_id) is done:
+                del self._rereads[row_id]
+
+        task.add_done_callback(forget)
 
     async def _reread(self, row_id: int, due: datetime) -> None:
         # Waiting on the service's clock, not a fixed sleep, so a clock moved forward is followed.
@@ -454,20 +528,20 @@ class OutboxSender:
             if left <= 0:
                 break
             await asyncio.sleep(min(left, REREAD_POLL))
+        self._rereads.pop(row_id, None)  # a read that is still too early may wait again
         try:
             async with self._sessions() as session:
                 row = await session.get(OutboundMessage, row_id)
-            if (
-                row is not None
-                and row.status == OutboxStatus.SENDING
-                and await self._resolve_alone(row)
-            ):
+            if row is not None and await self._resolve_alone(row):
                 self.wake()
         except Exception:
             log.exception("reading outbound %s back again", row_id)  # the sweep tries again
 
-    async def _recorded_elsewhere(self, row: OutboundMessage, message_id: str) -> bool:
-        """Whether another of our rows already owns this Zalo message (an earlier copy of the same text)."""
+    async def _owned_elsewhere(self, row: OutboundMessage, message_id: str) -> bool:
+        """Whether another of our rows owns this Zalo message (an earlier copy of the same text)."""
+        owner = self._unrecorded.get(message_id)  # sent, its record not yet committed
+        if owner is not None:
+            return owner != row.id
         async with self._sessions() as session:
             other = await session.scalar(
                 select(OutboundMessage.id)
@@ -499,29 +573,38 @@ async def read_back(
     history: History,
     row: OutboundMessage,
     now: datetime,
-    recorded_elsewhere: Callable[[OutboundMessage, str], Awaitable[bool]],
-    history_lag: timedelta = HISTORY_LAG,
+    owned_elsewhere: Callable[[OutboundMessage, str], Awaitable[bool]],
+    absent_after: datetime,
 ) -> ReadBack:
-    """Page back through the row's chat, newest first, until the send is found or the chat predates it."""
+    """Page back through the row's chat, newest first, until the send is found or the chat predates it.
+
+    An absence is a verdict only from a read made at `absent_after` or later. Pages overlap by one
+    item, so a message deleted between two calls cannot make one slip through the gap.
+    """
     started = row.sending_since or row.created_at
     since_ms = int((started - CLOCK_SKEW).timestamp() * 1000)
+    seen: set[str] = set()
     offset = calls = 0
     while calls < HISTORY_PAGES:
         page = await history(row, offset, HISTORY_PAGE)
         calls += 1
         reached = len(page) < HISTORY_PAGE  # a short page is the start of the conversation
         for item in page:
-            if int(item.get("time") or 0) < since_ms:
+            message_id = str(item.get("message_id") or "")
+            if message_id in seen:
+                continue
+            seen.add(message_id)
+            if not item.get("time"):
+                raise ValueError(f"history item {message_id!r} has no time")
+            if int(item["time"]) < since_ms:
                 reached = True
                 break
-            if is_sent_copy(item, row):
-                message_id = str(item.get("message_id"))
-                if not await recorded_elsewhere(row, message_id):
-                    return ReadBack(Verdict.FOUND, message_id, calls)
+            if is_sent_copy(item, row) and not await owned_elsewhere(row, message_id):
+                return ReadBack(Verdict.FOUND, message_id, calls)
         if reached:
-            settled = now - started >= history_lag
-            return ReadBack(Verdict.ABSENT if settled else Verdict.TOO_EARLY, None, calls)
-        offset += len(page)
+            verdict = Verdict.ABSENT if now >= absent_after else Verdict.TOO_EARLY
+            return ReadBack(verdict, None, calls)
+        offset += len(page) - 1
     return ReadBack(Verdict.TOO_DEEP, None, calls)
 
 

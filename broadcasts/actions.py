@@ -103,47 +103,76 @@ async def retry_failed(
     session: AsyncSession, broadcast_id: int, staff: Staff, now: datetime
 ) -> int:
     """ "Gửi lại tin lỗi": put a firing's failed copies back in the queue; returns how many."""
-    return await _requeue(
-        session, broadcast_id, staff, now, OutboxStatus.FAILED, "gửi lại {} tin lỗi"
-    )
+    note = "gửi lại {} tin lỗi"
+    return await _settle_copies(session, broadcast_id, staff, now, OutboxStatus.FAILED, note)
 
 
 async def resend_uncertain(
-    session: AsyncSession, broadcast_id: int, staff: Staff, now: datetime
+    session: AsyncSession,
+    broadcast_id: int,
+    staff: Staff,
+    now: datetime,
+    hamlet_id: int | None = None,
 ) -> int:
-    """After a person checked Zalo: send a firing's uncertain copies again; returns how many."""
+    """After a person looked in Zalo and saw no copy: send the uncertain ones again, once."""
     note = "gửi lại {} tin chưa rõ đã đến, sau khi kiểm tra"
-    return await _requeue(session, broadcast_id, staff, now, OutboxStatus.UNCERTAIN, note)
+    return await _settle_copies(
+        session, broadcast_id, staff, now, OutboxStatus.UNCERTAIN, note, hamlet_id
+    )
 
 
-async def _requeue(
+async def seen_uncertain(
+    session: AsyncSession,
+    broadcast_id: int,
+    staff: Staff,
+    now: datetime,
+    hamlet_id: int | None = None,
+) -> int:
+    """After a person saw the copies in Zalo: record the uncertain ones as sent, never resend them."""
+    note = "{} tin chưa rõ đã được xác nhận là đã đến"
+    return await _settle_copies(
+        session, broadcast_id, staff, now, OutboxStatus.UNCERTAIN, note, hamlet_id, seen=True
+    )
+
+
+async def _settle_copies(
     session: AsyncSession,
     broadcast_id: int,
     staff: Staff,
     now: datetime,
     status: OutboxStatus,
     note: str,
+    hamlet_id: int | None = None,
+    *,
+    seen: bool = False,
 ) -> int:
     broadcast = await session.get(Broadcast, broadcast_id)
     if broadcast is None:
         raise ActionError(f"Không có lần gửi số {broadcast_id}.")
     if broadcast.status not in (Status.SENT, Status.FAILED):
         raise ActionError("Chỉ gửi lại được khi lần gửi đã xong.")
-    outbound_ids = select(Delivery.outbound_id).where(Delivery.broadcast_id == broadcast.id)
-    result = await session.execute(
-        update(OutboundMessage)
-        .where(OutboundMessage.id.in_(outbound_ids), OutboundMessage.status == status)
-        .values(
-            status=OutboxStatus.PENDING,
-            attempts=0,
-            resolve_attempts=0,
-            next_attempt_at=now,
-            error_code=None,
-            error_reason=None,
-        )
+    copies = select(Delivery.outbound_id).where(Delivery.broadcast_id == broadcast.id)
+    if hamlet_id is not None:
+        copies = copies.where(Delivery.hamlet_id == hamlet_id)
+    chosen = update(OutboundMessage).where(
+        OutboundMessage.id.in_(copies),
+        OutboundMessage.status == status,
+        OutboundMessage.text != "",  # a forgotten resident's copy is never sent again
     )
+    if seen:
+        values: dict[str, object] = {"status": OutboxStatus.SENT, "error_reason": None}
+    else:
+        values = {
+            "status": OutboxStatus.PENDING,
+            "attempts": 0,
+            "resolve_attempts": 0,
+            "next_attempt_at": now,
+            "error_code": None,
+            "error_reason": None,
+        }
+    result = await session.execute(chosen.values(**values))
     count: int = result.rowcount  # type: ignore[attr-defined]
-    if count:
+    if count:  # the firing finishes again, and its author gets the new figures
         move(session, broadcast, Status.SENDING, now, actor=staff.id, note=note.format(count))
     return count
 

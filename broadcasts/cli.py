@@ -90,7 +90,14 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="gửi lại tin chưa rõ: after checking Zalo, resend a firing's uncertain copies",
     )
     resend.add_argument("firing", type=int)
+    resend.add_argument("--hamlet", help="only this hamlet's copies (group and residents)")
     resend.add_argument("--by", required=True)
+    seen = camp.add_parser(
+        "seen", help="đã thấy tin: after checking Zalo, record a firing's uncertain copies as sent"
+    )
+    seen.add_argument("firing", type=int)
+    seen.add_argument("--hamlet", help="only this hamlet's copies (group and residents)")
+    seen.add_argument("--by", required=True)
     offline = camp.add_parser("offline", help="record a household told off Zalo")
     offline.add_argument("firing", type=int)
     offline.add_argument("--household", required=True, help="the household code")
@@ -130,6 +137,17 @@ async def _staff(session: AsyncSession, zalo_id: str) -> Staff:
     if staff is None:
         raise actions.ActionError(f"Không có cán bộ nào có mã Zalo {zalo_id}.")
     return staff
+
+
+def _hamlet_named(hamlets: list[Hamlet], name: str, hamlet_word: str) -> Hamlet:
+    """The commune's hamlet a typed name means, with or without its Ấp/Thôn word and diacritics."""
+    wanted = fold(name)
+    found = next(
+        (h for h in hamlets if fold(h.name) == wanted or fold(h.name).endswith(" " + wanted)), None
+    )
+    if found is None:
+        raise actions.ActionError(f"Không có {hamlet_word} {name}.")
+    return found
 
 
 async def run(
@@ -317,17 +335,7 @@ async def _campaign(
         return 0
     if cmd == "approve":
         staff = await _staff(session, args.by)
-        hamlet = next(
-            (
-                h
-                for h in hamlets
-                if fold(h.name) == fold(args.hamlet)
-                or fold(h.name).endswith(" " + fold(args.hamlet))
-            ),
-            None,
-        )
-        if hamlet is None:
-            raise actions.ActionError(f"Không có {commune.hamlet_word} {args.hamlet}.")
+        hamlet = _hamlet_named(hamlets, args.hamlet, commune.hamlet_word)
         ctx = Context(
             session,
             now,
@@ -358,11 +366,15 @@ async def _campaign(
         )
         print(f"Đã xếp {count} tin lỗi để gửi lại.", file=out)
         return 0
-    if cmd == "resend":
-        count = await actions.resend_uncertain(
-            session, args.firing, await _staff(session, args.by), now
-        )
-        print(f"Đã xếp {count} tin chưa rõ đã đến để gửi lại.", file=out)
+    if cmd in ("resend", "seen"):
+        only = _hamlet_named(hamlets, args.hamlet, commune.hamlet_word) if args.hamlet else None
+        settle = actions.resend_uncertain if cmd == "resend" else actions.seen_uncertain
+        by = await _staff(session, args.by)
+        count = await settle(session, args.firing, by, now, only.id if only else None)
+        if cmd == "resend":
+            print(f"Đã đưa {count} tin (chưa rõ đã đến hay chưa) vào hàng chờ gửi lại.", file=out)
+        else:
+            print(f"Đã ghi nhận {count} tin đã đến; các tin này sẽ không gửi lại.", file=out)
         return 0
     if cmd == "offline":
         await actions.offline_reach(

@@ -442,7 +442,7 @@ async def unsent_copies(session: AsyncSession, broadcast_id: int) -> list[Unsent
     return [
         UnsentCopy(
             hamlet,
-            "nhóm Zalo" if kind == "group" else (name or "cư dân đã xoá dữ liệu"),
+            "nhóm Zalo" if kind == "group" else (name or "cư dân (đã xoá dữ liệu)"),
             row.status,
             row.error_reason or "",
         )
@@ -457,8 +457,9 @@ def uncertain_summary(copies: list[UnsentCopy], broadcast_id: int) -> str:
         return ""
     where = "; ".join(f"{c.hamlet}: {c.recipient}" for c in uncertain)
     return (
-        f" Chưa rõ {len(uncertain)} tin đã đến hay chưa (Zalo không trả lời rõ), hãy xem trong Zalo: "
-        f"{where}. Nếu chưa thấy tin, gửi lại bằng lệnh: loa campaign resend {broadcast_id}."
+        f" Có {len(uncertain)} tin chưa rõ đã đến hay chưa, anh/chị xem lại trong Zalo: {where}. "
+        f"Nơi nào chưa thấy tin thì gửi lại: loa campaign resend {broadcast_id} --hamlet TÊN; "
+        f"nơi đã thấy: loa campaign seen {broadcast_id} --hamlet TÊN."
     )
 
 
@@ -477,7 +478,10 @@ def unsent_lines(copies: list[UnsentCopy], broadcast_id: int) -> list[str]:
     for copy in uncertain:
         lines.append(f"Chưa rõ đã đến: {copy.hamlet}, {copy.recipient} — {copy.reason}")
     if uncertain:
-        lines.append(f"Kiểm tra trong Zalo; nếu chưa thấy tin: loa campaign resend {broadcast_id}")
+        lines.append(
+            f"Xem lại trong Zalo. Chưa thấy tin: loa campaign resend {broadcast_id} --hamlet TÊN; "
+            f"đã thấy: loa campaign seen {broadcast_id} --hamlet TÊN"
+        )
     return lines
 
 

@@ -121,9 +121,8 @@ async def forget_resident(session: AsyncSession, zalo_user_id: str, now: datetim
             message.text = ""
             message.message = {}
             message.recipient_id = stand_in
-            if (
-                message.status == OutboxStatus.PENDING
-            ):  # never send to someone who asked to be forgotten
+            # Never send to someone who asked to be forgotten, not even a copy a person may resend.
+            if message.status in (OutboxStatus.PENDING, OutboxStatus.UNCERTAIN):
                 message.status = OutboxStatus.CANCELLED
                 message.error_reason = FORGOTTEN_REASON
         message.key = message.key.replace(zalo_user_id, stand_in)[:255]

@@ -5,15 +5,22 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import VN_TZ
-from bot.models import Hamlet, Staff
+from bot.models import Hamlet, OutboxStatus, Staff
 from broadcasts.approval import tell_staff
 from broadcasts.campaigns import Deps, spawn_firing
 from broadcasts.delivery import fan_out, finished, uncertain_summary, unsent_copies
-from broadcasts.models import Broadcast, Campaign, CampaignCategory, HamletApproval, Status
+from broadcasts.models import (
+    AuditEntry,
+    Broadcast,
+    Campaign,
+    CampaignCategory,
+    HamletApproval,
+    Status,
+)
 from broadcasts.timing import format_local, in_quiet_hours, recurrence_from_rule
 from broadcasts.workflow import label, move
 
@@ -207,10 +214,12 @@ async def _finish(
                 )
             )
         ).all()
-        summary = f"{sent}/{total} tin đã gửi, {failed} tin lỗi ({label(to)})."
+        unsent = await unsent_copies(session, broadcast.id)
+        unsure = sum(1 for c in unsent if c.status == OutboxStatus.UNCERTAIN)
+        summary = f"{sent}/{total} tin đã gửi, {failed - unsure} tin lỗi ({label(to)})."
         if rejected:
             summary += f" Không gửi ở: {', '.join(rejected)} (từ chối hoặc chưa duyệt)."
-        summary += uncertain_summary(await unsent_copies(session, broadcast.id), broadcast.id)
+        summary += uncertain_summary(unsent, broadcast.id)
         text = deps.replies.render(
             "broadcast_report",
             title=campaign.title,
@@ -218,7 +227,16 @@ async def _finish(
             code=broadcast.code,
             summary=summary,
         )
-        # A firing finishes again after its copies are resent: each finish has its own report.
-        key = f"bc:{broadcast.id}:report:{int(now.timestamp())}"
+        # A firing finishes again after copies are resent or confirmed: each finish, its report.
+        finishes = await session.scalar(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(
+                AuditEntry.entity == "broadcast",
+                AuditEntry.entity_id == broadcast.id,
+                AuditEntry.to_status.in_([Status.SENT, Status.FAILED]),
+            )
+        )
+        key = f"bc:{broadcast.id}:report" + (f":{finishes}" if finishes and finishes > 1 else "")
         await tell_staff(session, now, author, text, key=key)
     return True

@@ -385,6 +385,61 @@ async def test_recurring_firings_across_a_boundary_and_across_downtime_follow_th
             assert sum(1 for m in svc.platform.groups[group].messages if m.from_oa) == 3
 
 
+async def a_copy_nobody_can_settle(svc: Service, clock: FakeClock) -> tuple[Broadcast, Hamlet]:
+    """An urgent firing whose post to one hamlet group timed out and whose chat cannot be read."""
+    rt = svc.runtime
+    hurry_hung_calls(svc)
+    await svc.platform.user_send_text(OFFICIAL, "chào")
+    await svc.settled()
+    campaign_id = await urgent_warning(rt.sessions, deps_for(rt), clock.now())
+    svc.platform.inject("/v3.0/oa/group/message", "timeout", 1)  # the post never reaches the group
+    svc.platform.inject("/v3.0/oa/group/conversation", "-201", 1000)  # and its chat cannot be read
+    await run_tick(rt)
+    broadcast = await firing_of(rt.sessions, campaign_id)
+    await eventually(lambda: len(svc.platform.faults) == 1, timeout=30, what="the post to time out")
+    await rt.outbox.wait_idle()
+    for _ in range(5):  # the sweep, once a minute: every read of the chat is refused
+        clock.advance(timedelta(minutes=3))
+        await jobs.resolve_outbox(rt)
+    rows = await delivery_rows(rt.sessions, broadcast.id)
+    [row] = [r for r in rows if r.status != OutboxStatus.SENT]
+    assert row.status == OutboxStatus.UNCERTAIN and row.channel == "group"
+    assert copies(svc.platform, broadcast.code, group=row.recipient_id) == 0
+    async with rt.sessions() as session:
+        hamlet = await session.scalar(select(Hamlet).where(Hamlet.group_id == row.recipient_id))
+        assert hamlet is not None
+    await run_tick(rt)
+    await svc.settled()
+    svc.platform.faults.clear()
+    return broadcast, hamlet
+
+
+def reports(svc: Service) -> list[str]:
+    return [t for t in svc.oa_texts(OFFICIAL) if t.startswith("[Kết quả gửi]")]
+
+
+async def settle_copies(
+    svc: Service, clock: FakeClock, command: str, firing: int, hamlet: str
+) -> str:
+    """`loa campaign resend|seen FIRING --hamlet NAME --by OFFICIAL`, on the service's clock."""
+    import argparse
+    import io
+
+    from broadcasts.cli import run
+
+    args = argparse.Namespace(
+        command="campaign",
+        campaign_command=command,
+        firing=firing,
+        hamlet=hamlet,
+        by=OFFICIAL,
+        commune=None,
+    )
+    out = io.StringIO()
+    assert await run(args, svc.runtime.settings, svc.runtime.sessions, out, clock) == 0
+    return out.getvalue()
+
+
 async def test_a_copy_nobody_can_settle_is_named_to_the_author_and_resent_once_after_checking(
     database_url: str,
 ) -> None:
@@ -396,68 +451,54 @@ async def test_a_copy_nobody_can_settle_is_named_to_the_author_and_resent_once_a
     clock = FakeClock()
     async with running_service(database_url, clock=clock) as svc:
         rt = svc.runtime
-        hurry_hung_calls(svc)
-        await svc.platform.user_send_text(OFFICIAL, "chào")
-        await svc.settled()
-        campaign_id = await urgent_warning(rt.sessions, deps_for(rt), clock.now())
-        svc.platform.inject("/v3.0/oa/group/message", "timeout", 1)
-        svc.platform.inject(
-            "/v3.0/oa/group/conversation", "-201", 1000
-        )  # and its chat cannot be read
-        await run_tick(rt)
-        broadcast = await firing_of(rt.sessions, campaign_id)
-        await eventually(
-            lambda: len(svc.platform.faults) == 1, timeout=30, what="the post to time out"
-        )
-        await rt.outbox.wait_idle()
-        for _ in range(5):  # the sweep, once a minute: every read of the chat is refused
-            clock.advance(timedelta(minutes=3))
-            await jobs.resolve_outbox(rt)
-        [row] = [
-            r
-            for r in await delivery_rows(rt.sessions, broadcast.id)
-            if r.status != OutboxStatus.SENT
-        ]
-        assert row.status == OutboxStatus.UNCERTAIN and row.channel == "group"
-        assert copies(svc.platform, broadcast.code, group=row.recipient_id) == 0
-        async with rt.sessions() as session:
-            hamlet = await session.scalar(select(Hamlet).where(Hamlet.group_id == row.recipient_id))
-            assert hamlet is not None
-        await run_tick(rt)
-        await svc.settled()
-        [report] = [t for t in svc.oa_texts(OFFICIAL) if t.startswith("[Kết quả gửi]")]
-        assert "Chưa rõ 1 tin đã đến hay chưa" in report
+        broadcast, hamlet = await a_copy_nobody_can_settle(svc, clock)
+        [report] = reports(svc)
+        assert f"{len(GROUP_IDS) * 1 - 1}/" in report and ", 0 tin lỗi" in report
+        assert "Có 1 tin chưa rõ đã đến hay chưa" in report
         assert f"{hamlet.name}: nhóm Zalo" in report
-        assert f"loa campaign resend {broadcast.id}" in report
+        assert f"loa campaign resend {broadcast.id} --hamlet" in report
 
         out = io.StringIO()
         show = argparse.Namespace(
-            command="campaign", campaign_command="show", id=campaign_id, commune=None
+            command="campaign", campaign_command="show", id=broadcast.campaign_id, commune=None
         )
         assert await run(show, rt.settings, rt.sessions, out, clock) == 0
         assert (
             f"Chưa rõ đã đến: {hamlet.name}, nhóm Zalo — Không đọc được lịch sử" in out.getvalue()
         )
 
-        # The official looked in the group, saw no post, and resends it: it goes once.
-        svc.platform.faults.clear()
-        resend = argparse.Namespace(
-            command="campaign",
-            campaign_command="resend",
-            firing=broadcast.id,
-            by=OFFICIAL,
-            commune=None,
-        )
-        out = io.StringIO()
-        assert await run(resend, rt.settings, rt.sessions, out, clock) == 0
-        assert "Đã xếp 1 tin" in out.getvalue()
+        # The official looked in the group, saw no post, and resends it there: it goes once.
+        said = await settle_copies(svc, clock, "resend", broadcast.id, hamlet.name)
+        assert "Đã đưa 1 tin" in said
         rt.outbox.wake()
         await svc.settled()
-        assert copies(svc.platform, broadcast.code, group=row.recipient_id) == 1
         assert_exactly_once(svc.platform, broadcast.code, [])
         clock.advance(timedelta(seconds=30))
         await run_tick(rt)
         await svc.settled()
-        reports = [t for t in svc.oa_texts(OFFICIAL) if t.startswith("[Kết quả gửi]")]
-        assert len(reports) == 2 and "Chưa rõ" not in reports[1]
-        assert (await firing_of(rt.sessions, campaign_id)).status == Status.SENT
+        assert len(reports(svc)) == 2 and "chưa rõ" not in reports(svc)[1]
+        assert (await firing_of(rt.sessions, broadcast.campaign_id)).status == Status.SENT
+
+
+async def test_a_copy_the_official_saw_in_zalo_is_recorded_and_never_resent(
+    database_url: str,
+) -> None:
+    clock = FakeClock()
+    async with running_service(database_url, clock=clock) as svc:
+        broadcast, hamlet = await a_copy_nobody_can_settle(svc, clock)
+        other = next(g for g in GROUP_IDS if g != hamlet.group_id)
+        async with svc.runtime.sessions() as session:
+            other_hamlet = await session.scalar(select(Hamlet).where(Hamlet.group_id == other))
+            assert other_hamlet is not None
+        # Another hamlet's name settles nothing: only that hamlet's copies are touched.
+        assert "Đã ghi nhận 0 tin" in await settle_copies(
+            svc, clock, "seen", broadcast.id, other_hamlet.name
+        )
+        said = await settle_copies(svc, clock, "seen", broadcast.id, hamlet.name)
+        assert "Đã ghi nhận 1 tin đã đến" in said
+        await run_tick(svc.runtime)
+        await svc.settled()
+        rows = await delivery_rows(svc.runtime.sessions, broadcast.id)
+        assert {r.status for r in rows} == {OutboxStatus.SENT}
+        assert copies(svc.platform, broadcast.code, group=hamlet.group_id) == 0  # nothing resent
+        assert len(reports(svc)) == 2 and "chưa rõ" not in reports(svc)[1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from bot.outbox import (
     HISTORY_LAG,
     HISTORY_PAGE,
     HISTORY_PAGES,
+    REREAD_POLL,
     RESOLVE_TRIES,
     OutboxSender,
     queue_message,
@@ -283,4 +285,78 @@ async def test_an_earlier_copy_of_the_same_text_is_not_taken_for_this_one(world:
     async with world.service.runtime.sessions() as session:
         ids = (await session.scalars(select(OutboundMessage.zalo_message_id))).all()
     assert len(set(ids)) == 2
+    assert (await world.row(row_id)).status == OutboxStatus.SENT
+
+
+async def test_the_lag_counts_from_when_the_outcome_became_unknown_not_from_the_claim(
+    world: World,
+) -> None:
+    # The request takes 20 s to be accepted (limiter, retries) and its answer is lost; the history
+    # shows it 45 s after that: 65 s after the claim, within the lag of the moment Zalo took it.
+    world.platform.history_lag = timedelta(seconds=45)
+    row_id = await world.queue("group")
+    world.platform.inject(SEND_PATHS["group"], "drop_answer")
+    send_group = world.platform.api_send_group
+
+    def slow(body: object) -> object:
+        world.clock.advance(20)
+        return send_group(body)  # type: ignore[arg-type]
+
+    world.platform.api_send_group = slow  # type: ignore[method-assign]
+    try:
+        await world.drain()
+    finally:
+        world.platform.api_send_group = send_group  # type: ignore[method-assign]
+    world.clock.advance(41)  # a minute after the claim, 41 s after the lost answer
+    await world.outbox.resolve_unknown(older_than=timedelta(0))
+    assert (await world.row(row_id)).status == OutboxStatus.SENDING  # not yet believed absent
+    world.clock.advance(20)
+
+    async def recorded() -> bool:
+        return (await world.row(row_id)).status == OutboxStatus.SENT
+
+    await eventually(recorded, what="the read a minute after the lost answer")
+    await world.drain()
+    assert world.copies("group") == 1
+
+
+async def test_two_rows_with_the_same_text_cannot_both_take_one_copy(world: World) -> None:
+    # The same canned reply twice to one resident; both answers are lost, only one send arrived.
+    world.platform.inject(SEND_PATHS["cs"], "drop_answer")
+    world.platform.inject(SEND_PATHS["cs"], "5xx")  # not carried out, and the client cannot know
+    ids = []
+    async with world.service.runtime.sessions() as session:
+        for key in ("test:a", "test:b"):
+            row = queue_message(
+                session,
+                key=key,
+                channel="cs",
+                recipient_id=BA_SAU,
+                text=TEXT,
+                purpose="reply",
+                now=world.clock.now(),
+            )
+            await session.flush()
+            ids.append(row.id)
+        await session.commit()
+    await world.drain()
+    assert world.copies("cs") == 1
+    await settle(world, world.outbox)
+    rows = [await world.row(i) for i in ids]
+    assert [r.status for r in rows] == [OutboxStatus.SENT, OutboxStatus.SENT]
+    assert rows[0].zalo_message_id != rows[1].zalo_message_id
+    assert world.copies("cs") == 2  # the one that never arrived was sent once more
+
+
+async def test_a_stopped_sender_leaves_an_unknown_send_for_the_next_start(world: World) -> None:
+    row_id = await world.queue("group")
+    world.platform.inject(SEND_PATHS["group"], "drop_answer")
+    world.platform.history_lag = timedelta(seconds=5)  # the first read cannot see the copy
+    await world.outbox.drain_once()
+    await world.outbox.stop()  # the send ends unknown while the sender stops
+    world.clock.advance(timedelta(minutes=3))
+    await asyncio.sleep(2 * REREAD_POLL)  # time for a read-back it should not have left behind
+    assert (await world.row(row_id)).status == OutboxStatus.SENDING
+    await settle(world, world.restarted_outbox())
+    assert world.copies("group") == 1
     assert (await world.row(row_id)).status == OutboxStatus.SENT
