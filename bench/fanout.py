@@ -46,6 +46,7 @@ sys.path.insert(0, str(REPO))
 from aiohttp import web  # noqa: E402
 from sqlalchemy import func, insert, select, text  # noqa: E402
 
+from bot.chat.faq.loader import seed_if_empty  # noqa: E402
 from bot.clock import SystemClock  # noqa: E402
 from bot.config import (  # noqa: E402
     SANDBOX_APP_ID,
@@ -53,19 +54,10 @@ from bot.config import (  # noqa: E402
     SANDBOX_OA_ID,
     SANDBOX_OA_SECRET_KEY,
 )
-from bot.db import make_engine, make_sessionmaker  # noqa: E402
-from bot.faq.loader import seed_if_empty  # noqa: E402
-from bot.models import (  # noqa: E402
-    Commune,
-    Hamlet,
-    InboxEvent,
-    InboxStatus,
-    OutboundMessage,
-    OutboxStatus,
-    Resident,
-    Staff,
-    StaffRole,
-)
+from bot.db.engine import make_engine, make_sessionmaker  # noqa: E402
+from bot.directory.models import Commune, Hamlet, Resident, Staff, StaffRole  # noqa: E402
+from bot.inbound.models import InboxEvent, InboxStatus  # noqa: E402
+from bot.outbound.models import OutboundMessage, OutboxStatus  # noqa: E402
 from bot.sandbox.api import create_sandbox_app  # noqa: E402
 from bot.sandbox.platform import SandboxPlatform  # noqa: E402
 
@@ -100,7 +92,7 @@ def free_port() -> int:
 
 async def reset_database(url: str) -> None:
     """An empty, migrated database."""
-    from bot.migrate import upgrade_async
+    from bot.db.migrate import upgrade_async
 
     if url.startswith("sqlite"):
         path = Path(url.split("///", 1)[1])

@@ -27,9 +27,9 @@ if _VENV_PYTHON.exists() and Path(sys.prefix).resolve() != _VENV_PYTHON.parent.p
     os.execv(str(_VENV_PYTHON), [str(_VENV_PYTHON), __file__, *sys.argv[1:]])
 sys.path.insert(0, str(REPO))
 
-from bot.faq.loader import BUNDLED_FAQ, FaqItem, read_faq  # noqa: E402
-from bot.faq.matcher import FaqMatcher  # noqa: E402
-from bot.faq.normalize import analyze  # noqa: E402
+from bot.chat.faq.loader import BUNDLED_FAQ, FaqItem, read_faq  # noqa: E402
+from bot.chat.faq.matcher import FaqMatcher  # noqa: E402
+from bot.chat.faq.normalize import analyze  # noqa: E402
 
 DEFAULT_DEV = REPO / ".." / "shared" / "faq" / "dev-questions.tsv"
 DEFAULT_CORPUS = REPO / ".." / "shared" / "faq" / "poverty-faq.yaml"

@@ -40,12 +40,18 @@ sys.path.insert(0, str(REPO))
 from sqlalchemy import update  # noqa: E402
 
 from bot.clock import SystemClock  # noqa: E402
-from bot.demo import HAMLETS  # noqa: E402
-from bot.migrate import upgrade_async  # noqa: E402
-from bot.models import OutboundMessage, OutboxStatus  # noqa: E402
-from bot.oa_client import outbox_calls  # noqa: E402
-from bot.outbox import HISTORY_LAG, HISTORY_PAGE, STALE_SENDING, OutboxSender, queue_message  # noqa: E402
+from bot.db.migrate import upgrade_async  # noqa: E402
+from bot.outbound.channels import zalo_channels  # noqa: E402
+from bot.outbound.models import OutboundMessage, OutboxStatus  # noqa: E402
+from bot.outbound.outbox import (  # noqa: E402
+    HISTORY_LAG,
+    HISTORY_PAGE,
+    STALE_SENDING,
+    OutboxSender,
+    queue_message,
+)
 from bot.runtime import Runtime  # noqa: E402
+from bot.sandbox.demo import HAMLETS  # noqa: E402
 from bot.sandbox.platform import ChatMessage, SandboxPlatform  # noqa: E402
 from tests.service import running_service  # noqa: E402
 
@@ -111,7 +117,7 @@ async def one_run(database_url: str, key: str) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     async with running_service(database_url, clock=SystemClock(), start_jobs=False) as service:
         rt, platform = service.runtime, service.platform
-        send, history = outbox_calls(rt.zalo)
+        send, history = zalo_channels(rt.zalo)
         calls: list[float] = []  # each history call's wall time
 
         async def counted(row: OutboundMessage, offset: int, count: int) -> list[dict[str, object]]:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings
-from bot.db import make_engine, make_sessionmaker
+from bot.db.engine import make_engine, make_sessionmaker
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def upgrade(settings: Settings) -> int:
     """Apply migrations to LOA_DATABASE_URL."""
-    from bot.migrate import upgrade as run_upgrade
+    from bot.db.migrate import upgrade as run_upgrade
 
     run_upgrade(settings.database_url)
     return 0
@@ -143,21 +143,21 @@ def _with_db(settings: Settings, body: Callable[[Sessions], Awaitable[int]]) -> 
 
 async def faq_import(sessions: Sessions, path: Path) -> int:
     """`loa faq import FILE`."""
-    from bot.faq.commands import faq_import_command
+    from bot.chat.faq.commands import faq_import_command
 
     return await faq_import_command(sessions, path, sys.stdout, SystemClock().now())
 
 
 async def faq_match(sessions: Sessions, stdin: TextIO, stdout: TextIO) -> int:
     """`loa faq match`: UTF-8 in and out, whatever the terminal's locale."""
-    from bot.faq.commands import faq_match_command
+    from bot.chat.faq.commands import faq_match_command
 
     return await faq_match_command(sessions, stdin, stdout)
 
 
 async def zalo_connect(settings: Settings, sessions: Sessions) -> int:
     """`loa zalo connect`: print the OA permission URL."""
-    from bot.oauth_routes import begin_connect, redirect_uri
+    from bot.oa.oauth_routes import begin_connect, redirect_uri
 
     async with sessions() as session:
         url = await begin_connect(session, settings, SystemClock().now())

@@ -14,27 +14,30 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import jobs
+from bot.chat import setup as chat_setup
+from bot.chat.conversation import settle_receipts
+from bot.chat.faq.book import FaqBook
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.context import Context
-from bot.conversation import settle_receipts
-from bot.db import make_engine, make_sessionmaker
-from bot.dispatch import Dispatcher, residents_dispatcher
-from bot.events import parse_event
-from bot.faq_book import FaqBook
-from bot.inbox import InboxWriter
+from bot.db.engine import make_engine, make_sessionmaker
+from bot.db.wal import WalCheckpointer
+from bot.inbound.context import Context
+from bot.inbound.dispatch import Dispatcher, log_unknown
+from bot.inbound.events import Unknown, parse_event
+from bot.inbound.inbox import InboxWriter
+from bot.inbound.models import InboxEvent
+from bot.inbound.processor import Handle, InboxProcessor, Settle, decode_body
+from bot.inbound.webhook import zalo_webhook
 from bot.keys import INBOX, RUNTIME, SETTINGS
-from bot.models import InboxEvent, OutboundMessage
-from bot.oa_client import build_client, outbox_calls
-from bot.oauth_routes import oauth_callback
-from bot.outbox import OutboxSender
-from bot.processor import Handle, InboxProcessor, Settle, decode_body
-from bot.replies import Replies
+from bot.oa.client import build_client
+from bot.oa.oauth_routes import oauth_callback
+from bot.oa.token_store import DbTokenStore
+from bot.outbound.channels import zalo_channels
+from bot.outbound.models import OutboundMessage
+from bot.outbound.outbox import OutboxSender
+from bot.outbound.replies import Replies
 from bot.runtime import Runtime
-from bot.seed import seed_demo
-from bot.token_store import DbTokenStore
-from bot.wal import WalCheckpointer
-from bot.webhook import zalo_webhook
+from bot.sandbox.seed import seed_demo
 from bot.zalo.limiter import RateLimiter
 from bot.zalo.tokens import TokenPair
 from broadcasts import setup as broadcasts_setup
@@ -108,14 +111,13 @@ async def start_runtime(
     async with sessions() as session:
         await faq.reload_if_changed(session)
     replies = Replies(settings.templates_dir)
-    dispatcher = residents_dispatcher()
-    broadcasts_setup.install_handlers(dispatcher)
+    dispatcher = residents_dispatcher(faq)
     http = aiohttp.ClientSession()
     limiter = RateLimiter(settings.zalo_rate_per_minute)
 
     zalo, tokens, store = build_client(settings, http, sessions, clock, limiter=limiter)
 
-    send, history = outbox_calls(zalo)
+    send, history = zalo_channels(zalo)
 
     runtime: list[Runtime] = []  # the alert needs the runtime, which needs the outbox first
 
@@ -139,7 +141,7 @@ async def start_runtime(
     processor = InboxProcessor(
         sessions,
         clock,
-        inbox_handler(settings, clock, replies, faq, dispatcher),
+        inbox_handler(settings, clock, replies, dispatcher),
         on_committed=outbox.wake,
         pressure=lambda: inbox.rate,
         settle=inbox_settler(clock),
@@ -190,13 +192,22 @@ async def start_runtime(
     return rt
 
 
+def residents_dispatcher(faq: FaqBook) -> Dispatcher:
+    """Every feature's handlers in the order they run: announcements first, then the chat."""
+    dispatcher = Dispatcher()
+    broadcasts_setup.install_handlers(dispatcher)  # a head's answer must not reach the FAQ
+    chat_setup.install_handlers(dispatcher, faq)
+    dispatcher.add(Unknown, log_unknown)
+    return dispatcher
+
+
 def inbox_handler(
-    settings: Settings, clock: Clock, replies: Replies, faq: FaqBook, dispatcher: Dispatcher
+    settings: Settings, clock: Clock, replies: Replies, dispatcher: Dispatcher
 ) -> Handle:
     """How the processor handles one stored event: parse it and dispatch it in an explicit context."""
 
     async def handle(session: AsyncSession, row: InboxEvent) -> None:
-        ctx = Context(session, clock.now(), settings, replies, faq, row.id, row.received_at)
+        ctx = Context(session, clock.now(), settings, replies, row.id, row.received_at)
         await dispatcher.dispatch(ctx, parse_event(decode_body(row)))
 
     return handle

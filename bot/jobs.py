@@ -7,16 +7,14 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.context import Context
-from bot.conversation import expire_handoffs
-from bot.models import Alert, Commune, Staff, StaffRole
-from bot.outbox import queue_message
+from bot.chat.conversation import expire_handoffs
+from bot.directory.models import Commune, Staff, StaffRole
+from bot.inbound.context import Context
+from bot.outbound.alerts import AUTH_ALERT, raise_alert
 from bot.runtime import Runtime
 from bot.zalo.errors import AuthorizationLost, ZaloClientError
 
 log = logging.getLogger(__name__)
-
-AUTH_ALERT = "authorization_lost"
 
 
 async def sweep_inbox(rt: Runtime, older_than: timedelta = timedelta(seconds=30)) -> int:
@@ -32,7 +30,7 @@ async def resolve_outbox(rt: Runtime, older_than: timedelta = timedelta(minutes=
 async def expire_handoff_windows(rt: Runtime) -> int:
     """Give conversations back to the bot when the handoff window has passed."""
     async with rt.sessions() as session:
-        ctx = Context(session, rt.clock.now(), rt.settings, rt.replies, rt.faq, 0, rt.clock.now())
+        ctx = Context(session, rt.clock.now(), rt.settings, rt.replies, 0, rt.clock.now())
         count = await expire_handoffs(ctx)
         await session.commit()
     return count
@@ -63,51 +61,25 @@ async def check_tokens(rt: Runtime) -> str:
 async def raise_auth_alert(rt: Runtime, detail: str) -> None:
     """Record that the OA needs re-authorising: log, /healthz degraded, a message to commune admins."""
     rt.zalo_status = "authorization_lost"
-    now = rt.clock.now()
     async with rt.sessions() as session:
-        open_alert = await session.scalar(
-            select(Alert.id).where(Alert.kind == AUTH_ALERT, Alert.resolved_at.is_(None)).limit(1)
-        )
-        if open_alert is not None:
-            return
-        log.error(
-            "OA authorisation lost (%s); run `loa zalo connect` to grant access again", detail
-        )
-        alert = Alert(kind=AUTH_ALERT, detail=detail[:2000], created_at=now)
-        session.add(alert)
-        await session.flush()
         admins = (
             await session.scalars(
                 select(Staff).where(Staff.role == StaffRole.ADMIN, Staff.active.is_(True))
             )
         ).all()
-        for admin in admins:
-            commune = await session.get(Commune, admin.commune_id)
+        names = {c.id: c.name for c in await session.scalars(select(Commune))}
+
+        def text(admin: Staff) -> str:
             # The access token usually outlives a failed early refresh by hours, so this can still go.
-            queue_message(
-                session,
-                key=f"alert:{alert.id}:{admin.id}",
-                channel="cs",
-                recipient_id=admin.zalo_user_id,
-                text=rt.replies.render(
-                    "authorization_lost", commune=commune.name if commune else "xã"
-                ),
-                purpose="alert",
-                now=now,
-            )
-        await session.commit()
-    rt.outbox.wake()
+            commune = names.get(admin.commune_id, "xã")
+            return rt.replies.render("authorization_lost", commune=commune)
 
-
-async def resolve_auth_alert(rt: Runtime) -> None:
-    """Close the authorisation alert after a new grant was stored."""
-    now = rt.clock.now()
-    async with rt.sessions() as session:
-        for alert in (
-            await session.scalars(
-                select(Alert).where(Alert.kind == AUTH_ALERT, Alert.resolved_at.is_(None))
-            )
-        ).all():
-            alert.resolved_at = now
+        raised = await raise_alert(
+            session, rt.clock.now(), kind=AUTH_ALERT, detail=detail, to=admins, text=text
+        )
         await session.commit()
-    rt.zalo_status = "ok"
+    if raised is not None:
+        log.error(
+            "OA authorisation lost (%s); run `loa zalo connect` to grant access again", detail
+        )
+        rt.outbox.wake()

@@ -8,7 +8,7 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from bot.config import Settings
-    from bot.inbox import InboxWriter
+    from bot.inbound.inbox import InboxWriter
     from bot.runtime import Runtime
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")

@@ -9,15 +9,15 @@ import aiohttp
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.chat.faq.book import FaqBook
 from bot.clock import Clock
 from bot.config import Settings
-from bot.dispatch import Dispatcher
-from bot.faq_book import FaqBook
-from bot.inbox import InboxWriter
-from bot.outbox import OutboxSender
-from bot.processor import InboxProcessor
-from bot.replies import Replies
-from bot.wal import WalCheckpointer
+from bot.db.wal import WalCheckpointer
+from bot.inbound.dispatch import Dispatcher
+from bot.inbound.inbox import InboxWriter
+from bot.inbound.processor import InboxProcessor
+from bot.outbound.outbox import OutboxSender
+from bot.outbound.replies import Replies
 from bot.zalo.client import ZaloClient
 from bot.zalo.limiter import RateLimiter
 from bot.zalo.tokens import TokenManager

@@ -7,8 +7,10 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.context import Context
-from bot.models import OutboundMessage, OutboxStatus, Staff, StaffRole
+from bot.directory.models import Staff, StaffRole
+from bot.inbound.context import Context
+from bot.outbound.channels import Channel
+from bot.outbound.models import OutboundMessage, OutboxStatus
 from broadcasts.approval import decide
 from broadcasts.models import Broadcast, Campaign, Delivery, HamletApproval, Household, Status
 from broadcasts.tracking import record_offline
@@ -95,7 +97,7 @@ async def approve_for_hamlet(
         raise ActionError("Từ chối cần kèm lý do.")
     kind = "approve" if reject_reason is None else "reject"
     await decide(
-        ctx, approval, staff, kind, reject_reason or "", reply_to=("cs", staff.zalo_user_id)
+        ctx, approval, staff, kind, reject_reason or "", reply_to=(Channel.CS, staff.zalo_user_id)
     )
 
 

@@ -8,12 +8,15 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.context import Context
-from bot.events import GroupText, UserText
-from bot.faq.normalize import fold
-from bot.models import Commune, Hamlet, OutboundMessage, Staff
-from bot.outbox import queue_message
-from bot.people import conversation_for, resident_for, staff_for, within_window
+from bot.chat.conversation import conversation_for
+from bot.directory.models import Commune, Hamlet, Staff
+from bot.directory.people import resident_for, staff_for, within_window
+from bot.inbound.context import Context
+from bot.inbound.events import GroupText, UserText
+from bot.outbound.channels import Channel
+from bot.outbound.models import OutboundMessage
+from bot.outbound.outbox import queue_message
+from bot.text import fold
 from bot.zalo.mentions import escape_mentions, mention
 from broadcasts.models import Broadcast, Campaign, HamletApproval, Status
 from broadcasts.workflow import move
@@ -83,7 +86,7 @@ async def on_staff_text(ctx: Context, event: UserText) -> bool:
                 staff,
                 "reject",
                 event.text.strip(),
-                reply_to=("cs", staff.zalo_user_id),
+                reply_to=(Channel.CS, staff.zalo_user_id),
             )
             return True
     approval = await pending_for(ctx.session, staff)
@@ -105,7 +108,7 @@ async def on_staff_text(ctx: Context, event: UserText) -> bool:
             purpose="approval",
         )
         return True
-    await decide(ctx, approval, staff, kind, reason, reply_to=("cs", staff.zalo_user_id))
+    await decide(ctx, approval, staff, kind, reason, reply_to=(Channel.CS, staff.zalo_user_id))
     return True
 
 
@@ -223,7 +226,7 @@ async def tell_staff(
         queue_message(
             session,
             key=key,
-            channel="cs",
+            channel=Channel.CS,
             recipient_id=staff.zalo_user_id,
             text=text,
             purpose="notice",
@@ -233,7 +236,7 @@ async def tell_staff(
         queue_message(
             session,
             key=key,
-            channel="group",
+            channel=Channel.GROUP,
             recipient_id=commune.group_id,
             text=f"{mention(staff.zalo_user_id)} {staff.name}: {escape_mentions(text)}",
             purpose="notice",

@@ -9,10 +9,11 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.models import Commune, Hamlet, Resident, Staff, StaffRole
-from bot.outbox import queue_message
-from bot.people import may_follow, within_window
-from bot.replies import Replies
+from bot.directory.models import Commune, Hamlet, Resident, Staff, StaffRole
+from bot.directory.people import may_follow, within_window
+from bot.outbound.channels import Channel
+from bot.outbound.outbox import queue_message
+from bot.outbound.replies import Replies
 from bot.zalo.mentions import mention
 from broadcasts.models import (
     AuditEntry,
@@ -227,7 +228,7 @@ async def send_test(session: AsyncSession, req: CampaignRequest, deps: Deps, now
     queue_message(
         session,
         key=f"test:{author.id}:{now.timestamp()}",
-        channel="cs",
+        channel=Channel.CS,
         recipient_id=author.zalo_user_id,
         text=text,
         purpose="test",

@@ -13,12 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.context import Context
-from bot.faq.normalize import fold
-from bot.faq_book import FaqBook
-from bot.models import Hamlet, Staff
-from bot.people import UnknownCommune, select_commune
-from bot.replies import Replies
+from bot.directory.models import Hamlet, Staff
+from bot.directory.people import UnknownCommune, select_commune
+from bot.inbound.context import Context
+from bot.outbound.replies import Replies
+from bot.text import fold
 from broadcasts import actions
 from broadcasts.campaigns import CampaignError, CampaignRequest, Deps, create_campaign, send_test
 from broadcasts.delivery import unsent_copies, unsent_lines
@@ -341,7 +340,6 @@ async def _campaign(
             now,
             settings,
             deps.replies,
-            FaqBook(),
             0,
             now,
             key_prefix=f"cli:{now.timestamp()}",

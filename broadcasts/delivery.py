@@ -11,13 +11,15 @@ from typing import cast
 from sqlalchemy import Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.context import Context
-from bot.events import UserText
-from bot.faq.normalize import fold
-from bot.models import Commune, Hamlet, OutboundMessage, OutboxStatus, Resident, Staff, StaffRole
-from bot.outbox import outbound_row, queue_message
-from bot.people import may_follow, within_window
-from bot.replies import Replies
+from bot.directory.models import Commune, Hamlet, Resident, Staff, StaffRole
+from bot.directory.people import may_follow, within_window
+from bot.inbound.context import Context
+from bot.inbound.events import UserText
+from bot.outbound.channels import Channel
+from bot.outbound.models import OutboundMessage, OutboxStatus
+from bot.outbound.outbox import outbound_row, queue_message
+from bot.outbound.replies import Replies
+from bot.text import fold
 from bot.zalo.mentions import mention
 from broadcasts.campaigns import Deps, render_for
 from broadcasts.models import (
@@ -177,7 +179,7 @@ async def _add_missing(
     outbound = [
         outbound_row(
             key=f"bc:{broadcast.id}:{kind}:{target}",
-            channel="group" if kind == "group" else "cs",
+            channel=Channel.GROUP if kind == "group" else "cs",
             recipient_id=target,
             text=texts.text(token),
             purpose="broadcast",
@@ -334,7 +336,7 @@ async def _offline_list(
         queue_message(
             session,
             key=key,
-            channel="cs",
+            channel=Channel.CS,
             recipient_id=head.zalo_user_id,
             text=offline_text(deps.replies, campaign, broadcast, hamlet, households),
             purpose="notice",
@@ -351,7 +353,7 @@ async def _offline_list(
         queue_message(
             session,
             key=key,
-            channel="group",
+            channel=Channel.GROUP,
             recipient_id=commune.group_id,
             text=text,
             purpose="notice",

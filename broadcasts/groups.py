@@ -18,13 +18,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import from_epoch_ms
-from bot.context import Context
-from bot.events import GroupMembership
-from bot.faq.normalize import fold
+from bot.directory.models import Commune, Hamlet, Staff, StaffRole
+from bot.directory.people import UnknownCommune, resident_for, select_commune
+from bot.inbound.context import Context
+from bot.inbound.events import GroupMembership
 from bot.keys import RUNTIME
-from bot.models import Commune, Hamlet, Staff, StaffRole
-from bot.outbox import failure_reason
-from bot.people import UnknownCommune, resident_for, select_commune
+from bot.outbound.outbox import failure_reason
+from bot.text import fold
 from bot.zalo.client import ZaloClient
 from bot.zalo.errors import ZaloClientError, ZaloError
 from broadcasts.models import GroupMember

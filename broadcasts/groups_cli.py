@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import SystemClock
 from bot.config import Settings
-from bot.oa_client import build_client
+from bot.oa.client import build_client
 from bot.zalo.client import ZaloClient
 from bot.zalo.errors import ZaloClientError
 from bot.zalo.tokens import TokenPair

@@ -17,9 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.faq.normalize import fold
-from bot.models import Commune, Hamlet, Resident
-from bot.people import UnknownCommune, select_commune
+from bot.directory.models import Commune, Hamlet, Resident
+from bot.directory.people import UnknownCommune, select_commune
+from bot.text import fold
 from broadcasts.models import Household, HouseholdCategory, HouseholdMember
 
 # Canonical field -> the folded headers that name it (the first one is what the docs and errors show).

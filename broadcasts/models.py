@@ -19,8 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from bot.db import Base, UTCDateTime
-from bot.models import OutboundMessage
+from bot.db.base import Base, UTCDateTime
+from bot.outbound.models import OutboundMessage
 
 
 class HouseholdCategory(StrEnum):

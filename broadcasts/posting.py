@@ -6,10 +6,10 @@ import re
 
 from sqlalchemy import select
 
-from bot.context import Context
-from bot.events import GroupText
-from bot.models import Commune, StaffRole
-from bot.people import staff_for
+from bot.directory.models import Commune, StaffRole
+from bot.directory.people import staff_for
+from bot.inbound.context import Context
+from bot.inbound.events import GroupText
 from bot.zalo.mentions import escape_mentions
 from broadcasts.campaigns import CampaignError, CampaignRequest, Deps, create_campaign
 from broadcasts.render import AnnouncementTemplates, TemplateError

@@ -16,19 +16,16 @@ from typing import Any
 from sqlalchemy import Text, cast, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.context import Context
-from bot.events import UserText
-from bot.faq.normalize import fold
-from bot.models import (
-    Conversation,
-    Handoff,
-    InboxEvent,
-    InboxStatus,
-    OutboundMessage,
-    OutboxStatus,
-    Resident,
-)
-from bot.people import conversation_for, default_commune, resident_for
+from bot.chat.conversation import conversation_for
+from bot.chat.models import Conversation, Handoff
+from bot.directory.models import Resident
+from bot.directory.people import default_commune, resident_for
+from bot.inbound.context import Context
+from bot.inbound.events import UserText
+from bot.inbound.models import InboxEvent, InboxStatus
+from bot.outbound.channels import Channel
+from bot.outbound.models import OutboundMessage, OutboxStatus
+from bot.text import fold
 from broadcasts.models import Acknowledgement, Delivery, GroupMember, HouseholdMember
 
 EMPTY_BODY = "{}"
@@ -165,7 +162,7 @@ async def purge_chat_content(
     outbound = await session.execute(
         update(OutboundMessage)
         .where(
-            OutboundMessage.channel == "cs",
+            OutboundMessage.channel == Channel.CS,
             OutboundMessage.created_at < cutoff,
             OutboundMessage.status.not_in(IN_FLIGHT),
             or_(OutboundMessage.text != "", cast(OutboundMessage.message, Text) != EMPTY_BODY),

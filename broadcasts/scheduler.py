@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import VN_TZ
-from bot.models import Hamlet, OutboxStatus, Staff
+from bot.directory.models import Hamlet, Staff
+from bot.outbound.models import OutboxStatus
 from broadcasts.approval import tell_staff
 from broadcasts.campaigns import Deps, spawn_firing
 from broadcasts.delivery import fan_out, finished, uncertain_summary, unsent_copies

@@ -10,11 +10,14 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import select
 
-from bot.dispatch import Dispatcher
-from bot.events import GroupMembership, GroupText, UserText
+from bot.directory.models import Hamlet, Staff, StaffRole
+from bot.inbound.dispatch import Dispatcher
+from bot.inbound.events import GroupMembership, GroupText, UserText
 from bot.keys import RUNTIME
-from bot.models import Alert, Hamlet, OutboundMessage, Staff, StaffRole
-from bot.outbox import failure_reason, queue_message
+from bot.outbound.alerts import raise_alert
+from bot.outbound.channels import Channel
+from bot.outbound.models import OutboundMessage
+from bot.outbound.outbox import failure_reason
 from bot.runtime import Runtime
 from broadcasts import approval, delivery, groups, posting, privacy, scheduler, tracking, verify
 from broadcasts.campaigns import Deps
@@ -36,14 +39,19 @@ def deps_for(rt: Runtime) -> Deps:
 
 
 def install_handlers(dispatcher: Dispatcher) -> None:
-    """Approvals take a head's reply before anything else; code checks come before the FAQ."""
-    dispatcher.add(UserText, verify.on_text, first=True)
-    dispatcher.add(UserText, privacy.on_text, first=True)
-    dispatcher.add(UserText, approval.on_staff_text, first=True)
-    dispatcher.add(UserText, delivery.on_list_request, first=True)
-    dispatcher.add(GroupText, tracking.on_group_reply, first=True)
-    dispatcher.add(GroupText, approval.on_group_text, first=True)
-    dispatcher.add(GroupText, posting.on_commune_post, first=True)
+    """The announcements' handlers, in the order they run; installed before the residents' chat.
+
+    A head asking for the offline list, then a head's answer to an approval, then the privacy and
+    code-check words: all before the FAQ reads the message. In groups, an official's post in the
+    commune group, then heads answering there, then replies counted as reach.
+    """
+    dispatcher.add(UserText, delivery.on_list_request)
+    dispatcher.add(UserText, approval.on_staff_text)
+    dispatcher.add(UserText, privacy.on_text)
+    dispatcher.add(UserText, verify.on_text)
+    dispatcher.add(GroupText, posting.on_commune_post)
+    dispatcher.add(GroupText, approval.on_group_text)
+    dispatcher.add(GroupText, tracking.on_group_reply)
     dispatcher.add(GroupMembership, groups.on_membership)
 
 
@@ -102,23 +110,12 @@ GROUP_ALERTS = {-237: "group_disabled", -403: "oa_not_in_group"}
 async def on_delivery_failed(rt: Runtime, row: OutboundMessage, code: int) -> None:
     """A hamlet group that refuses the OA (plan expired, OA removed): alert the officials once."""
     kind = GROUP_ALERTS.get(code)
-    if row.channel != "group" or kind is None:
+    if row.channel != Channel.GROUP or kind is None:
         return
-    now = rt.clock.now()
     async with rt.sessions() as session:
         hamlet = await session.scalar(select(Hamlet).where(Hamlet.group_id == row.recipient_id))
         where = hamlet.name if hamlet else "nhóm xã"
-        key = f"{kind}:{row.recipient_id}"
-        if await session.scalar(
-            select(Alert.id).where(Alert.kind == key, Alert.resolved_at.is_(None))
-        ):
-            return
-        alert = Alert(kind=key, detail=f"{where}: {failure_reason(code, '')}", created_at=now)
-        session.add(alert)
-        await session.flush()
-        text = rt.replies.render(
-            "group_alert", hamlet=where, reason=failure_reason(code, ""), code=code
-        )
+        reason = failure_reason(code, "")
         officials = (
             await session.scalars(
                 select(Staff).where(
@@ -126,18 +123,18 @@ async def on_delivery_failed(rt: Runtime, row: OutboundMessage, code: int) -> No
                 )
             )
         ).all()
-        for staff in officials:
-            # 1:1 only: the commune group may be the very group that refuses us.
-            queue_message(
-                session,
-                key=f"alert:{alert.id}:{staff.id}",
-                channel="cs",
-                recipient_id=staff.zalo_user_id,
-                text=text,
-                purpose="alert",
-                now=now,
-            )
+        text = rt.replies.render("group_alert", hamlet=where, reason=reason, code=code)
+        raised = await raise_alert(
+            session,
+            rt.clock.now(),
+            kind=f"{kind}:{row.recipient_id}",
+            detail=f"{where}: {reason}",
+            to=officials,
+            text=lambda _: text,
+        )
         await session.commit()
+    if raised is None:
+        return
     log.error("group %s refuses the OA (%s)", row.recipient_id, code)
     rt.outbox.wake()
 

@@ -11,11 +11,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.context import Context
-from bot.events import GroupText
-from bot.faq.normalize import fold
-from bot.models import Hamlet, OutboundMessage
-from bot.people import resident_for
+from bot.directory.models import Hamlet
+from bot.directory.people import resident_for
+from bot.inbound.context import Context
+from bot.inbound.events import GroupText
+from bot.outbound.models import OutboundMessage
+from bot.text import fold
 from broadcasts.models import (
     Acknowledgement,
     Broadcast,

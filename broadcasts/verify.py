@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.context import Context
-from bot.events import UserText
-from bot.faq.normalize import fold
-from bot.models import Commune
-from bot.people import default_commune, resident_for
+from bot.directory.models import Commune
+from bot.directory.people import default_commune, resident_for
+from bot.inbound.context import Context
+from bot.inbound.events import UserText
+from bot.text import fold
 from broadcasts.models import Broadcast, Campaign
 from broadcasts.timing import format_local
 from broadcasts.tracking import find_code

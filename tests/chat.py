@@ -11,15 +11,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import inbox_handler
+from bot.chat import setup as chat_setup
+from bot.chat.faq.book import FaqBook
 from bot.clock import FakeClock, epoch_ms
 from bot.config import Settings
-from bot.dispatch import residents_dispatcher
-from bot.events import dedupe_key
-from bot.faq_book import FaqBook
-from bot.models import InboxEvent, InboxStatus, OutboundMessage
-from bot.processor import InboxProcessor
-from bot.replies import Replies
-from bot.seed import seed_demo
+from bot.inbound.dispatch import Dispatcher
+from bot.inbound.events import dedupe_key
+from bot.inbound.models import InboxEvent, InboxStatus
+from bot.inbound.processor import InboxProcessor
+from bot.outbound.models import OutboundMessage
+from bot.outbound.replies import Replies
+from bot.sandbox.seed import seed_demo
 
 OA_ID = "2000000000000000002"
 
@@ -33,10 +35,10 @@ class Chat:
         self.settings = Settings.from_env({})
         self.faq = FaqBook()
         self.replies = Replies(self.settings.templates_dir)
+        dispatcher = Dispatcher()  # the residents' chat alone
+        chat_setup.install_handlers(dispatcher, self.faq)
         self.processor = InboxProcessor(
-            sessions,
-            clock,
-            inbox_handler(self.settings, clock, self.replies, self.faq, residents_dispatcher()),
+            sessions, clock, inbox_handler(self.settings, clock, self.replies, dispatcher)
         )
         self._ids = itertools.count(1)
 

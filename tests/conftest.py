@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from bot.db import make_engine
+from bot.db.engine import make_engine
 
 POSTGRES_ENV = "LOA_TEST_POSTGRES_URL"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -99,7 +99,7 @@ async def reset_postgres(url: str) -> None:
 @pytest.fixture(params=["sqlite", "postgres"])
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """A fresh, migrated database: each test runs once on SQLite and once on PostgreSQL."""
-    from bot.migrate import upgrade_async
+    from bot.db.migrate import upgrade_async
 
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'loa.db'}"

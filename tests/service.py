@@ -67,7 +67,8 @@ class Service:
         """Wait until every stored event is handled and every queued message left."""
         from sqlalchemy import func, select
 
-        from bot.models import InboxEvent, InboxStatus, OutboundMessage, OutboxStatus
+        from bot.inbound.models import InboxEvent, InboxStatus
+        from bot.outbound.models import OutboundMessage, OutboxStatus
 
         async def idle() -> bool:
             async with self.runtime.sessions() as session:
@@ -94,7 +95,8 @@ class Service:
     async def _open_work(self) -> list[tuple[object, ...]]:
         from sqlalchemy import select
 
-        from bot.models import InboxEvent, InboxStatus, OutboundMessage, OutboxStatus
+        from bot.inbound.models import InboxEvent, InboxStatus
+        from bot.outbound.models import OutboundMessage, OutboxStatus
 
         async with self.runtime.sessions() as session:
             inbox = (

@@ -24,7 +24,7 @@ from typing import Any
 import aiohttp
 
 from bot.clock import VN_TZ, Clock, epoch_ms
-from bot.demo import COMMUNE_GROUP_ID, COMMUNE_NAME, HAMLETS, PEOPLE
+from bot.sandbox.demo import COMMUNE_GROUP_ID, COMMUNE_NAME, HAMLETS, PEOPLE
 from bot.zalo.tokens import TokenPair
 
 log = logging.getLogger(__name__)

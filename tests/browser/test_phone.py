@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.migrate import upgrade_async
-from bot.models import OutboundMessage
+from bot.db.migrate import upgrade_async
+from bot.outbound.models import OutboundMessage
 from tests.service import eventually, running_service
 
 BA_SAU = "4000000000000000001"

@@ -7,7 +7,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot.clock import FakeClock
-from bot.models import Hamlet, OutboundMessage, Resident, Staff
+from bot.directory.models import Hamlet, Resident, Staff
+from bot.outbound.models import OutboundMessage
 from broadcasts import actions
 from broadcasts.campaigns import CampaignRequest, create_campaign
 from broadcasts.models import (

@@ -14,10 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import jobs
 from bot.clock import FakeClock, SystemClock
-from bot.db import make_engine, make_sessionmaker
-from bot.demo import HAMLETS
-from bot.models import Hamlet, OutboundMessage, OutboxStatus, Resident, Staff
-from bot.replies import Replies
+from bot.db.engine import make_engine, make_sessionmaker
+from bot.directory.models import Hamlet, Resident, Staff
+from bot.outbound.models import OutboundMessage, OutboxStatus
+from bot.outbound.replies import Replies
+from bot.sandbox.demo import HAMLETS
 from bot.sandbox.platform import SandboxPlatform
 from broadcasts import scheduler
 from broadcasts.campaigns import CampaignRequest, Deps, create_campaign

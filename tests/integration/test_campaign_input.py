@@ -10,10 +10,11 @@ from sqlalchemy import func, select
 
 from bot.clock import FakeClock
 from bot.config import Settings
-from bot.db import make_engine, make_sessionmaker
-from bot.models import Hamlet, OutboundMessage, Resident, Staff
-from bot.replies import Replies
-from bot.seed import seed_demo
+from bot.db.engine import make_engine, make_sessionmaker
+from bot.directory.models import Hamlet, Resident, Staff
+from bot.outbound.models import OutboundMessage
+from bot.outbound.replies import Replies
+from bot.sandbox.seed import seed_demo
 from broadcasts.campaigns import CampaignError, CampaignRequest, Deps, create_campaign
 from broadcasts.models import Broadcast, Campaign
 from broadcasts.render import AnnouncementTemplates

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tests.service import REPO
 
-BUNDLED = REPO / "bot" / "faq" / "data" / "poverty-faq.yaml"
+BUNDLED = REPO / "bot" / "chat" / "faq" / "data" / "poverty-faq.yaml"
 
 
 def loa(

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import FakeClock
-from bot.models import Commune, Hamlet, Resident, Staff, StaffRole
+from bot.directory.models import Commune, Hamlet, Resident, Staff, StaffRole
 from broadcasts.campaigns import CampaignRequest, create_campaign
 from broadcasts.models import Campaign
 from broadcasts.setup import deps_for, run_tick

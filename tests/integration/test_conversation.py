@@ -8,9 +8,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from bot.chat.models import Conversation, ConversationMode, Handoff
 from bot.clock import FakeClock
-from bot.db import make_engine, make_sessionmaker
-from bot.models import Conversation, ConversationMode, Handoff, OutboundMessage, Resident
+from bot.db.engine import make_engine, make_sessionmaker
+from bot.directory.models import Resident
+from bot.outbound.models import OutboundMessage
 from tests.chat import Chat
 
 BA_SAU = "4000000000000000001"  # resident of Ấp Tân Lập in the demo commune

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.db import make_engine, make_sessionmaker
-from bot.models import OutboundMessage, OutboxStatus, ZaloToken
+from bot.db.engine import make_engine, make_sessionmaker
+from bot.oa.models import ZaloToken
+from bot.outbound.models import OutboundMessage, OutboxStatus
 from bot.sandbox.platform import SandboxPlatform
 from tests.service import ServeProcess, eventually, sandbox_and_serve
 

@@ -7,9 +7,9 @@ from datetime import timedelta
 from sqlalchemy import insert, text, update
 
 from bot.clock import FakeClock
-from bot.db import make_engine, make_sessionmaker
-from bot.models import OutboundMessage, OutboxStatus
-from bot.outbox import due_rows, outbound_row, queue_message, zalo_message
+from bot.db.engine import make_engine, make_sessionmaker
+from bot.outbound.models import OutboundMessage, OutboxStatus
+from bot.outbound.outbox import due_rows, outbound_row, queue_message, zalo_message
 
 LOAN = "Hộ nghèo được vay vốn ưu đãi"
 

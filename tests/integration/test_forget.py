@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.models import InboxEvent, Resident
+from bot.directory.models import Resident
+from bot.inbound.models import InboxEvent
 from tests.service import eventually, running_service
 
 UT = "4000000000000000006"

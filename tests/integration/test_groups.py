@@ -14,8 +14,9 @@ from sqlalchemy import select
 
 from bot.__main__ import _parser
 from bot.clock import FakeClock, epoch_ms
-from bot.events import GroupMembership, Unknown, dedupe_key, parse_event
-from bot.models import Commune, Hamlet, InboxEvent, Resident, Staff, StaffRole
+from bot.directory.models import Commune, Hamlet, Resident, Staff, StaffRole
+from bot.inbound.events import GroupMembership, Unknown, dedupe_key, parse_event
+from bot.inbound.models import InboxEvent
 from broadcasts import groups_cli
 from broadcasts.groups import QR_ERROR_LEVEL
 from broadcasts.models import GroupMember

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db import make_engine, make_sessionmaker
-from bot.models import Commune, Hamlet, Resident
+from bot.db.engine import make_engine, make_sessionmaker
+from bot.directory.models import Commune, Hamlet, Resident
 from broadcasts.households import (
     ImportProblems,
     ImportResult,

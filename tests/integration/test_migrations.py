@@ -5,9 +5,14 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-import bot.models  # noqa: F401
+import bot.chat.models
+import bot.directory.models
+import bot.inbound.models
+import bot.oa.models
+import bot.outbound.models  # noqa: F401
 import broadcasts.models  # noqa: F401
-from bot.db import Base, make_engine
+from bot.db.base import Base
+from bot.db.engine import make_engine
 
 
 async def test_models_and_migrations_agree(database_url: str) -> None:

@@ -12,20 +12,12 @@ import pytest
 from sqlalchemy import inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.db import make_engine, make_sessionmaker
-from bot.events import dedupe_key
-from bot.models import (
-    Commune,
-    Conversation,
-    Hamlet,
-    Handoff,
-    InboxEvent,
-    InboxStatus,
-    OutboundMessage,
-    OutboxStatus,
-    Resident,
-    Staff,
-)
+from bot.chat.models import Conversation, Handoff
+from bot.db.engine import make_engine, make_sessionmaker
+from bot.directory.models import Commune, Hamlet, Resident, Staff
+from bot.inbound.events import dedupe_key
+from bot.inbound.models import InboxEvent, InboxStatus
+from bot.outbound.models import OutboundMessage, OutboxStatus
 from broadcasts.models import (
     Acknowledgement,
     Broadcast,

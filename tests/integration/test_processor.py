@@ -9,14 +9,15 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import processor as processor_module
+from bot.chat.conversation import settle_receipts
 from bot.clock import FakeClock
-from bot.conversation import RetryLater, settle_receipts
-from bot.db import make_engine, make_sessionmaker
-from bot.events import MessageReceived, MessagesSeen, OAEcho
-from bot.models import InboxEvent, InboxStatus, OutboundMessage, OutboxStatus
-from bot.outbox import queue_message
-from bot.processor import InboxProcessor
+from bot.db.engine import make_engine, make_sessionmaker
+from bot.inbound import processor as processor_module
+from bot.inbound.events import MessageReceived, MessagesSeen, OAEcho
+from bot.inbound.models import InboxEvent, InboxStatus
+from bot.inbound.processor import InboxProcessor, RetryLater
+from bot.outbound.models import OutboundMessage, OutboxStatus
+from bot.outbound.outbox import queue_message
 
 
 @pytest.fixture

@@ -12,10 +12,9 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.clock import FakeClock
-from bot.demo import HAMLETS
-from bot.models import OutboundMessage, OutboxStatus
-from bot.oa_client import outbox_calls
-from bot.outbox import (
+from bot.outbound.channels import zalo_channels
+from bot.outbound.models import OutboundMessage, OutboxStatus
+from bot.outbound.outbox import (
     HISTORY_LAG,
     HISTORY_PAGE,
     HISTORY_PAGES,
@@ -24,6 +23,7 @@ from bot.outbox import (
     OutboxSender,
     queue_message,
 )
+from bot.sandbox.demo import HAMLETS
 from bot.sandbox.platform import ChatMessage, SandboxPlatform
 from tests.service import Service, eventually, running_service
 
@@ -107,7 +107,7 @@ class World:
 
 def sender(service: Service, clock: FakeClock, calls: list[int]) -> OutboxSender:
     """An outbox on the service's real Zalo client, counting history calls, settling at once."""
-    send, history = outbox_calls(service.runtime.zalo)
+    send, history = zalo_channels(service.runtime.zalo)
 
     async def counted(row: OutboundMessage, offset: int, count: int) -> list[dict[str, object]]:
         calls.append(offset)

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from bot import jobs
 from bot.clock import FakeClock
-from bot.models import Alert
-from bot.oauth_routes import begin_connect
+from bot.oa.oauth_routes import begin_connect
+from bot.outbound.models import Alert
 from tests.service import eventually, running_service
 
 ADMIN = "3000000000000000008"  # Huỳnh Thanh Tâm, quản trị xã in the demo

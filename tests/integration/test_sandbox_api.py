@@ -13,8 +13,8 @@ from aiohttp.test_utils import TestClient
 
 from bot.clock import FakeClock
 from bot.config import SANDBOX_APP_ID, SANDBOX_APP_SECRET, SANDBOX_OA_ID, SANDBOX_OA_SECRET_KEY
-from bot.demo import HAMLETS
 from bot.sandbox.api import setup_sandbox
+from bot.sandbox.demo import HAMLETS
 from bot.sandbox.platform import SandboxPlatform
 from bot.zalo.errors import OAuthError
 from bot.zalo.oauth import (

@@ -5,7 +5,9 @@ from __future__ import annotations
 import aiohttp
 from sqlalchemy import select
 
-from bot.models import InboxEvent, OutboundMessage, OutboxStatus, ZaloToken
+from bot.inbound.models import InboxEvent
+from bot.oa.models import ZaloToken
+from bot.outbound.models import OutboundMessage, OutboxStatus
 from tests.service import eventually, running_service
 from tests.signing import signed, text_event
 

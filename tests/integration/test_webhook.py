@@ -12,11 +12,11 @@ from sqlalchemy import func, select
 
 from bot.clock import FakeClock
 from bot.config import Settings
-from bot.db import make_engine, make_sessionmaker
-from bot.inbox import InboxWriter
+from bot.db.engine import make_engine, make_sessionmaker
+from bot.inbound.inbox import InboxWriter
+from bot.inbound.models import InboxEvent
+from bot.inbound.webhook import zalo_webhook
 from bot.keys import INBOX, SETTINGS
-from bot.models import InboxEvent
-from bot.webhook import zalo_webhook
 from tests.signing import signed, text_event
 
 

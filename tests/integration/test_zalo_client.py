@@ -15,8 +15,8 @@ from aiohttp.test_utils import TestServer
 
 from bot.clock import FakeClock
 from bot.config import SANDBOX_APP_ID, SANDBOX_APP_SECRET, SANDBOX_OA_ID, SANDBOX_OA_SECRET_KEY
-from bot.demo import COMMUNE_GROUP_ID, HAMLETS
 from bot.sandbox.api import setup_sandbox
+from bot.sandbox.demo import COMMUNE_GROUP_ID, HAMLETS
 from bot.sandbox.platform import SandboxPlatform
 from bot.zalo.client import ZaloClient
 from bot.zalo.errors import (

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.events import (
+from bot.inbound.events import (
     Follow,
     GroupText,
     MessageReceived,

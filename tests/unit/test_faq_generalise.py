@@ -6,11 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot.faq.index import Bm25Index, Field, TextField
-from bot.faq.loader import BUNDLED_FAQ, read_faq
-from bot.faq.matcher import ESCAPED, NEAR, POOR, Decision, FaqMatcher, statuses
-from bot.faq.normalize import analyze, fold, tokens_of
-from bot.faq.spelling import Speller, within_one_edit
+from bot.chat.faq.index import Bm25Index, Field, TextField
+from bot.chat.faq.loader import BUNDLED_FAQ, read_faq
+from bot.chat.faq.matcher import ESCAPED, NEAR, POOR, Decision, FaqMatcher, statuses
+from bot.chat.faq.normalize import analyze, tokens_of
+from bot.chat.faq.spelling import Speller, within_one_edit
+from bot.text import fold
 
 
 @pytest.fixture(scope="module")

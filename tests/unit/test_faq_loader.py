@@ -12,9 +12,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db import Base, make_engine, make_sessionmaker
-from bot.faq.commands import faq_import_command, faq_match_command
-from bot.faq.loader import (
+from bot.chat.faq.commands import faq_import_command, faq_match_command
+from bot.chat.faq.loader import (
     BUNDLED_FAQ,
     FaqImportError,
     FaqItem,
@@ -24,7 +23,9 @@ from bot.faq.loader import (
     read_faq,
     seed_if_empty,
 )
-from bot.models import FaqEntry
+from bot.chat.models import FaqEntry
+from bot.db.base import Base
+from bot.db.engine import make_engine, make_sessionmaker
 
 NOW = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 LATER = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from bot.faq.loader import BUNDLED_FAQ, FaqItem, read_faq
-from bot.faq.matcher import Decision, FaqMatcher
+from bot.chat.faq.loader import BUNDLED_FAQ, FaqItem, read_faq
+from bot.chat.faq.matcher import Decision, FaqMatcher
 
 
 @pytest.fixture(scope="module")

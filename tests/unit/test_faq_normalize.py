@@ -5,7 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.faq.normalize import analyze, clean, fold, has_marks
+from bot.chat.faq.normalize import analyze
+from bot.text import clean, fold, has_marks
 
 
 def test_fold_removes_diacritics_and_d_bar() -> None:

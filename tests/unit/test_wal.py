@@ -10,8 +10,8 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.db import make_engine
-from bot.wal import WalCheckpointer
+from bot.db.engine import make_engine
+from bot.db.wal import WalCheckpointer
 
 
 async def _write(path: Path, rounds: int) -> list[int]:

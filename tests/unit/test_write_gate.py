@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from bot.db import make_engine
-from bot.write_gate import PRIORITY_OPTION, WriteGate, gate_of
+from bot.db.engine import make_engine
+from bot.db.write_gate import PRIORITY_OPTION, WriteGate, gate_of
 
 
 async def test_priority_waiters_go_first_and_each_lane_keeps_its_order() -> None:

@@ -1,0 +1,54 @@
+"""The FAQ the bot answers from: the entries in the database and the matcher built over them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.chat.faq.loader import FaqItem, load_items
+from bot.chat.faq.matcher import Decision, FaqMatcher
+from bot.chat.models import FaqEntry
+
+
+class FaqBook:
+    """Current FAQ entries and their matcher; rebuilt when the table changes."""
+
+    def __init__(self, items: Sequence[FaqItem] = ()) -> None:
+        self._install(items)
+        self.version: tuple[int, str] = (0, "")
+
+    def _install(self, items: Sequence[FaqItem]) -> None:
+        self._items = {item.id: item for item in items}
+        self._matcher = FaqMatcher.build(list(items)) if items else None
+
+    def decide(self, text: str) -> Decision:
+        """The bot's decision for a message: answer, clarify or fallback."""
+        if self._matcher is None:
+            return Decision("fallback", None, 0.0, [])
+        return self._matcher.decide(text)
+
+    def entry(self, entry_id: str) -> FaqItem:
+        """One entry by id."""
+        return self._items[entry_id]
+
+    def has(self, entry_id: str) -> bool:
+        """Whether an entry with this id exists."""
+        return entry_id in self._items
+
+    def entries(self) -> list[FaqItem]:
+        """All entries, in id order."""
+        return [self._items[k] for k in sorted(self._items)]
+
+    async def reload_if_changed(self, session: AsyncSession) -> bool:
+        """Rebuild the matcher when entries were imported since the last load."""
+        count, latest = (
+            await session.execute(select(func.count(), func.max(FaqEntry.updated_at)))
+        ).one()
+        version = (int(count), str(latest))
+        if version == self.version:
+            return False
+        self._install(await load_items(session))
+        self.version = version
+        return True

@@ -1,0 +1,60 @@
+"""The admin commands behind `loa faq import FILE` and `loa faq match`."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.chat.faq.loader import FaqImportError, import_faq, load_items, read_faq
+from bot.chat.faq.matcher import FaqMatcher
+
+
+async def faq_import_command(
+    session_factory: async_sessionmaker[AsyncSession], path: Path, out: TextIO, now: datetime
+) -> int:
+    """Import a FAQ file (all entries or none); prints a summary or every problem; returns the exit code."""
+    try:
+        items = read_faq(path)
+    except FaqImportError as exc:
+        out.write(
+            f"Không nhập được tệp {path}: {len(exc.problems)} lỗi, chưa ghi gì vào cơ sở dữ liệu.\n"
+        )
+        for problem in exc.problems:
+            out.write(f"- {problem}\n")
+        return 1
+    async with session_factory() as session, session.begin():
+        created, updated = await import_faq(session, items, now)
+    unchanged = len(items) - created - updated
+    out.write(
+        f"Đã nhập {len(items)} mục từ {path}: {created} mục mới, {updated} mục cập nhật, "
+        f"{unchanged} mục không đổi.\n"
+    )
+    return 0
+
+
+async def faq_match_command(
+    session_factory: async_sessionmaker[AsyncSession], stdin: TextIO, stdout: TextIO
+) -> int:
+    """Match each non-blank stdin line against the stored FAQ; one JSON object per line."""
+    async with session_factory() as session:
+        items = await load_items(session)
+    matcher = FaqMatcher.build(items)
+    for line in stdin:
+        text = line.strip()
+        if not text:
+            continue
+        d = matcher.decide(text)
+        record = {
+            "text": text,
+            "outcome": d.outcome,
+            "id": d.entry_id if d.outcome == "answer" else None,
+            "score": d.score,
+            "alternatives": [{"id": a.id, "score": a.score} for a in d.alternatives],
+        }
+        stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+        stdout.flush()
+    return 0

@@ -1,0 +1,1 @@
+"""Who and where: communes, hamlets, staff and residents, and the rules to find them."""
