@@ -38,6 +38,7 @@ from bot.outbound.outbox import OutboxSender
 from bot.outbound.replies import Replies
 from bot.runtime import Runtime
 from bot.sandbox.seed import seed_demo
+from bot.web.pages import setup_pages
 from bot.zalo.limiter import RateLimiter
 from bot.zalo.tokens import TokenPair
 from broadcasts import setup as broadcasts_setup
@@ -60,6 +61,7 @@ def create_app(
     clock = clock or SystemClock()
     app = web.Application(client_max_size=1024 * 1024 + 1024)
     app[SETTINGS] = settings
+    setup_pages(app, settings.templates_dir)
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/zalo/webhook", zalo_webhook)
     app.router.add_get("/zalo/oauth/callback", oauth_callback)

@@ -10,14 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.chat.conversation import conversation_for
 from bot.directory.models import Commune, Hamlet, Staff
-from bot.directory.people import resident_for, staff_for, within_window
+from bot.directory.people import resident_for, staff_for
 from bot.inbound.context import Context
 from bot.inbound.events import GroupText, UserText
 from bot.outbound.channels import Channel
 from bot.outbound.models import OutboundMessage
-from bot.outbound.outbox import queue_message
+from bot.outbound.notices import notify_staff
 from bot.text import fold
-from bot.zalo.mentions import escape_mentions, mention
 from broadcasts.models import Broadcast, Campaign, HamletApproval, Status
 from broadcasts.workflow import move
 
@@ -191,7 +190,7 @@ async def decide(
             notice = ctx.replies.render(
                 "approval_rejected_notice", approver=staff.name, reason=reason, **names
             )
-            await tell_staff(ctx.session, now, author, notice, ctx.next_key())
+            await notify_staff(ctx.session, now, author, notice, key=ctx.next_key())
     await settle_approvals(ctx.session, broadcast, campaign, now)
 
 
@@ -214,31 +213,3 @@ async def settle_approvals(
         move(session, campaign, Status.SCHEDULED, now)
     else:
         move(session, broadcast, Status.CANCELLED, now, note="mọi ấp đều từ chối")
-
-
-async def tell_staff(
-    session: AsyncSession, now: datetime, staff: Staff, text: str, key: str
-) -> None:
-    """Message a staff member 1:1 when Zalo allows it, otherwise in the commune group."""
-    resident = await resident_for(session, staff.zalo_user_id, now)
-    commune = await session.get(Commune, staff.commune_id)
-    if within_window(resident, now) or commune is None or not commune.group_id:
-        queue_message(
-            session,
-            key=key,
-            channel=Channel.CS,
-            recipient_id=staff.zalo_user_id,
-            text=text,
-            purpose="notice",
-            now=now,
-        )
-    else:
-        queue_message(
-            session,
-            key=key,
-            channel=Channel.GROUP,
-            recipient_id=commune.group_id,
-            text=f"{mention(staff.zalo_user_id)} {staff.name}: {escape_mentions(text)}",
-            purpose="notice",
-            now=now,
-        )

@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.directory.models import Commune, Hamlet, Resident, Staff, StaffRole
 from bot.directory.people import may_follow, within_window
 from bot.outbound.channels import Channel
+from bot.outbound.notices import notify_staff
 from bot.outbound.outbox import queue_message
 from bot.outbound.replies import Replies
-from bot.zalo.mentions import mention
 from broadcasts.models import (
     AuditEntry,
     Broadcast,
@@ -385,9 +385,6 @@ async def request_approval(
     now: datetime,
 ) -> None:
     """Send the approval request: 1:1 when Zalo lets us reach the approver, else in the commune group."""
-    user = await session.scalar(
-        select(Resident).where(Resident.zalo_user_id == approver.zalo_user_id)
-    )
     details = {
         "title": campaign.title,
         "hamlet": hamlet.name,
@@ -395,22 +392,13 @@ async def request_approval(
         "deadline": format_local(broadcast.approval_deadline),
         "text": approval.text,
     }
-    if within_window(user, now) or not commune.group_id:
-        title = (
-            f"Trưởng {commune.hamlet_word}" if approver.role == StaffRole.HAMLET_HEAD else "Anh/chị"
-        )
-        channel, recipient = "cs", approver.zalo_user_id
-        text = deps.replies.render("approval_request", approver_title=title, **details)
-    else:
-        channel, recipient = "group", commune.group_id
-        tag = f"{mention(approver.zalo_user_id)} {approver.name}"
-        text = deps.replies.render("approval_group_request", mention=tag, **details)
-    queue_message(
+    title = f"Trưởng {commune.hamlet_word}" if approver.role == StaffRole.HAMLET_HEAD else "Anh/chị"
+    await notify_staff(
         session,
+        now,
+        approver,
+        deps.replies.render("approval_request", approver_title=title, **details),
         key=f"appr:{approval.id}",
-        channel=channel,
-        recipient_id=recipient,
-        text=text,
         purpose="approval",
-        now=now,
+        in_group=lambda tag: deps.replies.render("approval_group_request", mention=tag, **details),
     )

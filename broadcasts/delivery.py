@@ -12,15 +12,15 @@ from sqlalchemy import Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.directory.models import Commune, Hamlet, Resident, Staff, StaffRole
-from bot.directory.people import may_follow, within_window
+from bot.directory.people import may_follow
 from bot.inbound.context import Context
 from bot.inbound.events import UserText
 from bot.outbound.channels import Channel
 from bot.outbound.models import OutboundMessage, OutboxStatus
-from bot.outbound.outbox import outbound_row, queue_message
+from bot.outbound.notices import notify_staff
+from bot.outbound.outbox import outbound_row
 from bot.outbound.replies import Replies
 from bot.text import fold
-from bot.zalo.mentions import mention
 from broadcasts.campaigns import Deps, render_for
 from broadcasts.models import (
     Broadcast,
@@ -329,36 +329,21 @@ async def _offline_list(
     )
     if not households or head is None:
         return
-    user = await session.scalar(select(Resident).where(Resident.zalo_user_id == head.zalo_user_id))
-    key = f"bc:{broadcast.id}:offline:{hamlet.id}"
-    commune = await session.get(Commune, hamlet.commune_id)
-    if within_window(user, now) or commune is None or not commune.group_id:
-        queue_message(
-            session,
-            key=key,
-            channel=Channel.CS,
-            recipient_id=head.zalo_user_id,
-            text=offline_text(deps.replies, campaign, broadcast, hamlet, households),
-            purpose="notice",
-            now=now,
-        )
-    else:
-        text = deps.replies.render(
+    await notify_staff(
+        session,
+        now,
+        head,
+        offline_text(deps.replies, campaign, broadcast, hamlet, households),
+        key=f"bc:{broadcast.id}:offline:{hamlet.id}",
+        # In the group: no names, only how many households; the head asks the OA for the list.
+        in_group=lambda tag: deps.replies.render(
             "offline_list_ask",
-            mention=f"{mention(head.zalo_user_id)} {head.name}",
+            mention=tag,
             count=len(households),
             hamlet=hamlet.name,
             title=campaign.title,
-        )
-        queue_message(
-            session,
-            key=key,
-            channel=Channel.GROUP,
-            recipient_id=commune.group_id,
-            text=text,
-            purpose="notice",
-            now=now,
-        )
+        ),
+    )
 
 
 async def on_list_request(ctx: Context, event: UserText) -> bool:

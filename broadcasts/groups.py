@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +24,7 @@ from bot.inbound.events import GroupMembership
 from bot.keys import RUNTIME
 from bot.outbound.outbox import failure_reason
 from bot.text import fold
+from bot.web.pages import message_page
 from bot.zalo.client import ZaloClient
 from bot.zalo.errors import ZaloClientError, ZaloError
 from broadcasts.models import GroupMember
@@ -472,12 +472,12 @@ async def poster_page(request: web.Request) -> web.Response:
             else None
         )
     if page is None:
-        body = (
-            "<!doctype html><html lang='vi'><meta charset='utf-8'><title>Chưa có nhóm Zalo</title>"
-            "<body style='font-family:sans-serif;max-width:40rem;margin:1.5rem auto'>"
-            "<h1>Chưa in được áp phích</h1><p>Không tìm thấy ấp này, hoặc ấp chưa có nhóm Zalo. "
-            f"Cán bộ xã tạo nhóm bằng lệnh <code>{html.escape('loa groups create --hamlet TÊN')}</code>.</p>"
-            "</body></html>"
+        return message_page(
+            request,
+            "Chưa có nhóm Zalo",
+            ["Không tìm thấy ấp này, hoặc ấp chưa có nhóm Zalo. Cán bộ xã tạo nhóm bằng lệnh:"],
+            status=404,
+            heading="Chưa in được áp phích",
+            command="loa groups create --hamlet TÊN",
         )
-        return web.Response(text=body, content_type="text/html", status=404)
     return web.Response(text=page, content_type="text/html")

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import VN_TZ
 from bot.directory.models import Hamlet, Staff
 from bot.outbound.models import OutboxStatus
-from broadcasts.approval import tell_staff
+from bot.outbound.notices import notify_staff
 from broadcasts.campaigns import Deps, spawn_firing
 from broadcasts.delivery import fan_out, finished, uncertain_summary, unsent_copies
 from broadcasts.models import (
@@ -161,7 +161,7 @@ async def _tell_missed(
         more=len(missed) - 1,
         last=format_local(missed[-1]),
     )
-    await tell_staff(session, now, author, text, key=key)
+    await notify_staff(session, now, author, text, key=key)
 
 
 async def _deadline_passed(
@@ -186,7 +186,7 @@ async def _deadline_passed(
             when=format_local(broadcast.fire_at),
             hamlets=", ".join(waiting),
         )
-        await tell_staff(session, now, author, text, key=f"bc:{broadcast.id}:deadline")
+        await notify_staff(session, now, author, text, key=f"bc:{broadcast.id}:deadline")
 
 
 async def _finish(
@@ -239,5 +239,5 @@ async def _finish(
             )
         )
         key = f"bc:{broadcast.id}:report" + (f":{finishes}" if finishes and finishes > 1 else "")
-        await tell_staff(session, now, author, text, key=key)
+        await notify_staff(session, now, author, text, key=key)
     return True

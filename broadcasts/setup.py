@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import logging
 from datetime import timedelta
 
@@ -19,6 +18,7 @@ from bot.outbound.channels import Channel
 from bot.outbound.models import OutboundMessage
 from bot.outbound.outbox import failure_reason
 from bot.runtime import Runtime
+from bot.web.pages import message_page
 from broadcasts import approval, delivery, groups, posting, privacy, scheduler, tracking, verify
 from broadcasts.campaigns import Deps
 from broadcasts.delivery import LINK_PATH
@@ -95,13 +95,15 @@ async def link_page(request: web.Request) -> web.Response:
         )
         await session.commit()
     if found is None:
-        body = "<h1>Không tìm thấy thông báo</h1><p>Đường dẫn không đúng hoặc đã hết hạn.</p>"
-        return _page("Không tìm thấy thông báo", body, 404)
+        return message_page(
+            request,
+            "Không tìm thấy thông báo",
+            ["Đường dẫn không đúng hoặc đã hết hạn."],
+            status=404,
+        )
     _, text = found
-    paragraphs = "".join(
-        f"<p>{html.escape(line)}</p>" for line in text.splitlines() if line.strip()
-    )
-    return _page("Thông báo của xã", f"<h1>Thông báo</h1>{paragraphs}")
+    paragraphs = [line for line in text.splitlines() if line.strip()]
+    return message_page(request, "Thông báo của xã", paragraphs, heading="Thông báo")
 
 
 GROUP_ALERTS = {-237: "group_disabled", -403: "oa_not_in_group"}
@@ -137,15 +139,3 @@ async def on_delivery_failed(rt: Runtime, row: OutboundMessage, code: int) -> No
         return
     log.error("group %s refuses the OA (%s)", row.recipient_id, code)
     rt.outbox.wake()
-
-
-def _page(title: str, body: str, status: int = 200) -> web.Response:
-    page = (
-        "<!doctype html><html lang='vi'><meta charset='utf-8'>"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>{html.escape(title)}</title>"
-        "<body style='font-family:sans-serif;max-width:40rem;margin:1.5rem auto;padding:0 1rem;"
-        "line-height:1.5'>"
-        f"{body}</body></html>"
-    )
-    return web.Response(text=page, content_type="text/html", status=status)

@@ -19,7 +19,6 @@ from bot.directory.people import (
     hamlet_choices,
     resident_for,
     staff_for,
-    within_window,
 )
 from bot.inbound.context import Context
 from bot.inbound.events import (
@@ -36,8 +35,9 @@ from bot.inbound.events import (
 from bot.inbound.processor import RetryLater
 from bot.outbound.channels import Channel
 from bot.outbound.models import OutboundMessage, OutboxStatus
+from bot.outbound.notices import notify_staff
 from bot.text import fold
-from bot.zalo.mentions import escape_mentions, mention
+from bot.zalo.mentions import escape_mentions
 
 log = logging.getLogger(__name__)
 
@@ -408,24 +408,15 @@ async def start_handoff(
     if helper is not None:
         helper.last_handoff_at = ctx.now
         helper_title = _title_of(helper, hamlet_word) + " " + helper.name
-        helper_user = await ctx.session.scalar(
-            select(Resident).where(Resident.zalo_user_id == helper.zalo_user_id)
+        await notify_staff(
+            ctx.session,
+            ctx.now,
+            helper,
+            ctx.replies.render("handoff_notice", **notice),
+            key=ctx.next_key(),
+            purpose="handoff",
+            in_group=lambda tag: ctx.replies.render("handoff_group_notice", mention=tag, **notice),
         )
-        commune = await ctx.session.get(Commune, helper.commune_id)
-        if within_window(helper_user, ctx.now) or commune is None or not commune.group_id:
-            ctx.send_user(
-                helper.zalo_user_id,
-                ctx.replies.render("handoff_notice", **notice),
-                purpose="handoff",
-            )
-        else:
-            # Zalo lets the OA write 1:1 only to people who interacted in the last 7 days.
-            tag = f"{mention(helper.zalo_user_id)} {helper.name}"
-            ctx.send_group(
-                commune.group_id,
-                ctx.replies.render("handoff_group_notice", mention=tag, **notice),
-                purpose="handoff",
-            )
     else:
         commune = await default_commune(ctx.session)
         if commune and commune.group_id:

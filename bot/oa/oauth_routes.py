@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import logging
 from datetime import datetime, timedelta
 
@@ -13,6 +12,7 @@ from bot.config import Settings
 from bot.keys import RUNTIME
 from bot.oa.models import OAuthState
 from bot.outbound.alerts import AUTH_ALERT, resolve_alerts
+from bot.web.pages import message_page
 from bot.zalo.oauth import (
     code_challenge,
     exchange_code,
@@ -46,34 +46,25 @@ async def begin_connect(session: AsyncSession, settings: Settings, now: datetime
     )
 
 
-def _page(title: str, body: str, status: int = 200) -> web.Response:
-    text = (
-        "<!doctype html><html lang='vi'><meta charset='utf-8'>"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>{html.escape(title)}</title>"
-        "<body style='font-family:sans-serif;max-width:36rem;margin:2rem auto'>"
-        f"<h1>{html.escape(title)}</h1><p>{html.escape(body)}</p></body></html>"
-    )
-    return web.Response(text=text, content_type="text/html", status=status)
-
-
 async def oauth_callback(request: web.Request) -> web.Response:
     """Zalo redirects here with ?code&state after an OA admin grants access."""
     rt = request.app[RUNTIME]
     code, state = request.query.get("code", ""), request.query.get("state", "")
     if not code or not state:
-        return _page(
+        return message_page(
+            request,
             "Thiếu thông tin cấp quyền",
-            "Đường dẫn không có mã cấp quyền. Hãy chạy lại lệnh kết nối.",
-            400,
+            ["Đường dẫn không có mã cấp quyền. Hãy chạy lại lệnh kết nối."],
+            status=400,
         )
     async with rt.sessions() as session:
         pending = await session.get(OAuthState, state)
         if pending is None or rt.clock.now() - pending.created_at > STATE_LIFETIME:
-            return _page(
+            return message_page(
+                request,
                 "Yêu cầu cấp quyền không hợp lệ",
-                "Yêu cầu đã hết hạn hoặc không do hệ thống tạo. Hãy chạy lại lệnh kết nối.",
-                400,
+                ["Yêu cầu đã hết hạn hoặc không do hệ thống tạo. Hãy chạy lại lệnh kết nối."],
+                status=400,
             )
         verifier = pending.code_verifier
         await session.delete(pending)
@@ -90,10 +81,11 @@ async def oauth_callback(request: web.Request) -> web.Response:
         )
     except Exception as exc:  # noqa: BLE001 - any failure means the same page: grant again
         log.error("OAuth code exchange failed: %s", exc)  # noqa: TRY400 - Zalo's answer says why
-        return _page(
+        return message_page(
+            request,
             "Chưa kết nối được",
-            "Zalo không chấp nhận mã cấp quyền. Hãy chạy lại lệnh kết nối.",
-            502,
+            ["Zalo không chấp nhận mã cấp quyền. Hãy chạy lại lệnh kết nối."],
+            status=502,
         )
     await rt.tokens.install(pair)
     async with rt.sessions() as session:
@@ -101,7 +93,8 @@ async def oauth_callback(request: web.Request) -> web.Response:
         await session.commit()
     rt.zalo_status = "ok"
     log.info("OA access granted; new token pair stored")
-    return _page(
+    return message_page(
+        request,
         "Đã kết nối Zalo OA",
-        "Hệ thống đã nhận quyền mới và hoạt động trở lại. Bạn có thể đóng trang này.",
+        ["Hệ thống đã nhận quyền mới và hoạt động trở lại. Bạn có thể đóng trang này."],
     )
