@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.directory.hamlet_names import HamletNames
 from bot.directory.models import Hamlet, Staff
 from bot.directory.people import UnknownCommune, select_commune
 from bot.inbound.context import Context
@@ -140,13 +141,17 @@ async def _staff(session: AsyncSession, zalo_id: str) -> Staff:
 
 def _hamlet_named(hamlets: list[Hamlet], name: str, hamlet_word: str) -> Hamlet:
     """The commune's hamlet a typed name means, with or without its Ấp/Thôn word and diacritics."""
-    wanted = fold(name)
-    found = next(
-        (h for h in hamlets if fold(h.name) == wanted or fold(h.name).endswith(" " + wanted)), None
-    )
-    if found is None:
-        raise actions.ActionError(f"Không có {hamlet_word} {name}.")
-    return found
+    found = HamletNames(hamlets).matches(name)
+    if len(found) > 1:
+        raise actions.ActionError(
+            f"Tên “{name}” khớp với nhiều {hamlet_word}: {', '.join(h.name for h in found)}."
+        )
+    if not found:
+        raise actions.ActionError(
+            f"Không có {hamlet_word} “{name}”. Các {hamlet_word} của xã: "
+            f"{', '.join(h.name for h in hamlets)}."
+        )
+    return found[0]
 
 
 async def run(
@@ -244,19 +249,23 @@ async def _campaign(
         author = await _staff(session, args.by)
         chosen: list[int] | None = None
         if fold(args.hamlets) != "all":
-            wanted = [fold(x) for x in args.hamlets.split(",") if x.strip()]
+            typed_names = HamletNames(hamlets)
+            wanted = [x.strip() for x in args.hamlets.split(",") if x.strip()]
             chosen = []
             missing = []
-            for w in wanted:
-                match = [
-                    h.id for h in hamlets if fold(h.name) == w or fold(h.name).endswith(" " + w)
-                ]
+            for typed in wanted:
+                match = typed_names.matches(typed)
                 if match:
-                    chosen.extend(match)
+                    chosen.extend(h.id for h in match)
                 else:
-                    missing.append(w)
+                    missing.append(typed)
             if missing:
-                raise CampaignError([f"Không có {commune.hamlet_word}: {', '.join(missing)}."])
+                raise CampaignError(
+                    [
+                        f"Không có {commune.hamlet_word}: {', '.join(missing)}. "
+                        f"Các {commune.hamlet_word} của xã: {', '.join(h.name for h in hamlets)}."
+                    ]
+                )
         categories = []
         for word in [fold(x) for x in args.categories.split(",") if x.strip()]:
             if word not in CATEGORY_WORDS:

@@ -17,13 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import from_epoch_ms
+from bot.directory.hamlet_names import HamletNames
 from bot.directory.models import Commune, Hamlet, Staff, StaffRole
 from bot.directory.people import UnknownCommune, resident_for, select_commune
 from bot.inbound.context import Context
 from bot.inbound.events import GroupMembership
 from bot.keys import RUNTIME
 from bot.outbound.outbox import failure_reason
-from bot.text import fold
 from bot.web.pages import message_page
 from bot.zalo.client import ZaloClient
 from bot.zalo.errors import ZaloClientError, ZaloError
@@ -130,16 +130,13 @@ async def find_owner(
         if lock:
             await session.refresh(found, with_for_update=True)
         return _commune_owner(found)
-    wanted = fold(hamlet)
     query = select(Hamlet).where(Hamlet.commune_id == found.id).order_by(Hamlet.id)
     if lock:
         query = query.with_for_update()
     rows = (await session.scalars(query)).all()
-    word = fold(found.hamlet_word)
-    for row in rows:
-        name = fold(row.name)
-        if wanted and wanted in (name, name.removeprefix(word + " "), f"{word} {name}"):
-            return GroupOwner(row, row.name)
+    row = HamletNames(rows).find(hamlet)
+    if row is not None:
+        return GroupOwner(row, row.name)
     known = ", ".join(r.name for r in rows) or "chưa có"
     word = found.hamlet_word
     raise GroupError(f"{found.name} không có {word} '{hamlet}'. Các {word} của xã: {known}.")

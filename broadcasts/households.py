@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.directory.hamlet_names import HamletNames
 from bot.directory.models import Commune, Hamlet, Resident
 from bot.directory.people import UnknownCommune, select_commune
 from bot.text import fold
@@ -65,8 +66,6 @@ _CATEGORIES: dict[str, HouseholdCategory] = {
     "hmtn": HouseholdCategory.NEWLY_ESCAPED,
     "newly escaped": HouseholdCategory.NEWLY_ESCAPED,
 }
-# Words a hamlet's name may start with; "Ấp Tân Lợi", "Tân Lợi" and "tan loi" name the same hamlet.
-_HAMLET_PREFIXES = ("to dan pho ", "khu pho ", "ap ", "thon ", "ban ", "xom ")
 
 MAX_LENGTHS = {"code": 64, "head_name": 200, "address": 300, "zalo_id": 64}
 HEADER_SCAN_ROWS = 20  # title rows ("DANH SÁCH HỘ NGHÈO NĂM 2025") may stand above the header
@@ -96,7 +95,6 @@ EXCEL_ERRORS = frozenset(
     }
 )
 
-_DIGITS = re.compile(r"\d+")
 _PHONE_NOISE = re.compile(r"[\s.\-()/]+")
 _MOBILE = re.compile(r"[35789]\d{8}", re.ASCII)
 _ID_SPLIT = re.compile(r"[,;\s]+")
@@ -164,35 +162,16 @@ def parse_category(raw: str) -> HouseholdCategory | None:
     return _CATEGORIES.get(fold(raw))
 
 
-def _hamlet_key(text: str) -> str:
-    return _DIGITS.sub(lambda m: str(int(m.group())), fold(text))
-
-
-def _strip_prefix(key: str) -> str:
-    for prefix in _HAMLET_PREFIXES:
-        if key.startswith(prefix) and len(key) > len(prefix):
-            return key[len(prefix) :]
-    return key
-
-
 class _HamletIndex:
-    """Finds a commune's hamlet by its name, with or without diacritics and the Ấp/Thôn/Bản word."""
+    """Finds a commune's hamlet id by its name (the shared spelling rule) and says when it is ambiguous."""
 
     def __init__(self, hamlets: Iterable[Hamlet]) -> None:
-        self.full: dict[str, set[int]] = {}
-        self.bare: dict[str, set[int]] = {}
-        for hamlet in hamlets:
-            key = _hamlet_key(hamlet.name)
-            self.full.setdefault(key, set()).add(hamlet.id)
-            self.bare.setdefault(_strip_prefix(key), set()).add(hamlet.id)
+        self._names = HamletNames(hamlets)
 
     def find(self, name: str) -> tuple[int | None, bool]:
         """The hamlet id (or None) and whether the name fits several hamlets."""
-        key = _hamlet_key(name)
-        for found in (self.full.get(key), self.bare.get(_strip_prefix(key)), self.bare.get(key)):
-            if found:
-                return (next(iter(found)), False) if len(found) == 1 else (None, True)
-        return None, False
+        found = self._names.matches(name)
+        return (found[0].id, False) if len(found) == 1 else (None, len(found) > 1)
 
 
 # ------------------------------------------------------------------------------------ files

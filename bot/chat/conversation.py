@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.chat.faq.book import FaqBook
 from bot.chat.faq.loader import FaqItem
 from bot.chat.models import Conversation, ConversationMode, Handoff
+from bot.directory.hamlet_names import HamletNames
 from bot.directory.models import Commune, Hamlet, Resident, Staff, StaffRole
 from bot.directory.people import (
     default_commune,
@@ -288,17 +289,12 @@ async def _answer_pending(
     elif kind == "hamlet":
         offered = [(h, label) for h, label in await hamlet_choices(ctx.session) if h.id in choices]
         hamlets = [h for h, _ in offered]
-        names = [fold(h.name) for h in hamlets]
         picked: Hamlet | None = None
         if number is not None and 1 <= number <= len(hamlets):
             picked = hamlets[number - 1]
         else:
-            for hamlet, name in zip(hamlets, names, strict=True):
-                # "Tân Lập", "ap tan lap" and "ấp Tân Lập" all name the same hamlet.
-                if folded and (
-                    folded == name or name.endswith(" " + folded) or folded.endswith(name)
-                ):
-                    picked = hamlet
+            names = HamletNames(hamlets)
+            picked = names.find(text) or names.ending(text)
         if picked is not None:
             resident.hamlet_id = picked.id
             resident.commune_id = picked.commune_id
