@@ -7,7 +7,8 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.directory.models import Staff, StaffRole
+from bot.directory.models import Staff
+from bot.directory.roles import Action, can
 from bot.inbound.context import Context
 from bot.outbound.channels import Channel
 from bot.outbound.models import OutboundMessage, OutboxStatus
@@ -31,7 +32,7 @@ async def cancel_campaign(
     campaign = await session.get(Campaign, campaign_id)
     if campaign is None:
         raise ActionError(f"Không có đợt thông báo số {campaign_id}.")
-    if staff.role not in (StaffRole.OFFICIAL, StaffRole.ADMIN):
+    if not can(staff, Action.RUN_CAMPAIGNS):
         raise ActionError("Chỉ cán bộ xã hoặc quản trị xã mới huỷ được đợt thông báo.")
     if campaign.status in (Status.CANCELLED, Status.SENT):
         raise ActionError(f"Đợt thông báo số {campaign_id} đã kết thúc, không huỷ được.")
@@ -148,6 +149,8 @@ async def _settle_copies(
     *,
     seen: bool = False,
 ) -> int:
+    if not can(staff, Action.RUN_CAMPAIGNS):
+        raise ActionError("Chỉ cán bộ xã hoặc quản trị xã mới gửi lại được tin của đợt thông báo.")
     broadcast = await session.get(Broadcast, broadcast_id)
     if broadcast is None:
         raise ActionError(f"Không có lần gửi số {broadcast_id}.")
@@ -198,8 +201,8 @@ async def offline_reach(
     )
     if household is None:
         raise ActionError(f"Không có hộ mã {household_code}.")
-    if staff.role == StaffRole.HAMLET_HEAD and staff.hamlet_id != household.hamlet_id:
-        raise ActionError("Trưởng ấp chỉ ghi nhận được cho hộ trong ấp mình.")
+    if not can(staff, Action.RECORD_OFFLINE, household.hamlet_id):
+        raise ActionError("Trưởng ấp và tổ công nghệ số chỉ ghi nhận được cho hộ trong ấp mình.")
     try:
         await record_offline(session, broadcast.id, household.id, method, staff.id, now)
     except ValueError as exc:

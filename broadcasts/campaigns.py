@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.directory.models import Commune, Hamlet, Resident, Staff, StaffRole
 from bot.directory.people import may_follow, within_window
+from bot.directory.roles import Action, can
 from bot.outbound.channels import Channel
 from bot.outbound.notices import notify_staff
 from bot.outbound.outbox import queue_message
@@ -89,7 +90,7 @@ async def validate(
     author = await session.get(Staff, req.author_staff_id)
     if author is None or not author.active:
         raise CampaignError(["Không tìm thấy cán bộ tạo thông báo."])
-    if author.role not in (StaffRole.OFFICIAL, StaffRole.ADMIN):
+    if not can(author, Action.RUN_CAMPAIGNS):
         problems.append("Chỉ cán bộ xã hoặc quản trị xã mới tạo được đợt thông báo.")
     commune = await session.get(Commune, author.commune_id)
     assert commune is not None
@@ -134,7 +135,7 @@ async def validate(
     if (
         req.recurrence is not None
         and req.recurrence.rule.startswith("cron:")
-        and author.role != StaffRole.ADMIN
+        and not can(author, Action.CRON_SCHEDULES)
     ):
         problems.append(
             "Lịch dạng cron chỉ dành cho quản trị xã; cán bộ xã dùng lịch hằng ngày, hằng tuần, hằng tháng."

@@ -6,8 +6,9 @@ import re
 
 from sqlalchemy import select
 
-from bot.directory.models import Commune, StaffRole
+from bot.directory.models import Commune
 from bot.directory.people import staff_for
+from bot.directory.roles import Action, can
 from bot.inbound.context import Context
 from bot.inbound.events import GroupText
 from bot.zalo.mentions import escape_mentions
@@ -43,7 +44,7 @@ async def on_commune_post(ctx: Context, event: GroupText) -> bool:
         return False
     commune = await ctx.session.scalar(select(Commune).where(Commune.group_id == event.group_id))
     staff = await staff_for(ctx.session, event.user_id)
-    if commune is None or staff is None or staff.role not in (StaffRole.OFFICIAL, StaffRole.ADMIN):
+    if commune is None or staff is None or not can(staff, Action.RUN_CAMPAIGNS):
         return False
     title, body = post
     deps = Deps(
