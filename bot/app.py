@@ -6,6 +6,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from functools import partial
 
 import aiohttp
 from aiohttp import web
@@ -33,7 +34,6 @@ from bot.oa.client import build_client
 from bot.oa.oauth_routes import oauth_callback
 from bot.oa.token_store import DbTokenStore
 from bot.outbound.channels import zalo_channels
-from bot.outbound.models import OutboundMessage
 from bot.outbound.outbox import OutboxSender
 from bot.outbound.replies import Replies
 from bot.runtime import Runtime
@@ -42,6 +42,7 @@ from bot.web.pages import setup_pages
 from bot.zalo.limiter import RateLimiter
 from bot.zalo.tokens import TokenPair
 from broadcasts import setup as broadcasts_setup
+from broadcasts.campaigns import Deps
 
 log = logging.getLogger(__name__)
 
@@ -113,30 +114,20 @@ async def start_runtime(
     async with sessions() as session:
         await faq.reload_if_changed(session)
     replies = Replies(settings.templates_dir)
-    dispatcher = residents_dispatcher(faq)
+    announcements = broadcasts_setup.build_deps(settings, replies)  # one Jinja env per process
+    dispatcher = residents_dispatcher(faq, announcements)
     http = aiohttp.ClientSession()
     limiter = RateLimiter(settings.zalo_rate_per_minute)
 
     zalo, tokens, store = build_client(settings, http, sessions, clock, limiter=limiter)
 
     send, history = zalo_channels(zalo)
-
-    runtime: list[Runtime] = []  # the alert needs the runtime, which needs the outbox first
-
-    async def authorization_lost(detail: str) -> None:
-        await jobs.raise_auth_alert(runtime[0], detail)
-
-    async def delivery_failed(row: OutboundMessage, code: int) -> None:
-        await broadcasts_setup.on_delivery_failed(runtime[0], row, code)
-
     outbox = OutboxSender(
         sessions,
         clock,
         send,
         history,
         history_lag=timedelta(seconds=settings.zalo_history_lag_seconds),
-        on_authorization_lost=authorization_lost,
-        on_failed=delivery_failed,
     )
 
     inbox = InboxWriter(engine, clock)
@@ -168,8 +159,11 @@ async def start_runtime(
         scheduler=scheduler,
         sandbox=platform,  # type: ignore[arg-type]
         checkpointer=checkpointer,
+        announcements=announcements,
     )
-    runtime.append(rt)
+    # The outbox's hooks need the runtime, which needs the outbox first.
+    outbox.on_authorization_lost = partial(jobs.raise_auth_alert, rt)
+    outbox.on_failed = partial(broadcasts_setup.on_delivery_failed, rt)
     await bootstrap_tokens(rt, store)
     inbox.start()
     if checkpointer is not None:
@@ -194,10 +188,12 @@ async def start_runtime(
     return rt
 
 
-def residents_dispatcher(faq: FaqBook) -> Dispatcher:
+def residents_dispatcher(faq: FaqBook, announcements: Deps) -> Dispatcher:
     """Every feature's handlers in the order they run: announcements first, then the chat."""
     dispatcher = Dispatcher()
-    broadcasts_setup.install_handlers(dispatcher)  # a head's answer must not reach the FAQ
+    broadcasts_setup.install_handlers(
+        dispatcher, announcements
+    )  # a head's answer is not a question
     chat_setup.install_handlers(dispatcher, faq)
     dispatcher.add(Unknown, log_unknown)
     return dispatcher

@@ -24,6 +24,7 @@ from bot.zalo.tokens import TokenManager
 
 if TYPE_CHECKING:
     from bot.sandbox.platform import SandboxPlatform
+    from broadcasts.campaigns import Deps
 
 
 @dataclass
@@ -47,4 +48,5 @@ class Runtime:
     scheduler: AsyncIOScheduler
     sandbox: SandboxPlatform | None = None
     checkpointer: WalCheckpointer | None = None  # SQLite only
+    announcements: Deps | None = None  # the announcements' templates and replies, built once
     zalo_status: str = field(default="ok")  # ok / not_connected / authorization_lost

@@ -13,7 +13,7 @@ from bot.inbound.context import Context
 from bot.inbound.events import GroupText
 from bot.zalo.mentions import escape_mentions
 from broadcasts.campaigns import CampaignError, CampaignRequest, Deps, create_campaign
-from broadcasts.render import AnnouncementTemplates, TemplateError
+from broadcasts.render import TemplateError
 from broadcasts.timing import format_local
 
 # "#thongbao", "#thông báo" or "Thông báo:" opens a post meant for every hamlet.
@@ -37,7 +37,7 @@ def read_post(text: str) -> tuple[str, str] | None:
     return (rest[:60].rsplit(" ", 1)[0] if len(rest) > 60 else rest), rest
 
 
-async def on_commune_post(ctx: Context, event: GroupText) -> bool:
+async def on_commune_post(ctx: Context, event: GroupText, deps: Deps) -> bool:
     """Turn an official's marked post in the commune group into a campaign for all hamlets."""
     post = read_post(event.text)
     if post is None:
@@ -47,11 +47,6 @@ async def on_commune_post(ctx: Context, event: GroupText) -> bool:
     if commune is None or staff is None or not can(staff, Action.RUN_CAMPAIGNS):
         return False
     title, body = post
-    deps = Deps(
-        templates=AnnouncementTemplates(ctx.settings.templates_dir / "announcements"),
-        replies=ctx.replies,
-        base_url=ctx.settings.base_url,
-    )
     request = CampaignRequest(
         title=title,
         template=TEMPLATE,

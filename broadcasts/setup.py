@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from functools import partial
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import select
 
+from bot.config import Settings
 from bot.directory.models import Hamlet, Staff, StaffRole
 from bot.inbound.dispatch import Dispatcher
 from bot.inbound.events import GroupMembership, GroupText, UserText
@@ -17,6 +19,7 @@ from bot.outbound.alerts import raise_alert
 from bot.outbound.channels import Channel
 from bot.outbound.models import OutboundMessage
 from bot.outbound.outbox import failure_reason
+from bot.outbound.replies import Replies
 from bot.runtime import Runtime
 from bot.web.pages import message_page
 from broadcasts import approval, delivery, groups, posting, privacy, scheduler, tracking, verify
@@ -29,16 +32,22 @@ log = logging.getLogger(__name__)
 TICK_SECONDS = 30
 
 
-def deps_for(rt: Runtime) -> Deps:
-    """The campaign logic's view of the running service."""
+def build_deps(settings: Settings, replies: Replies) -> Deps:
+    """The campaign logic's view of the service: built once per process, one Jinja environment."""
     return Deps(
-        templates=AnnouncementTemplates(rt.settings.templates_dir / "announcements"),
-        replies=rt.replies,
-        base_url=rt.settings.base_url,
+        templates=AnnouncementTemplates(settings.templates_dir / "announcements"),
+        replies=replies,
+        base_url=settings.base_url,
     )
 
 
-def install_handlers(dispatcher: Dispatcher) -> None:
+def deps_for(rt: Runtime) -> Deps:
+    """The running service's announcements Deps (built by the root at start-up)."""
+    assert rt.announcements is not None, "start_runtime builds the announcements' Deps"
+    return rt.announcements
+
+
+def install_handlers(dispatcher: Dispatcher, deps: Deps) -> None:
     """The announcements' handlers, in the order they run; installed before the residents' chat.
 
     A head asking for the offline list, then a head's answer to an approval, then the privacy and
@@ -49,7 +58,7 @@ def install_handlers(dispatcher: Dispatcher) -> None:
     dispatcher.add(UserText, approval.on_staff_text)
     dispatcher.add(UserText, privacy.on_text)
     dispatcher.add(UserText, verify.on_text)
-    dispatcher.add(GroupText, posting.on_commune_post)
+    dispatcher.add(GroupText, partial(posting.on_commune_post, deps=deps))
     dispatcher.add(GroupText, approval.on_group_text)
     dispatcher.add(GroupText, tracking.on_group_reply)
     dispatcher.add(GroupMembership, groups.on_membership)

@@ -177,8 +177,9 @@ class OutboxSender:
             str, int
         ] = {}  # Zalo message id -> our row, until its record commits
         self._stopping = False
-        self._on_authorization_lost = on_authorization_lost
-        self._on_failed = on_failed  # told of each permanent failure, after it is recorded
+        self.on_authorization_lost = on_authorization_lost
+        # Told of each permanent failure, after it is recorded; the root may set it once it is built.
+        self.on_failed = on_failed
         self._in_flight: set[int] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -302,8 +303,8 @@ class OutboxSender:
         try:
             message_id = await self._send(row)
         except AuthorizationLost as exc:
-            if self._on_authorization_lost is not None:
-                await self._on_authorization_lost(str(exc))
+            if self.on_authorization_lost is not None:
+                await self.on_authorization_lost(str(exc))
             values = {
                 "status": OutboxStatus.PENDING,
                 "next_attempt_at": self._clock.now() + timedelta(minutes=5),
@@ -355,9 +356,9 @@ class OutboxSender:
             return
         self._in_flight.discard(row.id)
         self._unrecorded.pop(str(values.get("zalo_message_id")), None)
-        if values.get("status") == OutboxStatus.FAILED and self._on_failed is not None:
+        if values.get("status") == OutboxStatus.FAILED and self.on_failed is not None:
             try:
-                await self._on_failed(row, int(values["error_code"]))
+                await self.on_failed(row, int(values["error_code"]))
             except Exception:
                 log.exception("failure hook for outbound %s", row.key)
 
