@@ -205,7 +205,14 @@ def inbox_handler(
     """How the processor handles one stored event: parse it and dispatch it in an explicit context."""
 
     async def handle(session: AsyncSession, row: InboxEvent) -> None:
-        ctx = Context(session, clock.now(), settings, replies, row.id, row.received_at)
+        ctx = Context(
+            session,
+            clock.now(),
+            replies,
+            settings=settings,
+            inbox_id=row.id,
+            received_at=row.received_at,
+        )
         await dispatcher.dispatch(ctx, parse_event(decode_body(row)))
 
     return handle

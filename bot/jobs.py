@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from bot.chat.conversation import expire_handoffs
 from bot.directory.models import Commune, Staff, StaffRole
-from bot.inbound.context import Context
 from bot.outbound.alerts import AUTH_ALERT, raise_alert
+from bot.outbound.work import Work
 from bot.runtime import Runtime
 from bot.zalo.errors import AuthorizationLost, ZaloClientError
 
@@ -30,8 +30,9 @@ async def resolve_outbox(rt: Runtime, older_than: timedelta = timedelta(minutes=
 async def expire_handoff_windows(rt: Runtime) -> int:
     """Give conversations back to the bot when the handoff window has passed."""
     async with rt.sessions() as session:
-        ctx = Context(session, rt.clock.now(), rt.settings, rt.replies, 0, rt.clock.now())
-        count = await expire_handoffs(ctx)
+        now = rt.clock.now()
+        work = Work(session, now, rt.replies, key_prefix=f"job:handoff:{now.timestamp()}")
+        count = await expire_handoffs(work)
         await session.commit()
     return count
 

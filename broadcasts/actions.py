@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.directory.models import Staff
 from bot.directory.roles import Action, can
-from bot.inbound.context import Context
 from bot.outbound.channels import Channel
 from bot.outbound.models import OutboundMessage, OutboxStatus
+from bot.outbound.work import Work
 from broadcasts.approval import decide
 from broadcasts.models import Broadcast, Campaign, Delivery, HamletApproval, Household, Status
 from broadcasts.tracking import record_offline
@@ -69,7 +69,7 @@ async def cancel_campaign(
 
 
 async def approve_for_hamlet(
-    ctx: Context,
+    work: Work,
     broadcast_id: int,
     hamlet_id: int,
     staff: Staff,
@@ -77,7 +77,7 @@ async def approve_for_hamlet(
     reject_reason: str | None = None,
 ) -> None:
     """Approve (or reject) one hamlet's copy of a firing, as that hamlet's approver only."""
-    approval = await ctx.session.scalar(
+    approval = await work.session.scalar(
         select(HamletApproval).where(
             HamletApproval.broadcast_id == broadcast_id, HamletApproval.hamlet_id == hamlet_id
         )
@@ -88,7 +88,7 @@ async def approve_for_hamlet(
         raise ActionError("Ấp này đã được trả lời rồi.")
     if staff.id != approval.approver_staff_id:
         approver = (
-            await ctx.session.get(Staff, approval.approver_staff_id)
+            await work.session.get(Staff, approval.approver_staff_id)
             if approval.approver_staff_id
             else None
         )
@@ -98,7 +98,7 @@ async def approve_for_hamlet(
         raise ActionError("Từ chối cần kèm lý do.")
     kind = "approve" if reject_reason is None else "reject"
     await decide(
-        ctx, approval, staff, kind, reject_reason or "", reply_to=(Channel.CS, staff.zalo_user_id)
+        work, approval, staff, kind, reject_reason or "", reply_to=(Channel.CS, staff.zalo_user_id)
     )
 
 

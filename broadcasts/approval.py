@@ -16,6 +16,7 @@ from bot.inbound.events import GroupText, UserText
 from bot.outbound.channels import Channel
 from bot.outbound.models import OutboundMessage
 from bot.outbound.notices import notify_staff
+from bot.outbound.work import Work
 from bot.text import fold
 from broadcasts.models import Broadcast, Campaign, HamletApproval, Status
 from broadcasts.workflow import move
@@ -160,7 +161,7 @@ async def _names(session: AsyncSession, approval: HamletApproval) -> dict[str, s
 
 
 async def decide(
-    ctx: Context,
+    work: Work,
     approval: HamletApproval,
     staff: Staff,
     kind: str,
@@ -169,29 +170,29 @@ async def decide(
     reply_to: tuple[str, str],
 ) -> None:
     """Record an approval or rejection, confirm it, tell the author of a rejection, settle the firing."""
-    now = ctx.now
+    now = work.now
     to = Status.APPROVED if kind == "approve" else Status.REJECTED
-    move(ctx.session, approval, to, now, actor=staff.id, note=reason or None)
+    move(work.session, approval, to, now, actor=staff.id, note=reason or None)
     approval.decided_by, approval.decided_at, approval.reason = staff.id, now, reason or None
-    names = await _names(ctx.session, approval)
+    names = await _names(work.session, approval)
     decision = "DUYỆT" if kind == "approve" else "TỪ CHỐI"
-    confirm = ctx.replies.render("approval_done", decision=decision, reason=reason, **names)
+    confirm = work.replies.render("approval_done", decision=decision, reason=reason, **names)
     if reply_to[0] == "cs":
-        ctx.send_user(reply_to[1], confirm, purpose="approval")
+        work.send_user(reply_to[1], confirm, purpose="approval")
     else:
-        ctx.send_group(reply_to[1], confirm, purpose="approval")
-    broadcast = await ctx.session.get(Broadcast, approval.broadcast_id)
+        work.send_group(reply_to[1], confirm, purpose="approval")
+    broadcast = await work.session.get(Broadcast, approval.broadcast_id)
     assert broadcast is not None
-    campaign = await ctx.session.get(Campaign, broadcast.campaign_id)
+    campaign = await work.session.get(Campaign, broadcast.campaign_id)
     assert campaign is not None
     if kind == "reject":
-        author = await ctx.session.get(Staff, campaign.author_staff_id)
+        author = await work.session.get(Staff, campaign.author_staff_id)
         if author is not None:
-            notice = ctx.replies.render(
+            notice = work.replies.render(
                 "approval_rejected_notice", approver=staff.name, reason=reason, **names
             )
-            await notify_staff(ctx.session, now, author, notice, key=ctx.next_key())
-    await settle_approvals(ctx.session, broadcast, campaign, now)
+            await notify_staff(work.session, now, author, notice, key=work.next_key())
+    await settle_approvals(work.session, broadcast, campaign, now)
 
 
 async def settle_approvals(

@@ -16,8 +16,8 @@ from bot.config import Settings
 from bot.directory.hamlet_names import HamletNames
 from bot.directory.models import Hamlet, Staff
 from bot.directory.people import UnknownCommune, select_commune
-from bot.inbound.context import Context
 from bot.outbound.replies import Replies
+from bot.outbound.work import Work
 from bot.text import fold
 from broadcasts import actions
 from broadcasts.campaigns import CampaignError, CampaignRequest, Deps, create_campaign, send_test
@@ -344,17 +344,9 @@ async def _campaign(
     if cmd == "approve":
         staff = await _staff(session, args.by)
         hamlet = _hamlet_named(hamlets, args.hamlet, commune.hamlet_word)
-        ctx = Context(
-            session,
-            now,
-            settings,
-            deps.replies,
-            0,
-            now,
-            key_prefix=f"cli:{now.timestamp()}",
-        )
+        work = Work(session, now, deps.replies, key_prefix=f"cli:{now.timestamp()}")
         await actions.approve_for_hamlet(
-            ctx, args.firing, hamlet.id, staff, reject_reason=args.reject
+            work, args.firing, hamlet.id, staff, reject_reason=args.reject
         )
         print(
             f"Đã ghi nhận {'từ chối' if args.reject is not None else 'duyệt'} cho {hamlet.name}.",

@@ -37,6 +37,7 @@ from bot.inbound.processor import RetryLater
 from bot.outbound.channels import Channel
 from bot.outbound.models import OutboundMessage, OutboxStatus
 from bot.outbound.notices import notify_staff
+from bot.outbound.work import Work
 from bot.text import fold
 from bot.zalo.mentions import escape_mentions
 
@@ -338,15 +339,15 @@ async def _human_is_answering(ctx: Context, conv: Conversation) -> bool:
     return False
 
 
-async def _release(ctx: Context, conv: Conversation, *, closed_by: str) -> None:
+async def _release(work: Work, conv: Conversation, *, closed_by: str) -> None:
     conv.mode = ConversationMode.BOT
     conv.human_until = None
     conv.helper_staff_id = None
     conv.misses = 0
-    await ctx.session.execute(
+    await work.session.execute(
         update(Handoff)
         .where(Handoff.resident_id == conv.resident_id, Handoff.closed_at.is_(None))
-        .values(closed_at=ctx.now, closed_by=closed_by)
+        .values(closed_at=work.now, closed_by=closed_by)
     )
 
 
@@ -458,17 +459,17 @@ async def _helper_done(ctx: Context, staff: Staff) -> None:
     ctx.say(staff.zalo_user_id, "helper_done", count=len(handoffs))
 
 
-async def expire_handoffs(ctx: Context) -> int:
+async def expire_handoffs(work: Work) -> int:
     """Give conversations back to the bot when their handoff window has passed."""
     convs = (
-        await ctx.session.scalars(
+        await work.session.scalars(
             select(Conversation).where(
-                Conversation.mode == ConversationMode.HUMAN, Conversation.human_until <= ctx.now
+                Conversation.mode == ConversationMode.HUMAN, Conversation.human_until <= work.now
             )
         )
     ).all()
     for conv in convs:
-        await _release(ctx, conv, closed_by="expired")
+        await _release(work, conv, closed_by="expired")
     return len(convs)
 
 
