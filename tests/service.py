@@ -64,33 +64,32 @@ class Service:
         return [m.text for m in self.platform.chats.get(user_id, []) if m.from_oa]
 
     async def settled(self) -> None:
-        """Wait until every stored event is handled and every queued message left."""
-        from sqlalchemy import func, select
+        """Wait until every stored event is handled and every queued message has left.
 
-        from bot.inbound.models import InboxEvent, InboxStatus
-        from bot.outbound.models import OutboundMessage, OutboxStatus
-
-        async def idle() -> bool:
-            async with self.runtime.sessions() as session:
-                pending = await session.scalar(
-                    select(func.count())
-                    .select_from(InboxEvent)
-                    .where(InboxEvent.status == InboxStatus.PENDING)
-                )
-                unsent = await session.scalar(
-                    select(func.count())
-                    .select_from(OutboundMessage)
-                    .where(OutboundMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]))
-                )
-            return pending == 0 and unsent == 0
-
-        try:
-            for _ in range(3):  # receipts and echoes of what was just sent come back as new events
-                await eventually(idle, what="the service to settle")
-                await self.platform.wait_idle()
-            await eventually(idle, what="the service to settle")
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}; still open: {await self._open_work()}") from None
+        Awaited, not polled: the sandbox's delayed events, the processor, then the outbox (what is
+        due now is claimed here too), round after round, until a round finds nothing to do. Work
+        that cannot finish at the clock's time (a retry's backoff, a read-back waiting out the
+        history's lag) fails at once, naming it.
+        """
+        rt = self.runtime
+        for _ in range(200):
+            # A round is quiet only if nothing was under way when it began and nothing started in
+            # it: what finished meanwhile (a failed send's alert hook, say) may have queued more.
+            was_busy = self.platform.busy or rt.outbox.busy or not rt.processor.idle
+            await self.platform.wait_idle()
+            await asyncio.wait_for(rt.processor.wait_idle(), timeout=30)
+            started = await rt.outbox.drain_once()
+            # The sender's own loop may have claimed meanwhile: its sends (and their hooks) too.
+            was_busy = was_busy or rt.outbox.busy
+            await rt.outbox.wait_idle()
+            if not (
+                was_busy or started or self.platform.busy or rt.outbox.busy or not rt.processor.idle
+            ):
+                open_work = await self._open_work()
+                if open_work:
+                    raise AssertionError(f"the service cannot settle; still open: {open_work}")
+                return
+        raise AssertionError(f"the service kept working; still open: {await self._open_work()}")
 
     async def _open_work(self) -> list[tuple[object, ...]]:
         from sqlalchemy import select

@@ -78,6 +78,10 @@ class InboxProcessor:
         self._queued_background = 0  # lane-1 rows in the queue
         self._overflow = False  # some pending lane-1 rows were left in the table
         self._task: asyncio.Task[None] | None = None
+        self._busy = False  # the worker is handling a batch
+        self._retrying = 0  # rows waiting out RETRY_LATER before they are queued again
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     def start(self) -> None:
         """Start the worker."""
@@ -101,6 +105,27 @@ class InboxProcessor:
                 self._queued_background += 1
             self._queued.add(ident)
             self._queue.put_nowait((row_lane, ident, event_name))
+            self._idle.clear()
+
+    @property
+    def idle(self) -> bool:
+        """Nothing queued, being handled, overflowed into the table, or waiting to be retried."""
+        return self._queue.empty() and not self._busy and not self._overflow and not self._retrying
+
+    async def wait_idle(self) -> None:
+        """Wait, while the worker runs, until it is idle (see `idle`); for tests and shutdown."""
+        while not self.idle:
+            self._idle.clear()
+            await self._idle.wait()
+
+    def _check_idle(self) -> None:
+        if self.idle:
+            self._idle.set()
+
+    def _retry(self, ident: int, event_name: str) -> None:
+        self._retrying -= 1
+        self.submit([(ident, event_name)])
+        self._check_idle()
 
     def _take(self, item: tuple[int, int, str]) -> tuple[int, str]:
         row_lane, ident, event_name = item
@@ -154,6 +179,7 @@ class InboxProcessor:
     async def _read_back(self) -> None:
         self._overflow = False
         await self.sweep(timedelta(0))
+        self._check_idle()
 
     async def _run(self) -> None:
         while True:
@@ -166,11 +192,15 @@ class InboxProcessor:
                     await asyncio.sleep(1.0)
                 continue
             batch = self._next_batch(self._take(await self._queue.get()))
-            await self._step_aside()
+            self._busy = True
             try:
+                await self._step_aside()
                 await self.process_batch(batch)
             except Exception:
                 log.exception("inbox rows %d…: unexpected failure", batch[0][0])
+            finally:
+                self._busy = False
+                self._check_idle()
 
     async def _step_aside(self) -> None:
         # Zalo wants its 200 within 2 s, and the inbox already holds what is handled here. In a
@@ -233,7 +263,8 @@ class InboxProcessor:
                 await session.commit()
         except RetryLater:
             # Stays pending; tried again shortly (and by the sweeper, should this process die).
-            asyncio.get_running_loop().call_later(RETRY_LATER, self.submit, [(ident, event_name)])
+            self._retrying += 1
+            asyncio.get_running_loop().call_later(RETRY_LATER, self._retry, ident, event_name)
             return
         except Exception as exc:
             log.exception("inbox row %d failed", ident)

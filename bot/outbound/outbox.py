@@ -181,6 +181,7 @@ class OutboxSender:
         # Told of each permanent failure, after it is recorded; the root may set it once it is built.
         self.on_failed = on_failed
         self._in_flight: set[int] = set()
+        self._claiming = 0  # claims whose query is under way: rows may be about to start
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
@@ -206,10 +207,18 @@ class OutboxSender:
         """Tell the drain loop new rows were committed."""
         self._wake.set()
 
+    @property
+    def busy(self) -> bool:
+        """Whether a claim, a send or a read-back is under way (re-reads waiting out the lag aside)."""
+        return bool(self._running or self._in_flight or self._claiming)
+
     async def wait_idle(self) -> None:
         """Wait until every send started so far is recorded, or read back once (not re-reads)."""
-        while self._running:
-            await asyncio.gather(*self._running, return_exceptions=True)
+        while self.busy:
+            if self._running:
+                await asyncio.gather(*self._running, return_exceptions=True)
+            else:
+                await asyncio.sleep(0)  # a claim is committing; its sends start right after
 
     async def _loop(self) -> None:
         while True:
@@ -234,7 +243,11 @@ class OutboxSender:
             return 0
         # Some slots are kept for replies, so that a broadcast backlog can never hold them all.
         bulk_free = max(0, self._concurrency - REPLY_SLOTS - len(self._running_bulk))
-        claimed = await self._claim(free, bulk_free)
+        self._claiming += 1
+        try:
+            claimed = await self._claim(free, bulk_free)
+        finally:
+            self._claiming -= 1
         for row in claimed:
             task = asyncio.create_task(self._deliver(row))
             self._running.add(task)

@@ -995,6 +995,11 @@ class SandboxPlatform:
             if d.num_retry == 0 and (event_name is None or d.event_name == event_name)
         ]
 
+    @property
+    def busy(self) -> bool:
+        """Whether delayed events (receipts, echoes) are still on their way to the webhook."""
+        return bool(self._tasks)
+
     async def wait_idle(self) -> None:
         """Wait until every delayed event (receipts, echoes) has been delivered."""
         while self._tasks:
