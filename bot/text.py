@@ -62,3 +62,14 @@ def fold(text: str) -> str:
 def has_marks(text: str) -> bool:
     """Whether the text carries Vietnamese diacritics (so its accents can be trusted)."""
     return any(not ch.isascii() and ch.isalpha() for ch in text)
+
+
+def _fold_char(ch: str) -> str:
+    if ch in "đĐ":
+        return "d"
+    return unicodedata.normalize("NFD", ch)[0].lower()[:1] or ch
+
+
+def fold_chars(text: str) -> str:
+    """Lowercase without diacritics, one character per character so spans map back to the text."""
+    return "".join(_fold_char(ch) for ch in text)

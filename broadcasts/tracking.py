@@ -27,6 +27,7 @@ from broadcasts.models import (
     HouseholdMember,
 )
 from broadcasts.render import CODE_ALPHABET
+from broadcasts.timing import format_local
 
 ACK_WINDOW = timedelta(hours=72)
 ACK_WORDS = {
@@ -263,8 +264,6 @@ async def reach_csv(
     """Reach per firing and hamlet for firings in [start, end): UTF-8 with BOM so Excel reads it right.
 
     Only counts leave the commune: no household names, categories or phone numbers."""
-    from broadcasts.timing import format_local
-
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_HEADER)

@@ -1,7 +1,4 @@
-"""Campaign timing: recurrence presets and cron, schedule checks, quiet hours, local date parsing.
-
-Everything here is a pure function of its arguments. Times go in and come out as aware UTC
-datetimes; all calendar reasoning happens in Asia/Ho_Chi_Minh, never in the machine's zone.
+"""Recurring schedules: presets and cron, their next firings, and the checks on a campaign's timing.
 
 Stored rules (``Recurrence.rule``, at most 100 characters, the width of ``campaigns.recurrence``):
 
@@ -16,18 +13,32 @@ from __future__ import annotations
 
 import calendar
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
-VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-
-QUIET_START = time(21, 0)
-QUIET_END = time(6, 0)
+from broadcasts.timing.local import (
+    VN_TZ,
+    WEEKDAY_NAMES,
+    TimingError,
+    aware,
+    dmy,
+    format_local,
+    hm,
+    join_vi,
+    utc_at,
+)
+from broadcasts.timing.words import (
+    DAY_ITEM,
+    DAY_LIST,
+    DAY_ONE,
+    DAY_RANGE,
+    TypedText,
+    take_time,
+    weekday_of,
+)
 
 RULE_MAX_LEN = 100  # campaigns.recurrence is String(100)
 _LAST = 32  # "ngày cuối tháng" in a monthly day list; sorts after 31
@@ -36,7 +47,6 @@ _MIN_CRON_GAP = timedelta(hours=1)
 _CRON_PROBE_FROM = datetime(2001, 1, 1, tzinfo=UTC)
 _CRON_PROBE_UNTIL = datetime(2101, 1, 1, tzinfo=UTC)
 
-WEEKDAY_NAMES = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "chủ nhật")
 _CRON_DOW_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _CRON_FIELDS = ("minute", "hour", "day", "month", "day_of_week")
 _CRON_FIELD_VI = ("phút", "giờ", "ngày trong tháng", "tháng", "thứ trong tuần")
@@ -45,133 +55,6 @@ _EXAMPLES = (
     "Ví dụ: “hằng ngày lúc 19h30”, “hằng tuần vào thứ Hai, thứ Năm lúc 7h”, "
     "“hằng tháng ngày 15 lúc 8h”."
 )
-
-
-class TimingError(ValueError):
-    """A schedule the official must fix; ``problems`` lists every issue, in Vietnamese."""
-
-    def __init__(self, problems: list[str] | str) -> None:
-        self.problems: list[str] = [problems] if isinstance(problems, str) else list(problems)
-        super().__init__(" ".join(self.problems))
-
-
-# ------------------------------------------------------------------ small helpers
-
-
-def _aware(when: datetime, name: str = "when") -> datetime:
-    if when.tzinfo is None or when.utcoffset() is None:
-        raise ValueError(f"{name} must be timezone-aware, got naive {when!r}")
-    return when
-
-
-def _local(when: datetime) -> datetime:
-    return _aware(when).astimezone(VN_TZ)
-
-
-def _utc_at(day: date, at: time) -> datetime:
-    return datetime.combine(day, at.replace(second=0, microsecond=0, tzinfo=VN_TZ)).astimezone(UTC)
-
-
-def _fold_char(ch: str) -> str:
-    if ch in "đĐ":
-        return "d"
-    return unicodedata.normalize("NFD", ch)[0].lower()[:1] or ch
-
-
-def _fold(text: str) -> str:
-    """Lowercase without diacritics, one character per character so spans map back to the text."""
-    return "".join(_fold_char(ch) for ch in text)
-
-
-def _hm(at: time) -> str:
-    return f"{at.hour}h{at.minute:02d}" if at.minute else f"{at.hour}h"
-
-
-def _dmy(day: date) -> str:
-    return f"{day.day:02d}/{day.month:02d}/{day.year}"
-
-
-def _join_vi(items: list[str]) -> str:
-    return ", ".join(items)
-
-
-class _Text:
-    """The official's text, folded, with the parts already understood blanked out."""
-
-    def __init__(self, text: str) -> None:
-        self.original = text
-        self.work = _fold(text)
-
-    def take(self, pattern: re.Pattern[str]) -> list[re.Match[str]]:
-        found = list(pattern.finditer(self.work))
-        for m in found:
-            self.blank(m.start(), m.end())
-        return found
-
-    def blank(self, start: int, end: int) -> None:
-        self.work = self.work[:start] + " " * (end - start) + self.work[end:]
-
-    def quote(self, m: re.Match[str]) -> str:
-        return self.original[m.start() : m.end()].strip()
-
-    def leftovers(self, fillers: frozenset[str]) -> list[str]:
-        """Runs of words nobody understood, quoted as the official typed them."""
-        runs: list[tuple[int, int]] = []
-        for m in re.finditer(r"[^\W_]+", self.work):
-            if m.group() in fillers:
-                continue
-            if runs and not self.work[runs[-1][1] : m.start()].strip(" ,.;-/"):
-                runs[-1] = (runs[-1][0], m.end())
-            else:
-                runs.append((m.start(), m.end()))
-        return [self.original[a:b] for a, b in runs]
-
-
-# ------------------------------------------------------------------ time of day
-
-_TIME_COLON = re.compile(r"\b(?P<h>\d{1,2})\s*:\s*(?P<m>\d{2})(?![\d:])")
-_TIME_WORD = re.compile(
-    r"\b(?P<h>\d{1,2})\s*(?:gio|h|g)"
-    r"(?:\s*(?P<m>\d{1,2})(?:\s*(?:phut|p)\b)?|\s*(?P<half>ruoi)\b)?(?![a-z0-9])"
-)
-_TIME_AMPM = re.compile(r"\b(?P<h>\d{1,2})\s*(?P<ampm>am|pm)\b")
-_TIME_BARE = re.compile(r"\bluc\s+(?P<h>\d{1,2})(?![\d:a-z])")
-_PART_OF_DAY = re.compile(r"\b(?:sang|trua|chieu|toi|dem)\b")
-
-
-def _take_time(txt: _Text, problems: list[str]) -> time | None:
-    """The one time of day in the text (19h30, 19:30, 7 giờ sáng, 8h, 7 giờ rưỡi, 8pm, lúc 8)."""
-    found: list[tuple[re.Match[str], int, int, str]] = []
-    for pattern in (_TIME_COLON, _TIME_WORD, _TIME_AMPM, _TIME_BARE):
-        for m in txt.take(pattern):
-            groups = m.groupdict()
-            minute = 30 if groups.get("half") else int(groups.get("m") or 0)
-            found.append((m, int(m.group("h")), minute, groups.get("ampm") or ""))
-    parts = [m.group() for m in txt.take(_PART_OF_DAY)]
-    if not found:
-        return None
-    found.sort(key=lambda item: item[0].start())
-    if len(found) > 1:
-        shown = " và ".join(f"“{txt.quote(m)}”" for m, *_ in found)
-        problems.append(
-            f"Có nhiều giờ gửi ({shown}). Mỗi lịch chỉ ghi một giờ; "
-            "muốn gửi nhiều lần trong ngày thì tạo thêm đợt thông báo."
-        )
-        return None
-    m, hour, minute, ampm = found[0]
-    if hour > 23 or minute > 59:
-        problems.append(f"Giờ “{txt.quote(m)}” không đúng: giờ từ 0 đến 23, phút từ 0 đến 59.")
-        return None
-    part = ampm or (parts[0] if parts else "")
-    if (
-        (part in ("chieu", "pm", "toi") and 1 <= hour <= 11)
-        or (part == "trua" and 1 <= hour <= 5)
-        or (part == "dem" and 7 <= hour <= 11)
-    ):
-        hour += 12
-    elif part in ("am", "dem") and hour == 12:
-        hour = 0
-    return time(hour, minute)
 
 
 # ------------------------------------------------------------------ the parsed rule
@@ -361,21 +244,21 @@ def _preset_next(spec: _Spec, after: datetime) -> datetime | None:
     try:
         if spec.kind == "daily":
             for i in range(2):
-                cand = _utc_at(day + timedelta(days=i), spec.at)
+                cand = utc_at(day + timedelta(days=i), spec.at)
                 if cand > after:
                     return cand
         elif spec.kind == "weekly":
             for i in range(8):
                 d = day + timedelta(days=i)
                 if d.weekday() in spec.days:
-                    cand = _utc_at(d, spec.at)
+                    cand = utc_at(d, spec.at)
                     if cand > after:
                         return cand
         else:
             year, month = day.year, day.month
             for _ in range(13):
                 for dd in _month_days(spec, year, month):
-                    cand = _utc_at(date(year, month, dd), spec.at)
+                    cand = utc_at(date(year, month, dd), spec.at)
                     if cand > after:
                         return cand
                 year, month = (year + 1, 1) if month == 12 else (year, month + 1)
@@ -405,35 +288,27 @@ class Recurrence:
         if spec.kind == "cron":
             return f"Theo lịch cron “{spec.cron}” (giờ Việt Nam)"
         assert spec.at is not None
-        at = f"lúc {_hm(spec.at)}"
+        at = f"lúc {hm(spec.at)}"
         if spec.kind == "daily":
             return f"Hằng ngày {at}"
         if spec.kind == "weekly":
-            return f"Hằng tuần vào {_join_vi([WEEKDAY_NAMES[d] for d in spec.days])} {at}"
-        days = _join_vi(["ngày cuối tháng" if d == _LAST else f"ngày {d}" for d in spec.days])
+            return f"Hằng tuần vào {join_vi([WEEKDAY_NAMES[d] for d in spec.days])} {at}"
+        days = join_vi(["ngày cuối tháng" if d == _LAST else f"ngày {d}" for d in spec.days])
         text = f"Hằng tháng vào {days} {at}"
         short = [d for d in spec.days if 29 <= d <= 31]
         if short:
-            missing = _join_vi([f"ngày {d}" for d in short])
+            missing = join_vi([f"ngày {d}" for d in short])
             text += f" (tháng nào không có {missing} thì không gửi ngày đó)"
         return text
 
     def next_after(self, after: datetime) -> datetime | None:
         """The next firing strictly after ``after`` (aware), as aware UTC; None if it never fires again."""
-        after = _aware(after, "after").astimezone(UTC)
+        after = aware(after, "after").astimezone(UTC)
         if self._spec.kind == "cron":
             return _cron_next(self._spec.triggers, after)
         return _preset_next(self._spec, after)
 
 
-_DAY_WORD = r"(?:thu\s*(?:hai|ba|tu|nam|sau|bay|[2-7])|t[2-7]|chu\s*nh[au]t|cn)"
-_DAY_RANGE = re.compile(
-    rf"(?:\btu\s+)?\b(?P<a>{_DAY_WORD})\s*(?:\bden\b|\btoi\b|-)\s*(?P<b>{_DAY_WORD})\b"
-)
-_DAY_ITEM = r"(?:hai|ba|tu|nam|sau|bay|[2-7])"
-_DAY_LIST = re.compile(rf"\bthu\s*(?P<list>{_DAY_ITEM}(?:\s*(?:,|-|/|\bva\b)\s*{_DAY_ITEM}\b)+)")
-_DAY_ONE = re.compile(rf"\b{_DAY_WORD}\b")
-_DAY_NAMES = {"hai": 0, "ba": 1, "tu": 2, "nam": 3, "sau": 4, "bay": 5}
 _MONTH_LAST = re.compile(
     r"\b(?:(?:vao\s+)?ngay\s+)?cuoi\s+(?:cung\s+)?(?:cua\s+)?(?:moi\s+|hang\s+|cac\s+)?thang\b"
 )
@@ -469,15 +344,6 @@ _RECURRENCE_FILLERS = frozenset(
 )
 
 
-def _weekday_of(token: str) -> int:
-    token = re.sub(r"\s+", "", token)
-    if token in ("cn", "chunhat", "chunhut"):
-        return 6
-    if token.startswith("t") and token[-1].isdigit():
-        return int(token[-1]) - 2
-    return _DAY_NAMES[token.removeprefix("thu")]
-
-
 def parse_recurrence(text: str, *, default_time: time | None = None) -> Recurrence:
     """Read an official's recurrence ("hằng tuần vào thứ Sáu lúc 19h30", "cron: 30 19 * * 5")."""
     if not text or not text.strip():
@@ -489,23 +355,23 @@ def parse_recurrence(text: str, *, default_time: time | None = None) -> Recurren
         return Recurrence("cron:" + text)
 
     problems: list[str] = []
-    txt = _Text(text)
+    txt = TypedText(text)
     if txt.take(_LUNAR):
         problems.append(
             "Lịch âm chưa được hỗ trợ; xin ghi theo lịch dương (ví dụ “hằng tháng ngày 15”)."
         )
     weekdays: set[int] = set()
-    for m in txt.take(_DAY_RANGE):  # before the time, so "tới" is not read as "tối"
-        a, b = _weekday_of(m.group("a")), _weekday_of(m.group("b"))
+    for m in txt.take(DAY_RANGE):  # before the time, so "tới" is not read as "tối"
+        a, b = weekday_of(m.group("a")), weekday_of(m.group("b"))
         weekdays.update((a + i) % 7 for i in range((b - a) % 7 + 1))
-    at = _take_time(txt, problems)
-    for m in txt.take(_DAY_LIST):
-        items = [_weekday_of("thu" + n) for n in re.findall(_DAY_ITEM, m.group("list"))]
+    at = take_time(txt, problems)
+    for m in txt.take(DAY_LIST):
+        items = [weekday_of("thu" + n) for n in re.findall(DAY_ITEM, m.group("list"))]
         if len(items) == 2 and "-" in m.group("list"):  # "thứ 2-6": Monday to Friday
             items = [(items[0] + i) % 7 for i in range((items[1] - items[0]) % 7 + 1)]
         weekdays.update(items)
-    for m in txt.take(_DAY_ONE):
-        weekdays.add(_weekday_of(m.group()))
+    for m in txt.take(DAY_ONE):
+        weekdays.add(weekday_of(m.group()))
 
     monthdays: set[int] = set()
     last_day = bool(txt.take(_MONTH_LAST))
@@ -577,7 +443,7 @@ def recurrence_from_rule(rule: str) -> Recurrence:
 def firings(rec: Recurrence, start: datetime, ends_on: date | None, limit: int) -> list[datetime]:
     """Up to ``limit`` UTC firings from ``start`` (inclusive) to the end of ``ends_on`` in VN time."""
     found: list[datetime] = []
-    cursor = _aware(start, "start").astimezone(UTC) - timedelta(microseconds=1)
+    cursor = aware(start, "start").astimezone(UTC) - timedelta(microseconds=1)
     while len(found) < limit:
         nxt = rec.next_after(cursor)
         if nxt is None or (ends_on is not None and nxt.astimezone(VN_TZ).date() > ends_on):
@@ -594,19 +460,19 @@ def _missing_months(rec: Recurrence, first: date, last: date) -> str:
     while (y, m) <= (last.year, last.month) and len(months) < 12:
         months.append(f"tháng {m}/{y}")
         y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-    wanted = _join_vi([f"ngày {d}" for d in rec._spec.days if d != _LAST])
-    return f"{_join_vi(months)} không có {wanted}"
+    wanted = join_vi([f"ngày {d}" for d in rec._spec.days if d != _LAST])
+    return f"{join_vi(months)} không có {wanted}"
 
 
 def check_schedule(
     rec: Recurrence | None, send_at: datetime | None, ends_on: date | None, now: datetime
 ) -> None:
     """Raise TimingError listing every problem with a campaign's timing; return None if it is fine."""
-    now = _aware(now, "now").astimezone(UTC)
+    now = aware(now, "now").astimezone(UTC)
     today = now.astimezone(VN_TZ).date()
     problems: list[str] = []
     if send_at is not None:
-        send_at = _aware(send_at, "send_at").astimezone(UTC)
+        send_at = aware(send_at, "send_at").astimezone(UTC)
         if send_at < now:
             problems.append(
                 f"Giờ gửi {format_local(send_at)} đã qua (bây giờ là {format_local(now)}). "
@@ -620,11 +486,11 @@ def check_schedule(
         )
     elif ends_on is not None and ends_on < today:
         problems.append(
-            f"Ngày kết thúc {_dmy(ends_on)} đã qua. Xin chọn ngày kết thúc từ hôm nay trở đi."
+            f"Ngày kết thúc {dmy(ends_on)} đã qua. Xin chọn ngày kết thúc từ hôm nay trở đi."
         )
     elif ends_on is not None and ends_on < start_day:
         problems.append(
-            f"Ngày kết thúc {_dmy(ends_on)} trước lần gửi đầu tiên ({format_local(start)}). "
+            f"Ngày kết thúc {dmy(ends_on)} trước lần gửi đầu tiên ({format_local(start)}). "
             "Xin chọn ngày kết thúc muộn hơn."
         )
     elif rec is not None:
@@ -637,143 +503,8 @@ def check_schedule(
                 why = f" vì {_missing_months(rec, start_day, ends_on)}"
             problems.append(
                 f"Lịch “{rec.describe()}” không có lần gửi nào từ {format_local(start)} "
-                f"đến hết ngày {_dmy(ends_on)}{why}. Lần gửi gần nhất là {format_local(first)}; "
+                f"đến hết ngày {dmy(ends_on)}{why}. Lần gửi gần nhất là {format_local(first)}; "
                 "xin lùi ngày kết thúc hoặc đổi lịch."
             )
     if problems:
         raise TimingError(problems)
-
-
-def in_quiet_hours(when: datetime) -> bool:
-    """Whether ``when`` falls in quiet hours, 21:00–06:00 Vietnam time."""
-    local = _local(when).time()
-    return local >= QUIET_START or local < QUIET_END
-
-
-def after_quiet_hours(when: datetime) -> datetime:
-    """``when`` as UTC, or the next 06:00 Vietnam time if it falls in quiet hours."""
-    when = _aware(when).astimezone(UTC)
-    if not in_quiet_hours(when):
-        return when
-    local = when.astimezone(VN_TZ)
-    day = local.date() + timedelta(days=1) if local.time() >= QUIET_START else local.date()
-    return _utc_at(day, QUIET_END)
-
-
-_NOW_WORDS = frozenset(
-    {"bay gio", "ngay bay gio", "gui ngay", "gui luon", "ngay lap tuc", "gui ngay lap tuc"}
-)
-_DATE_NUMERIC = re.compile(
-    r"\b(?P<d>\d{1,2})\s*[/.\-]\s*(?P<m>\d{1,2})(?:\s*[/.\-]\s*(?P<y>\d{4}|\d{2}))?(?![\d/.\-])"
-)
-_DATE_WORDS = re.compile(
-    r"\b(?:ngay\s+|mung\s+|mong\s+)?(?P<d>\d{1,2})\s+thang\s+(?P<m>\d{1,2})(?:\s+(?:nam\s+)?(?P<y>\d{4}))?\b"
-)
-_RELATIVE: tuple[tuple[re.Pattern[str], int], ...] = (
-    (re.compile(r"\b(?:hom|bua|ngay)\s+nay\b|\bnay\b"), 0),
-    (re.compile(r"\b(?:ngay\s+)?mai\b"), 1),
-    (re.compile(r"\bngay\s+kia\b|\b(?:ngay\s+)?mot\b"), 2),
-)
-_DATETIME_FILLERS = frozenset(["luc", "vao", "ngay", "gui", "nam", "thang", "tuan", "nay"])
-
-
-def _pick_year(day: int, month: int, year: str | None, today: date) -> date:
-    """The date typed; without a year, the one nearest today ("5/1" typed in December is next January)."""
-    if year:
-        return date(2000 + int(year) if len(year) == 2 else int(year), month, day)
-    candidates: list[date] = []
-    for y in (today.year - 1, today.year, today.year + 1):
-        try:
-            candidates.append(date(y, month, day))
-        except ValueError:
-            continue
-    if not candidates:
-        raise ValueError(f"no such day {day}/{month}")
-    return min(candidates, key=lambda c: (abs((c - today).days), c < today))
-
-
-def parse_local_datetime(text: str, now: datetime) -> datetime:
-    """Read a date and time typed by an official ("20/12 19h30", "mai 7h") as aware UTC."""
-    now = _aware(now, "now").astimezone(UTC)
-    today = now.astimezone(VN_TZ).date()
-    folded = " ".join(_fold(text or "").split())
-    if not folded:
-        raise TimingError("Chưa nhập giờ gửi. Ví dụ: “20/12 19h30”, “hôm nay 14h”, “mai 7h”.")
-    if folded in _NOW_WORDS:
-        return now
-    problems: list[str] = []
-    txt = _Text(text)
-    at = _take_time(txt, problems)
-
-    days: list[tuple[date | None, str]] = []  # (date, as typed) for each date-like piece
-    for pattern in (_DATE_NUMERIC, _DATE_WORDS):
-        for m in txt.take(pattern):
-            d, mo, y = int(m.group("d")), int(m.group("m")), m.group("y")
-            try:
-                day = _pick_year(d, mo, y, today)
-            except ValueError:
-                if (d, mo) == (29, 2):
-                    problems.append(
-                        "Ngày 29/2 chỉ có trong năm nhuận; xin ghi cả năm, ví dụ “29/2/2028 8h”."
-                    )
-                else:
-                    problems.append(f"Ngày “{txt.quote(m)}” không có thật.")
-                days.append((None, txt.quote(m)))
-                continue
-            days.append((day, txt.quote(m)))
-    for pattern, offset in _RELATIVE:
-        for m in txt.take(pattern):
-            days.append((today + timedelta(days=offset), txt.quote(m)))
-    weekdays = [(_weekday_of(m.group()), txt.quote(m)) for m in txt.take(_DAY_ONE)]
-    for left in txt.leftovers(_DATETIME_FILLERS):
-        problems.append(f"Không hiểu “{left}”.")
-
-    chosen: date | None = None
-    if len(days) > 1:
-        shown = " và ".join(f"“{typed}”" for _, typed in days)
-        problems.append(f"Có nhiều ngày ({shown}); xin ghi một ngày gửi.")
-    elif days:
-        chosen = days[0][0]
-    if len(weekdays) > 1:
-        problems.append("Có nhiều thứ trong tuần; xin ghi một ngày gửi.")
-    elif weekdays:
-        wd, typed = weekdays[0]
-        if chosen is not None and chosen.weekday() != wd:
-            problems.append(
-                f"Ngày {_dmy(chosen)} là {WEEKDAY_NAMES[chosen.weekday()]}, không phải “{typed}”."
-            )
-        elif chosen is None and not days:
-            chosen = today + timedelta(days=(wd - today.weekday()) % 7)
-            if at is not None and _utc_at(chosen, at) <= now:
-                chosen += timedelta(days=7)
-    if chosen is None and not days and not weekdays:
-        chosen = today
-    if at is None and not any(p.startswith(("Có nhiều giờ", "Giờ “")) for p in problems):
-        problems.append("Chưa có giờ gửi. Xin ghi thêm giờ, ví dụ “20/12 19h30” hoặc “mai 7h”.")
-    if problems or at is None or chosen is None:
-        raise TimingError(
-            problems or ["Không đọc được ngày giờ gửi. Ví dụ: “20/12 19h30”, “mai 7h”."]
-        )
-    return _utc_at(chosen, at)
-
-
-def format_local(when: datetime) -> str:
-    """``when`` in Vietnam time as officials write it: "19h30 thứ Sáu 20/12/2026"."""
-    local = _local(when)
-    return f"{_hm(local.time())} {WEEKDAY_NAMES[local.weekday()]} {_dmy(local.date())}"
-
-
-__all__ = [
-    "QUIET_END",
-    "QUIET_START",
-    "Recurrence",
-    "TimingError",
-    "after_quiet_hours",
-    "check_schedule",
-    "firings",
-    "format_local",
-    "in_quiet_hours",
-    "parse_local_datetime",
-    "parse_recurrence",
-    "recurrence_from_rule",
-]
