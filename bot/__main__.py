@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import TextIO
 
 from dotenv import load_dotenv
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings
-from bot.db.engine import make_engine, make_sessionmaker
+from bot.db.engine import Sessions, make_engine, make_sessionmaker
+from broadcasts import cli as broadcasts_cli
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,11 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     zalo.add_parser(
         "connect", help="print the OA permission URL (PKCE) to grant this service access"
     )
-    from broadcasts.cli import add_parsers
-    from broadcasts.groups_cli import add_parsers as add_groups_parsers
-
-    add_parsers(sub)
-    add_groups_parsers(sub)
+    broadcasts_cli.add_parsers(sub)
     sandbox = sub.add_parser("sandbox", help="run the Zalo sandbox platform on its own port")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8090)
@@ -84,14 +80,8 @@ def main(argv: list[str] | None = None) -> int:
             return _with_db(settings, lambda sessions: faq_match(sessions, stdin, stdout))
         finally:
             stdout.flush()
-    if args.command in ("campaign", "households", "resident"):
-        from broadcasts.cli import run
-
-        return _with_db(settings, lambda sessions: run(args, settings, sessions))
-    if args.command == "groups":
-        from broadcasts.groups_cli import run as run_groups
-
-        return _with_db(settings, lambda sessions: run_groups(args, settings, sessions))
+    if args.command in broadcasts_cli.COMMANDS:
+        return _with_db(settings, lambda sessions: broadcasts_cli.run(args, settings, sessions))
     if args.command == "zalo":
         return _with_db(settings, lambda sessions: zalo_connect(settings, sessions))
     return sandbox(args.host, args.port, args.webhook_url)
@@ -122,9 +112,6 @@ def serve(settings: Settings) -> int:
         ),
     )
     return 0
-
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 def _with_db(settings: Settings, body: Callable[[Sessions], Awaitable[int]]) -> int:

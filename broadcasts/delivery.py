@@ -13,14 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.directory.models import Commune, Hamlet, Resident, Staff, StaffRole
 from bot.directory.people import may_follow
-from bot.inbound.context import Context
-from bot.inbound.events import UserText
 from bot.outbound.channels import Channel
 from bot.outbound.models import OutboundMessage, OutboxStatus
 from bot.outbound.notices import notify_staff
 from bot.outbound.outbox import outbound_row
 from bot.outbound.replies import Replies
-from bot.text import fold
 from broadcasts.campaigns import Deps, render_for
 from broadcasts.models import (
     Broadcast,
@@ -33,7 +30,6 @@ from broadcasts.models import (
 )
 
 LINK_PATH = "/l/"
-LIST_WORDS = {"danh sach", "danh sach ho", "danh sach bao truc tiep", "ds ho"}
 CS_WINDOW = timedelta(
     days=7
 )  # Zalo lets the OA write 1:1 only this long after the resident's last interaction
@@ -344,44 +340,6 @@ async def _offline_list(
             title=campaign.title,
         ),
     )
-
-
-async def on_list_request(ctx: Context, event: UserText) -> bool:
-    """A head writes "danh sách": the households of their hamlet still to be told in person, 1:1."""
-    if fold(event.text) not in LIST_WORDS:
-        return False
-    head = await ctx.session.scalar(
-        select(Staff).where(
-            Staff.zalo_user_id == event.user_id, Staff.role == StaffRole.HAMLET_HEAD
-        )
-    )
-    if head is None or head.hamlet_id is None:
-        return False
-    hamlet = await ctx.session.get(Hamlet, head.hamlet_id)
-    assert hamlet is not None
-    recent = (
-        await ctx.session.execute(
-            select(Broadcast, Campaign)
-            .join(Campaign, Campaign.id == Broadcast.campaign_id)
-            .where(
-                Broadcast.started_at.is_not(None),
-                Broadcast.started_at >= ctx.now - timedelta(days=30),
-            )
-            .order_by(Broadcast.started_at.desc())
-        )
-    ).all()
-    texts = []
-    for broadcast, campaign in recent:
-        if campaign.household_categories and hamlet.id in campaign.hamlet_ids:
-            households = await offline_households(ctx.session, broadcast, campaign, hamlet)
-            if households:
-                texts.append(offline_text(ctx.replies, campaign, broadcast, hamlet, households))
-    ctx.send_user(
-        event.user_id,
-        "\n\n".join(texts[:3]) or "Hiện không có hộ nào cần báo trực tiếp.",
-        purpose="notice",
-    )
-    return True
 
 
 async def finished(session: AsyncSession, broadcast: Broadcast) -> tuple[int, int, int] | None:

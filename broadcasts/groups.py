@@ -19,9 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import from_epoch_ms
 from bot.directory.hamlet_names import HamletNames
 from bot.directory.models import Commune, Hamlet, Staff, StaffRole
-from bot.directory.people import UnknownCommune, resident_for, select_commune
-from bot.inbound.context import Context
-from bot.inbound.events import GroupMembership
+from bot.directory.people import UnknownCommune, select_commune
 from bot.keys import RUNTIME
 from bot.outbound.outbox import failure_reason
 from bot.web.pages import message_page
@@ -309,7 +307,7 @@ async def create_group(
     owner.row.group_id = str(group_id)
     owner.row.group_link = str(link) if link else None
     for user_id in members:
-        await _record_membership(session, str(group_id), user_id, joined=True, at=now)
+        await record_membership(session, str(group_id), user_id, joined=True, at=now)
     return owner.row.group_link or ""
 
 
@@ -352,32 +350,7 @@ def _cap(text: str) -> str:
 # -------------------------------------------------------------------------------- membership
 
 
-async def on_membership(ctx: Context, event: GroupMembership) -> None:
-    """Keep GroupMember rows; a resident who joins a hamlet's group gets that hamlet if they had none."""
-    at = _event_time(event, ctx.now)
-    hamlet = await ctx.session.scalar(select(Hamlet).where(Hamlet.group_id == event.group_id))
-    for user_id in event.user_ids:
-        if user_id == ctx.settings.zalo_oa_id:
-            continue  # the OA itself
-        await _record_membership(ctx.session, event.group_id, user_id, joined=event.joined, at=at)
-        if event.joined and hamlet is not None:
-            resident = await resident_for(ctx.session, user_id, ctx.now)
-            if resident.hamlet_id is None:  # never overwrite a hamlet the resident chose
-                resident.hamlet_id = hamlet.id
-                resident.commune_id = hamlet.commune_id  # without a hamlet, the commune was a guess
-                log.info(
-                    "resident %d linked to hamlet %d by joining its group", resident.id, hamlet.id
-                )
-    log.info(
-        "group %s: %d user(s) %s (%s)",
-        event.group_id,
-        len(event.user_ids),
-        "joined" if event.joined else "left",
-        event.event_name,
-    )
-
-
-async def _record_membership(
+async def record_membership(
     session: AsyncSession, group_id: str, user_id: str, *, joined: bool, at: datetime
 ) -> None:
     row = await session.scalar(
@@ -396,13 +369,6 @@ async def _record_membership(
     else:
         row.left_at = at
     await session.flush()
-
-
-def _event_time(event: GroupMembership, fallback: datetime) -> datetime:
-    try:
-        return from_epoch_ms(event.timestamp) if event.timestamp else fallback
-    except (TypeError, ValueError, OverflowError):
-        return fallback
 
 
 # ---------------------------------------------------------------------------- QR and poster

@@ -16,16 +16,11 @@ from typing import Any
 from sqlalchemy import Text, cast, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.chat.conversation import conversation_for
 from bot.chat.models import Conversation, Handoff
 from bot.directory.models import Resident
-from bot.directory.people import default_commune, resident_for
-from bot.inbound.context import Context
-from bot.inbound.events import UserText
 from bot.inbound.models import InboxEvent, InboxStatus
 from bot.outbound.channels import Channel
 from bot.outbound.models import OutboundMessage, OutboxStatus
-from bot.text import fold
 from broadcasts.models import Acknowledgement, Delivery, GroupMember, HouseholdMember
 
 EMPTY_BODY = "{}"
@@ -171,50 +166,3 @@ async def purge_chat_content(
         .execution_options(synchronize_session="fetch")
     )
     return inbox.rowcount, outbound.rowcount  # type: ignore[attr-defined]
-
-
-FORGET_WORDS = {
-    "xoa du lieu",
-    "xoa thong tin",
-    "xoa du lieu cua toi",
-    "xoa thong tin cua toi",
-    "xoa tai khoan",
-    "xoa het thong tin",
-    "xoa thong tin ca nhan",
-    "xoa du lieu ca nhan",
-}
-CONFIRM_WORDS = {"1", "dong y", "xoa", "co", "dong y xoa", "ok"}
-
-
-async def on_text(ctx: Context, event: UserText) -> bool:
-    """ "Xoá dữ liệu": ask once for confirmation, then forget the resident; False for anything else."""
-    folded = fold(event.text)
-    resident = await ctx.session.scalar(
-        select(Resident).where(Resident.zalo_user_id == event.user_id)
-    )
-    conv = (
-        await ctx.session.scalar(
-            select(Conversation).where(Conversation.resident_id == resident.id)
-        )
-        if resident is not None
-        else None
-    )
-    commune = await default_commune(ctx.session)
-    name = commune.name if commune else "xã"
-    if conv is not None and (conv.pending or {}).get("kind") == "forget":
-        conv.pending = None
-        if folded in CONFIRM_WORDS:
-            await forget_resident(ctx.session, event.user_id, ctx.now)
-            ctx.say(
-                event.user_id, "forget_done", commune=name
-            )  # queued after: it must not be cancelled
-        else:
-            ctx.say(event.user_id, "forget_kept")
-        return True
-    if folded not in FORGET_WORDS:
-        return False
-    resident = await resident_for(ctx.session, event.user_id, ctx.now)
-    conv = await conversation_for(ctx.session, resident, ctx.now)
-    conv.pending = {"kind": "forget"}
-    ctx.say(event.user_id, "forget_confirm", commune=name)
-    return True

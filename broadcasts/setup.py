@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from functools import partial
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -13,7 +12,6 @@ from sqlalchemy import select
 from bot.config import Settings
 from bot.directory.models import Hamlet, Staff, StaffRole
 from bot.inbound.dispatch import Dispatcher
-from bot.inbound.events import GroupMembership, GroupText, UserText
 from bot.keys import RUNTIME
 from bot.outbound.alerts import raise_alert
 from bot.outbound.channels import Channel
@@ -22,7 +20,7 @@ from bot.outbound.outbox import failure_reason
 from bot.outbound.replies import Replies
 from bot.runtime import Runtime
 from bot.web.pages import message_page
-from broadcasts import approval, delivery, groups, posting, privacy, scheduler, tracking, verify
+from broadcasts import chat, groups, privacy, scheduler, tracking
 from broadcasts.campaigns import Deps
 from broadcasts.delivery import LINK_PATH
 from broadcasts.render import AnnouncementTemplates
@@ -48,20 +46,8 @@ def deps_for(rt: Runtime) -> Deps:
 
 
 def install_handlers(dispatcher: Dispatcher, deps: Deps) -> None:
-    """The announcements' handlers, in the order they run; installed before the residents' chat.
-
-    A head asking for the offline list, then a head's answer to an approval, then the privacy and
-    code-check words: all before the FAQ reads the message. In groups, an official's post in the
-    commune group, then heads answering there, then replies counted as reach.
-    """
-    dispatcher.add(UserText, delivery.on_list_request)
-    dispatcher.add(UserText, approval.on_staff_text)
-    dispatcher.add(UserText, privacy.on_text)
-    dispatcher.add(UserText, verify.on_text)
-    dispatcher.add(GroupText, partial(posting.on_commune_post, deps=deps))
-    dispatcher.add(GroupText, approval.on_group_text)
-    dispatcher.add(GroupText, tracking.on_group_reply)
-    dispatcher.add(GroupMembership, groups.on_membership)
+    """The announcements' chat handlers (broadcasts.chat), before the residents' chat."""
+    chat.install(dispatcher, deps)
 
 
 def add_routes(app: web.Application) -> None:

@@ -53,6 +53,10 @@ def make_engine(url: str, *, checkpoint_in_background: bool = False, **kwargs: A
     return engine
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+# What every caller holds: a factory of sessions on the service's engine.
+Sessions = async_sessionmaker[AsyncSession]
+
+
+def make_sessionmaker(engine: AsyncEngine) -> Sessions:
     """Sessions that keep loaded values usable after commit."""
     return async_sessionmaker(engine, expire_on_commit=False)

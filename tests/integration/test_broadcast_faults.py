@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -218,25 +219,21 @@ def hurry_hung_calls(svc: Service) -> None:
     )
 
 
-async def drain(
-    svc: Service, clock: FakeClock, broadcast_id: int, *, timeout: float = 60.0
-) -> None:
-    """Wait for every copy of a firing to be settled, moving the clock past retry backoffs."""
-
-    async def done() -> bool:
+async def drain(svc: Service, clock: FakeClock, broadcast_id: int, *, rounds: int = 120) -> None:
+    """Settle every copy of a firing, moving the clock a minute past each retry backoff."""
+    outbox = svc.runtime.outbox
+    for _ in range(rounds):
+        await svc.platform.wait_idle()
+        await outbox.drain_once()
+        await outbox.wait_idle()
         rows = await delivery_rows(svc.runtime.sessions, broadcast_id)
         if all(r.status not in (OutboxStatus.PENDING, OutboxStatus.SENDING) for r in rows):
-            return True
-        waiting = any(
-            r.status == OutboxStatus.PENDING and r.next_attempt_at > clock.now() for r in rows
-        )
-        if waiting or any(r.status == OutboxStatus.SENDING for r in rows):
-            # A retry waits out its backoff; a read-back, the history's lag.
-            clock.advance(timedelta(minutes=1))
-            svc.runtime.outbox.wake()
-        return False
-
-    await eventually(done, timeout=timeout, what="the firing to drain")
+            break
+        # A retry waits out its backoff; a read-back, the history's lag.
+        clock.advance(timedelta(minutes=1))
+        await asyncio.wait_for(outbox.wait_rereads(), timeout=30)
+    else:
+        raise AssertionError(f"the firing did not drain in {rounds} minutes of the clock")
     # Receipts that overtook a send's recording wait for the sweeper; run it now instead of in 30 s.
     clock.advance(timedelta(minutes=1))
     await jobs.sweep_inbox(svc.runtime, timedelta(0))
@@ -397,8 +394,9 @@ async def a_copy_nobody_can_settle(svc: Service, clock: FakeClock) -> tuple[Broa
     svc.platform.inject("/v3.0/oa/group/conversation", "-201", 1000)  # and its chat cannot be read
     await run_tick(rt)
     broadcast = await firing_of(rt.sessions, campaign_id)
-    await eventually(lambda: len(svc.platform.faults) == 1, timeout=30, what="the post to time out")
+    await rt.outbox.drain_once()
     await rt.outbox.wait_idle()
+    assert len(svc.platform.faults) == 1, "the post timed out"
     for _ in range(5):  # the sweep, once a minute: every read of the chat is refused
         clock.advance(timedelta(minutes=3))
         await jobs.resolve_outbox(rt)
@@ -426,7 +424,7 @@ async def settle_copies(
     import argparse
     import io
 
-    from broadcasts.cli import run
+    from broadcasts.cli.campaigns import run
 
     args = argparse.Namespace(
         command="campaign",
@@ -447,7 +445,7 @@ async def test_a_copy_nobody_can_settle_is_named_to_the_author_and_resent_once_a
     import argparse
     import io
 
-    from broadcasts.cli import run
+    from broadcasts.cli.campaigns import run
 
     clock = FakeClock()
     async with running_service(database_url, clock=clock) as svc:

@@ -13,7 +13,7 @@ from bot.directory.models import Commune, Hamlet, Resident, Staff, StaffRole
 from broadcasts.campaigns import CampaignRequest, create_campaign
 from broadcasts.models import Campaign
 from broadcasts.setup import deps_for, run_tick
-from tests.service import Service, eventually, running_service
+from tests.service import Service, running_service
 
 PHU_AN_HEAD, PHU_AN_OFFICIAL, PHU_AN_RESIDENT = (
     "6000000000000000001",
@@ -91,12 +91,13 @@ async def test_registration_offers_every_communes_hamlets_and_announcements_stay
     async with running_service(database_url, clock=clock) as svc:
         await add_second_commune(svc)
         await svc.platform.user_send_text(PHU_AN_RESIDENT, "đăng ký ấp")
-        question = await eventually(
-            lambda: svc.oa_texts(PHU_AN_RESIDENT), what="the hamlet question"
-        )
+        await svc.settled()
+        question = svc.oa_texts(PHU_AN_RESIDENT)
+        assert question, "the hamlet question"
         assert "Thôn Đông (Xã Phú An)" in question[-1] and "Ấp Tân Lập (Xã Tân Hòa)" in question[-1]
         await svc.platform.user_send_text(PHU_AN_RESIDENT, "thon dong")
-        await eventually(lambda: "Thôn Đông" in svc.oa_texts(PHU_AN_RESIDENT)[-1], what="saved")
+        await svc.settled()
+        assert "Thôn Đông" in svc.oa_texts(PHU_AN_RESIDENT)[-1], "saved"
         await svc.platform.user_send_text(BA_SAU, "chào")
         await svc.platform.user_send_text(PHU_AN_HEAD, "chào")
         await svc.settled()
@@ -111,9 +112,8 @@ async def test_registration_offers_every_communes_hamlets_and_announcements_stay
             campaign = await phu_an_meeting(s, svc, official, clock)
             assert campaign.commune_id == phu_an.id
         svc.runtime.outbox.wake()
-        await eventually(
-            lambda: "[Duyệt thông báo]" in svc.oa_texts(PHU_AN_HEAD)[-1], what="the request"
-        )
+        await svc.settled()
+        assert "[Duyệt thông báo]" in svc.oa_texts(PHU_AN_HEAD)[-1], "the request"
         await svc.platform.user_send_text(PHU_AN_HEAD, "1")
         await svc.settled()
         clock.advance(timedelta(minutes=1))
@@ -133,7 +133,7 @@ async def test_the_cli_asks_which_commune_when_there_are_several(
     import argparse
     import io
 
-    from broadcasts.cli import run
+    from broadcasts.cli.campaigns import run
 
     clock = FakeClock()
     async with running_service(database_url, clock=clock) as svc:

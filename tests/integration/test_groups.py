@@ -17,7 +17,7 @@ from bot.clock import FakeClock, epoch_ms
 from bot.directory.models import Commune, Hamlet, Resident, Staff, StaffRole
 from bot.inbound.events import GroupMembership, Unknown, dedupe_key, parse_event
 from bot.inbound.models import InboxEvent
-from broadcasts import groups_cli
+from broadcasts.cli import groups as groups_cli
 from broadcasts.groups import QR_ERROR_LEVEL
 from broadcasts.models import GroupMember
 from tests.service import Service, running_service

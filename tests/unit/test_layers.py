@@ -87,6 +87,29 @@ def violations(module: str, source: str) -> list[str]:
     return problems
 
 
+# Inside the announcements, the domain (campaigns, approval, delivery, …) knows nothing of how it
+# is driven: only its Zalo handlers (broadcasts.chat) and its setup read inbound events, and no
+# domain module imports the handlers or the commands (broadcasts.cli).
+ADAPTERS = ("broadcasts.chat", "broadcasts.cli", "broadcasts.setup")
+# What a chat handler holds; the inbox's rows (bot.inbound.models) are data, which privacy blanks.
+DRIVING = ("bot.inbound.context", "bot.inbound.events", "bot.inbound.dispatch")
+
+
+def _under(module: str, prefix: str) -> bool:
+    return module == prefix or module.startswith(prefix + ".")
+
+
+def feature_violations(module: str, source: str) -> list[str]:
+    """Imports that break the announcements' own rule: the domain imports no adapter."""
+    if not _under(module, "broadcasts") or any(_under(module, a) for a in ADAPTERS):
+        return []
+    return [
+        f"{module}:{line} imports {imported}"
+        for line, imported in imports_of(source)
+        if any(_under(imported, a) for a in (*DRIVING, *ADAPTERS))
+    ]
+
+
 def sources() -> list[tuple[str, str]]:
     paths = [*(REPO / "bot").rglob("*.py"), *(REPO / "broadcasts").rglob("*.py")]
     return [
@@ -101,6 +124,11 @@ def test_every_module_keeps_to_its_layer() -> None:
     assert problems == []
 
 
+def test_the_announcements_domain_imports_none_of_its_adapters() -> None:
+    problems = [v for module, source in sources() for v in feature_violations(module, source)]
+    assert problems == []
+
+
 def test_the_rules_catch_what_they_forbid() -> None:
     # Each rule of docs/architecture.md, broken once.
     assert violations("bot.zalo.client", "from bot.outbound.outbox import queue_message\n")
@@ -110,3 +138,8 @@ def test_the_rules_catch_what_they_forbid() -> None:
     assert violations("bot.db.engine", "def f():\n    from bot import app\n")
     assert not violations("bot.chat.conversation", "from bot.inbound.context import Context\n")
     assert not violations("bot.app", "from broadcasts import setup\n")
+    assert feature_violations("broadcasts.approval", "from bot.inbound.context import Context\n")
+    assert feature_violations("broadcasts.campaigns", "from broadcasts.chat import posting\n")
+    assert feature_violations("broadcasts.delivery", "from broadcasts.cli import campaigns\n")
+    assert not feature_violations("broadcasts.chat.reach", "from bot.inbound.context import X\n")
+    assert not feature_violations("broadcasts.setup", "from broadcasts import chat\n")

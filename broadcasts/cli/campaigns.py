@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import TextIO
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.db.engine import Sessions
 from bot.directory.hamlet_names import HamletNames
 from bot.directory.models import Hamlet, Staff
 from bot.directory.people import UnknownCommune, select_commune
@@ -28,7 +29,6 @@ from broadcasts.timing import TimingError, format_local, parse_local_datetime, p
 from broadcasts.tracking import reach, reach_csv
 from broadcasts.workflow import label
 
-Sessions = async_sessionmaker[AsyncSession]
 CATEGORY_WORDS = {
     "ngheo": "poor",
     "can ngheo": "near_poor",

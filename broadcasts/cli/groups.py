@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import TextIO
 
 import aiohttp
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import SystemClock
 from bot.config import Settings
+from bot.db.engine import Sessions
 from bot.oa.client import build_client
 from bot.zalo.client import ZaloClient
 from bot.zalo.errors import ZaloClientError
@@ -22,7 +22,6 @@ from bot.zalo.tokens import TokenPair
 from broadcasts import groups
 from broadcasts.groups import STATUS_WORDS, GroupError
 
-Sessions = async_sessionmaker[AsyncSession]
 ACCESS_TOKEN_LIFETIME = timedelta(hours=25)
 
 
