@@ -37,7 +37,10 @@ def free_port() -> int:
 async def eventually(
     check: Callable[[], Any], *, timeout: float = 10.0, what: str = "condition"
 ) -> Any:
-    """Wait for an asynchronous outcome (a reply crossing the loopback), failing after `timeout` seconds."""
+    """Poll for an outcome in another process (a `loa serve` child, Chromium), failing after `timeout` s.
+
+    In-process tests await `Service.settled()` instead: only another process cannot be awaited.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:

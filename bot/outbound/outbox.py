@@ -220,6 +220,11 @@ class OutboxSender:
             else:
                 await asyncio.sleep(0)  # a claim is committing; its sends start right after
 
+    async def wait_rereads(self) -> None:
+        """Wait until the read-backs waiting out the history's lag have read (once the clock is past it)."""
+        while self._rereads:
+            await asyncio.gather(*list(self._rereads.values()), return_exceptions=True)
+
     async def _loop(self) -> None:
         while True:
             try:

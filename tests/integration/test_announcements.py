@@ -22,7 +22,7 @@ from broadcasts.models import (
 )
 from broadcasts.setup import deps_for, run_tick
 from broadcasts.tracking import reach, reach_csv
-from tests.service import Service, eventually, running_service
+from tests.service import Service, running_service
 
 OFFICIAL = "3000000000000000007"
 HEADS = {
@@ -110,11 +110,9 @@ async def test_three_hamlets_two_approve_one_rejects_and_reach_is_exact(database
             await s.commit()
             campaign_id = campaign.id
         rt.outbox.wake()
+        await svc.settled()
         for name, head in HEADS.items():
-            await eventually(
-                lambda head=head: "[Duyệt thông báo]" in last_oa_text(svc, head),
-                what=f"request to {name}",
-            )
+            assert "[Duyệt thông báo]" in last_oa_text(svc, head), f"request to {name}"
         assert "Ấp Tân Lập" in last_oa_text(svc, HEADS["Ấp Tân Lập"])
         assert "Mã xác thực" in last_oa_text(svc, HEADS["Ấp Tân Lập"])
 
@@ -209,11 +207,11 @@ async def test_three_hamlets_two_approve_one_rejects_and_reach_is_exact(database
 
         # Scam check: the real code is confirmed, a made-up one is not.
         await svc.platform.user_send_text(ANH_TU, f"Mã xác thực: {code} có đúng không")
-        await eventually(lambda: "là thật" in last_oa_text(svc, ANH_TU), what="code confirmed")
+        await svc.settled()
+        assert "là thật" in last_oa_text(svc, ANH_TU), "code confirmed"
         await svc.platform.user_send_text(ANH_TU, "Mã xác thực: QWERTY")
-        await eventually(
-            lambda: "KHÔNG phải" in last_oa_text(svc, ANH_TU), what="fake code refused"
-        )
+        await svc.settled()
+        assert "KHÔNG phải" in last_oa_text(svc, ANH_TU), "fake code refused"
 
         async with rt.sessions() as s:
             entries = (
@@ -358,7 +356,8 @@ async def test_a_test_send_reaches_only_its_author(database_url: str) -> None:
             )
             await s.commit()
         rt.outbox.wake()
-        await eventually(lambda: "[GỬI THỬ" in last_oa_text(svc, OFFICIAL), what="the test copy")
+        await svc.settled()
+        assert "[GỬI THỬ" in last_oa_text(svc, OFFICIAL), "the test copy"
         await svc.settled()
         assert all("[GỬI THỬ" not in t for u in (BA_SAU, *HEADS.values()) for t in svc.oa_texts(u))
         async with rt.sessions() as s:
@@ -416,7 +415,6 @@ async def test_household_groups_get_1to1_copies_and_the_head_a_private_list(
         ]
         assert len(notes) == 1 and "1 hộ" in notes[0] and "TL-03" not in notes[0]
         await svc.platform.user_send_text(HEADS["Ấp Tân Lập"], "danh sách")
-        await eventually(
-            lambda: "TL-03" in last_oa_text(svc, HEADS["Ấp Tân Lập"]), what="the private list"
-        )
+        await svc.settled()
+        assert "TL-03" in last_oa_text(svc, HEADS["Ấp Tân Lập"]), "the private list"
         assert "TL-01" not in last_oa_text(svc, HEADS["Ấp Tân Lập"])  # reached by Zalo already

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from bot.directory.models import Resident
 from bot.inbound.models import InboxEvent
-from tests.service import eventually, running_service
+from tests.service import running_service
 
 UT = "4000000000000000006"
 
@@ -14,20 +14,23 @@ UT = "4000000000000000006"
 async def test_a_resident_deletes_their_data_after_confirming(database_url: str) -> None:
     async with running_service(database_url) as svc:
         await svc.platform.user_send_text(UT, "vay vốn hộ nghèo lãi bao nhiêu")
-        await eventually(lambda: svc.oa_texts(UT), what="an answer")
+        await svc.settled()
+        assert svc.oa_texts(UT), "an answer"
         await svc.platform.user_send_text(UT, "xoá dữ liệu của tôi")
-        await eventually(
-            lambda: "Gõ 1 để đồng ý xoá" in svc.oa_texts(UT)[-1], what="the confirmation question"
-        )
+        await svc.settled()
+        assert "Gõ 1 để đồng ý xoá" in svc.oa_texts(UT)[-1], "the confirmation question"
         await svc.platform.user_send_text(UT, "2")
-        await eventually(lambda: "giữ nguyên" in svc.oa_texts(UT)[-1], what="kept")
+        await svc.settled()
+        assert "giữ nguyên" in svc.oa_texts(UT)[-1], "kept"
         async with svc.runtime.sessions() as s:
             assert await s.scalar(select(Resident).where(Resident.zalo_user_id == UT)) is not None
 
         await svc.platform.user_send_text(UT, "xoa du lieu")
-        await eventually(lambda: "Gõ 1 để đồng ý xoá" in svc.oa_texts(UT)[-1], what="asked again")
+        await svc.settled()
+        assert "Gõ 1 để đồng ý xoá" in svc.oa_texts(UT)[-1], "asked again"
         confirm = await svc.platform.user_send_text(UT, "1")
-        await eventually(lambda: "đã xoá thông tin" in svc.oa_texts(UT)[-1], what="deleted")
+        await svc.settled()
+        assert "đã xoá thông tin" in svc.oa_texts(UT)[-1], "deleted"
         await svc.settled()
         async with svc.runtime.sessions() as s:
             assert await s.scalar(select(Resident).where(Resident.zalo_user_id == UT)) is None

@@ -25,7 +25,7 @@ from bot.outbound.outbox import (
 )
 from bot.sandbox.demo import HAMLETS
 from bot.sandbox.platform import ChatMessage, SandboxPlatform
-from tests.service import Service, eventually, running_service
+from tests.service import Service, running_service
 
 BA_SAU = "4000000000000000001"  # a demo resident inside Zalo's 7-day window
 GROUP = HAMLETS[0][2]
@@ -248,11 +248,8 @@ async def test_a_lagging_history_is_waited_for_not_taken_as_absence(world: World
     assert (await world.row(row_id)).status == OutboxStatus.SENDING
     # Once the lag allowance has passed on the clock, the sender reads it again by itself.
     world.clock.advance(HISTORY_LAG)
-
-    async def recorded() -> bool:
-        return (await world.row(row_id)).status == OutboxStatus.SENT
-
-    await eventually(recorded, what="the second read-back")
+    await asyncio.wait_for(world.outbox.wait_rereads(), timeout=10)
+    assert (await world.row(row_id)).status == OutboxStatus.SENT
     assert world.copies("group") == 1
     assert len(world.history_calls) == 2
 
@@ -311,11 +308,8 @@ async def test_the_lag_counts_from_when_the_outcome_became_unknown_not_from_the_
     await world.outbox.resolve_unknown(older_than=timedelta(0))
     assert (await world.row(row_id)).status == OutboxStatus.SENDING  # not yet believed absent
     world.clock.advance(20)
-
-    async def recorded() -> bool:
-        return (await world.row(row_id)).status == OutboxStatus.SENT
-
-    await eventually(recorded, what="the read a minute after the lost answer")
+    await asyncio.wait_for(world.outbox.wait_rereads(), timeout=10)
+    assert (await world.row(row_id)).status == OutboxStatus.SENT
     await world.drain()
     assert world.copies("group") == 1
 
