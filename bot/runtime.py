@@ -13,13 +13,11 @@ from bot.chat.faq.book import FaqBook
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db.wal import WalCheckpointer
-from bot.inbound.dispatch import Dispatcher
 from bot.inbound.inbox import InboxWriter
 from bot.inbound.processor import InboxProcessor
 from bot.outbound.outbox import OutboxSender
 from bot.outbound.replies import Replies
 from bot.zalo.client import ZaloClient
-from bot.zalo.limiter import RateLimiter
 from bot.zalo.tokens import TokenManager
 
 if TYPE_CHECKING:
@@ -37,9 +35,7 @@ class Runtime:
     sessions: async_sessionmaker[AsyncSession]
     replies: Replies
     faq: FaqBook
-    dispatcher: Dispatcher
     http: aiohttp.ClientSession
-    limiter: RateLimiter
     tokens: TokenManager
     zalo: ZaloClient
     inbox: InboxWriter
