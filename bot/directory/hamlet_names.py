@@ -59,3 +59,22 @@ class HamletNames:
         # Only the whole name, word included, ends a sentence: "có 3 con" is not "Ấp 3".
         found = [h for h in self._hamlets if key.endswith(" " + name_key(h.name))]
         return found[0] if len(found) == 1 else None
+
+
+class UnknownHamlet(LookupError):
+    """A typed hamlet name that fits none, or several, of the commune's hamlets (Vietnamese)."""
+
+
+def hamlet_named(hamlets: list[Hamlet], name: str, hamlet_word: str) -> Hamlet:
+    """The commune's hamlet a typed name means; UnknownHamlet names the choices when it is unclear."""
+    found = HamletNames(hamlets).matches(name)
+    if len(found) > 1:
+        raise UnknownHamlet(
+            f"Tên “{name}” khớp với nhiều {hamlet_word}: {', '.join(h.name for h in found)}."
+        )
+    if not found:
+        raise UnknownHamlet(
+            f"Không có {hamlet_word} “{name}”. Các {hamlet_word} của xã: "
+            f"{', '.join(h.name for h in hamlets)}."
+        )
+    return found[0]

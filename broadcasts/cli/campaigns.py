@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.db.engine import Sessions
-from bot.directory.hamlet_names import HamletNames
+from bot.directory.hamlet_names import HamletNames, UnknownHamlet, hamlet_named
 from bot.directory.models import Hamlet, Staff
 from bot.directory.people import UnknownCommune, select_commune
 from bot.outbound.replies import Replies
@@ -141,17 +141,10 @@ async def _staff(session: AsyncSession, zalo_id: str) -> Staff:
 
 def _hamlet_named(hamlets: list[Hamlet], name: str, hamlet_word: str) -> Hamlet:
     """The commune's hamlet a typed name means, with or without its Ấp/Thôn word and diacritics."""
-    found = HamletNames(hamlets).matches(name)
-    if len(found) > 1:
-        raise actions.ActionError(
-            f"Tên “{name}” khớp với nhiều {hamlet_word}: {', '.join(h.name for h in found)}."
-        )
-    if not found:
-        raise actions.ActionError(
-            f"Không có {hamlet_word} “{name}”. Các {hamlet_word} của xã: "
-            f"{', '.join(h.name for h in hamlets)}."
-        )
-    return found[0]
+    try:
+        return hamlet_named(hamlets, name, hamlet_word)
+    except UnknownHamlet as exc:
+        raise actions.ActionError(str(exc)) from exc
 
 
 async def run(
