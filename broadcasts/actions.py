@@ -96,10 +96,23 @@ async def approve_for_hamlet(
         raise ActionError(f"Anh/chị không duyệt được cho ấp này: người duyệt là {who}.")
     if reject_reason is not None and not reject_reason.strip():
         raise ActionError("Từ chối cần kèm lý do.")
-    kind = "approve" if reject_reason is None else "reject"
-    await decide(
-        work, approval, staff, kind, reject_reason or "", reply_to=(Channel.CS, staff.zalo_user_id)
+    broadcast = await work.session.get(Broadcast, broadcast_id)
+    if broadcast is None or broadcast.status not in (Status.AWAITING, Status.SCHEDULED):
+        raise ActionError("Đợt gửi này không còn chờ duyệt.")
+    # Two answers at once (two taps, two devices): the first to claim the row decides; the other
+    # waits on the row's lock, then finds it no longer awaiting.
+    claimed = await work.session.execute(
+        update(HamletApproval)
+        .where(HamletApproval.id == approval.id, HamletApproval.status == Status.AWAITING)
+        .values(decided_at=work.now)
+        .execution_options(synchronize_session=False)
     )
+    if getattr(claimed, "rowcount", 0) != 1:
+        raise ActionError("Ấp này đã được trả lời rồi.")
+    kind = "approve" if reject_reason is None else "reject"
+    # Confirmed in Zalo when the approver is on Zalo; the desk shows its own confirmation.
+    reply_to = (Channel.CS, staff.zalo_user_id) if staff.zalo_user_id else None
+    await decide(work, approval, staff, kind, reject_reason or "", reply_to=reply_to)
 
 
 async def retry_failed(

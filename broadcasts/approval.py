@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.directory.models import Hamlet, Staff
+from bot.outbound.channels import Channel
 from bot.outbound.notices import notify_staff
 from bot.outbound.work import Work
 from broadcasts.models import Broadcast, Campaign, HamletApproval, Status
@@ -45,7 +46,7 @@ async def decide(
     kind: str,
     reason: str,
     *,
-    reply_to: tuple[str, str],
+    reply_to: tuple[str, str] | None,
 ) -> None:
     """Record an approval or rejection, confirm it, tell the author of a rejection, settle the firing."""
     now = work.now
@@ -55,9 +56,9 @@ async def decide(
     names = await approval_names(work.session, approval)
     decision = "DUYỆT" if kind == "approve" else "TỪ CHỐI"
     confirm = work.replies.render("approval_done", decision=decision, reason=reason, **names)
-    if reply_to[0] == "cs":
+    if reply_to is not None and reply_to[0] == Channel.CS:
         work.send_user(reply_to[1], confirm, purpose="approval")
-    else:
+    elif reply_to is not None:
         work.send_group(reply_to[1], confirm, purpose="approval")
     broadcast = await work.session.get(Broadcast, approval.broadcast_id)
     assert broadcast is not None

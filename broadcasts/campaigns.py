@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.directory.models import Commune, Hamlet, Resident, Staff, StaffRole
+from bot.directory.models import AuditEntry, Commune, Hamlet, Resident, Staff, StaffRole
 from bot.directory.people import may_follow, within_window
 from bot.directory.roles import Action, can
 from bot.outbound.channels import Channel
@@ -17,7 +17,6 @@ from bot.outbound.notices import notify_staff
 from bot.outbound.outbox import queue_message
 from bot.outbound.replies import Replies
 from broadcasts.models import (
-    AuditEntry,
     Broadcast,
     Campaign,
     CampaignCategory,

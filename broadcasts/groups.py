@@ -242,7 +242,7 @@ async def initial_members(session: AsyncSession, owner: GroupOwner) -> list[str]
         query = query.where(Staff.hamlet_id == owner.row.id, Staff.role.in_(roles))
     ids: list[str] = []
     for staff in (await session.scalars(query.order_by(Staff.id))).all():
-        if staff.zalo_user_id not in ids:
+        if staff.zalo_user_id and staff.zalo_user_id not in ids:
             ids.append(staff.zalo_user_id)
     return ids[:MAX_INITIAL_MEMBERS]
 

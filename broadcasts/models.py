@@ -12,7 +12,6 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     Index,
-    Integer,
     String,
     Text,
     UniqueConstraint,
@@ -196,23 +195,6 @@ class Acknowledgement(Base):
     )  # offline: meeting / in_person / loudspeaker
     recorded_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-class AuditEntry(Base):
-    """Every status change: who, when, from what to what."""
-
-    __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_entity", "entity", "entity_id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime())
-    actor_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))  # None: the system
-    entity: Mapped[str] = mapped_column(String(24))  # campaign / broadcast / approval
-    entity_id: Mapped[int] = mapped_column(Integer)
-    from_status: Mapped[str | None] = mapped_column(String(24))
-    to_status: Mapped[str] = mapped_column(String(24))
-    note: Mapped[str | None] = mapped_column(Text)
-    flagged: Mapped[bool] = mapped_column(Boolean, default=False)  # e.g. urgent approval skipped
 
 
 class GroupMember(Base):

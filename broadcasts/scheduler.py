@@ -9,13 +9,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import VN_TZ
-from bot.directory.models import Hamlet, Staff
+from bot.directory.models import AuditEntry, Hamlet, Staff
 from bot.outbound.models import OutboxStatus
 from bot.outbound.notices import notify_staff
 from broadcasts.campaigns import Deps, spawn_firing
 from broadcasts.delivery import fan_out, finished, uncertain_summary, unsent_copies
 from broadcasts.models import (
-    AuditEntry,
     Broadcast,
     Campaign,
     CampaignCategory,

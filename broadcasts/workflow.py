@@ -6,7 +6,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broadcasts.models import AuditEntry, Broadcast, Campaign, HamletApproval, Status
+from bot.directory.models import AuditEntry
+from broadcasts.models import Broadcast, Campaign, HamletApproval, Status
 
 S = Status
 

@@ -439,6 +439,7 @@ def _title_of(staff: Staff, hamlet_word: str) -> str:
 
 
 async def _helper_done(ctx: Context, staff: Staff) -> None:
+    assert staff.zalo_user_id, "a helper is found by the Zalo id they wrote from"
     handoffs = (
         await ctx.session.scalars(
             select(Handoff).where(Handoff.staff_id == staff.id, Handoff.closed_at.is_(None))

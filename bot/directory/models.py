@@ -8,7 +8,10 @@ from enum import StrEnum
 from sqlalchemy import (
     Boolean,
     ForeignKey,
+    Index,
+    Integer,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -23,6 +26,7 @@ class StaffRole(StrEnum):
     DIGITAL_TEAM = "digital_team"  # tổ công nghệ số cộng đồng: helps residents, takes handoffs
     OFFICIAL = "official"  # cán bộ xã: writes announcements
     ADMIN = "admin"  # quản trị xã: receives system alerts, approves when no head can
+    AUDITOR = "auditor"  # người kiểm tra: reads everything on the desk, changes nothing
 
 
 class Commune(Base):
@@ -66,11 +70,17 @@ class Staff(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id"), index=True)
     hamlet_id: Mapped[int | None] = mapped_column(ForeignKey("hamlets.id"), index=True)
-    zalo_user_id: Mapped[str] = mapped_column(String(64), index=True)
+    zalo_user_id: Mapped[str | None] = mapped_column(
+        String(64), index=True
+    )  # None: not on Zalo yet
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(32))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     last_handoff_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # for taking turns
+    # The desk's sign-in: a phone (0xxxxxxxxx) names the account; the password is optional, for
+    # office computers (heads sign in through a one-time link sent in Zalo).
+    phone: Mapped[str | None] = mapped_column(String(16), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200))
 
 
 class Resident(Base):
@@ -92,3 +102,22 @@ class Resident(Base):
         Boolean, default=False
     )  # "ngừng nhận": no 1:1 announcements
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AuditEntry(Base):
+    """Every status change and every act on the desk: who, when, from what to what."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_entity", "entity", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))  # None: the system
+    entity: Mapped[str] = mapped_column(
+        String(24)
+    )  # campaign / broadcast / approval / staff / signin
+    entity_id: Mapped[int] = mapped_column(Integer)
+    from_status: Mapped[str | None] = mapped_column(String(24))
+    to_status: Mapped[str] = mapped_column(String(24))
+    note: Mapped[str | None] = mapped_column(Text)
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False)  # e.g. urgent approval skipped

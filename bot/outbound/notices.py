@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 
@@ -14,6 +15,8 @@ from bot.outbound.channels import Channel
 from bot.outbound.outbox import queue_message
 from bot.zalo.mentions import escape_mentions, mention
 
+log = logging.getLogger(__name__)
+
 
 async def notify_staff(
     session: AsyncSession,
@@ -24,13 +27,17 @@ async def notify_staff(
     key: str,
     purpose: str = "notice",
     in_group: Callable[[str], str] | None = None,
-) -> Channel:
+) -> Channel | None:
     """Queue `text` to a staff member: 1:1 when Zalo allows it, else in the commune group.
 
     Zalo lets the OA write 1:1 only to people who interacted in the last 7 days; outside that
     window the message goes to the commune group with an @mention. `in_group(tag)` words the group
     message around the mention; by default it is the mention, then the text.
     """
+    if not staff.zalo_user_id:
+        # Not on Zalo (yet): nothing can reach them there; the desk shows what waits on them.
+        log.warning("staff %d has no Zalo id: notice %s not sent", staff.id, key)
+        return None
     user = await session.scalar(select(Resident).where(Resident.zalo_user_id == staff.zalo_user_id))
     commune = await session.get(Commune, staff.commune_id)
     if within_window(user, now) or commune is None or not commune.group_id:

@@ -71,7 +71,7 @@ async def on_staff_text(ctx: Context, event: UserText) -> bool:
                 staff,
                 "reject",
                 event.text.strip(),
-                reply_to=(Channel.CS, staff.zalo_user_id),
+                reply_to=(Channel.CS, event.user_id),
             )
             return True
     approval = await pending_for(ctx.session, staff)
@@ -81,19 +81,19 @@ async def on_staff_text(ctx: Context, event: UserText) -> bool:
     names = await approval_names(ctx.session, approval)
     if decision is None:
         ctx.send_user(
-            staff.zalo_user_id, ctx.replies.render("approval_unclear", **names), purpose="approval"
+            event.user_id, ctx.replies.render("approval_unclear", **names), purpose="approval"
         )
         return True
     kind, reason = decision
     if kind == "reject" and not reason:
         conv.pending = {"kind": "reject_reason", "approval_id": approval.id}
         ctx.send_user(
-            staff.zalo_user_id,
+            event.user_id,
             ctx.replies.render("approval_ask_reason", **names),
             purpose="approval",
         )
         return True
-    await decide(ctx, approval, staff, kind, reason, reply_to=(Channel.CS, staff.zalo_user_id))
+    await decide(ctx, approval, staff, kind, reason, reply_to=(Channel.CS, event.user_id))
     return True
 
 
@@ -132,5 +132,5 @@ async def on_group_text(ctx: Context, event: GroupText) -> bool:
         )
         return True
     kind, reason = decision
-    await decide(ctx, approval, staff, kind, reason, reply_to=("group", event.group_id))
+    await decide(ctx, approval, staff, kind, reason, reply_to=(Channel.GROUP, event.group_id))
     return True

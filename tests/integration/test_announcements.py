@@ -7,12 +7,11 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot.clock import FakeClock
-from bot.directory.models import Hamlet, Resident, Staff
+from bot.directory.models import AuditEntry, Hamlet, Resident, Staff
 from bot.outbound.models import OutboundMessage
 from broadcasts import actions
 from broadcasts.campaigns import CampaignRequest, create_campaign
 from broadcasts.models import (
-    AuditEntry,
     Broadcast,
     Campaign,
     HamletApproval,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -9,7 +11,8 @@ import bot.chat.models
 import bot.directory.models
 import bot.inbound.models
 import bot.oa.models
-import bot.outbound.models  # noqa: F401
+import bot.outbound.models
+import bot.web.models  # noqa: F401
 import broadcasts.models  # noqa: F401
 from bot.db.base import Base
 from bot.db.engine import make_engine
@@ -25,3 +28,47 @@ async def test_models_and_migrations_agree(database_url: str) -> None:
     finally:
         await engine.dispose()
     assert diff == [], "models changed without a migration: " + repr(diff)[:2000]
+
+
+async def test_a_database_in_use_upgrades_with_its_data(database_url: str) -> None:
+    # Staff with audit entries and approvals pointing at them, as in any running commune: on
+    # SQLite the staff table is rebuilt by 0003, which must neither fail nor lose a row.
+    from datetime import UTC, datetime
+
+    from alembic import command
+    from sqlalchemy import text
+
+    from bot.db.migrate import alembic_config, upgrade_async
+
+    await asyncio.to_thread(command.downgrade, alembic_config(database_url), "0002")
+    now = datetime(2026, 11, 2, tzinfo=UTC)
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "insert into communes (id, slug, name, hamlet_word, created_at) "
+                    "values (1, 'x', 'Xã X', 'ấp', :now)"
+                ),
+                {"now": now},
+            )
+            await conn.execute(
+                text(
+                    "insert into staff (id, commune_id, zalo_user_id, name, role, active) "
+                    "values (1, 1, '3000000000000000001', 'Cán bộ', 'official', true)"
+                )
+            )
+            await conn.execute(
+                text(
+                    "insert into audit_log (at, actor_staff_id, entity, entity_id, to_status, "
+                    "flagged) values (:now, 1, 'campaign', 1, 'draft', false)"
+                ),
+                {"now": now},
+            )
+        await upgrade_async(database_url)
+        async with engine.connect() as conn:
+            staff = (await conn.execute(text("select name, phone from staff"))).all()
+            audit = (await conn.execute(text("select actor_staff_id from audit_log"))).all()
+    finally:
+        await engine.dispose()
+    assert staff == [("Cán bộ", None)] and audit == [(1,)]
