@@ -17,6 +17,7 @@ from dotenv import load_dotenv
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings
 from bot.db.engine import Sessions, make_engine, make_sessionmaker
+from bot.directory import staff_cli
 from broadcasts import cli as broadcasts_cli
 
 
@@ -43,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
         "connect", help="print the OA permission URL (PKCE) to grant this service access"
     )
     broadcasts_cli.add_parsers(sub)
+    staff_cli.add_parsers(sub)
     sandbox = sub.add_parser("sandbox", help="run the Zalo sandbox platform on its own port")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8090)
@@ -80,6 +82,11 @@ def main(argv: list[str] | None = None) -> int:
             return _with_db(settings, lambda sessions: faq_match(sessions, stdin, stdout))
         finally:
             stdout.flush()
+    if args.command == "staff":
+        clock = SystemClock()
+        return _with_db(
+            settings, lambda sessions: staff_cli.run(args, sessions, clock.now(), sys.stdout)
+        )
     if args.command in broadcasts_cli.COMMANDS:
         return _with_db(settings, lambda sessions: broadcasts_cli.run(args, settings, sessions))
     if args.command == "zalo":

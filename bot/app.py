@@ -24,7 +24,7 @@ from bot.db.engine import make_engine, make_sessionmaker
 from bot.db.wal import WalCheckpointer
 from bot.inbound.context import Context
 from bot.inbound.dispatch import Dispatcher, log_unknown
-from bot.inbound.events import Unknown, parse_event
+from bot.inbound.events import Unknown, UserText, parse_event
 from bot.inbound.inbox import InboxWriter
 from bot.inbound.models import InboxEvent
 from bot.inbound.processor import Handle, InboxProcessor, Settle, decode_body
@@ -38,7 +38,9 @@ from bot.outbound.outbox import OutboxSender
 from bot.outbound.replies import Replies
 from bot.runtime import Runtime
 from bot.sandbox.seed import seed_demo
-from bot.web.pages import setup_pages
+from bot.web import signin, zalo_signin
+from bot.web.pages import STATIC_PATH, setup_pages
+from bot.web.security import desk_headers
 from bot.zalo.limiter import RateLimiter
 from bot.zalo.tokens import TokenPair
 from broadcasts import setup as broadcasts_setup
@@ -60,12 +62,14 @@ def create_app(
 ) -> web.Application:
     """Build the aiohttp application; resources start and stop with it."""
     clock = clock or SystemClock()
-    app = web.Application(client_max_size=1024 * 1024 + 1024)
+    app = web.Application(client_max_size=1024 * 1024 + 1024, middlewares=[desk_headers])
     app[SETTINGS] = settings
     setup_pages(app, settings.templates_dir)
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/zalo/webhook", zalo_webhook)
     app.router.add_get("/zalo/oauth/callback", oauth_callback)
+    app.router.add_static(STATIC_PATH, settings.templates_dir / "static")
+    signin.add_routes(app)
     broadcasts_setup.add_routes(app)
 
     platform = None
@@ -187,8 +191,9 @@ async def start_runtime(
 
 
 def residents_dispatcher(faq: FaqBook, announcements: Deps) -> Dispatcher:
-    """Every feature's handlers in the order they run: announcements first, then the chat."""
+    """Every feature's handlers in the order they run: sign-in, announcements, then the chat."""
     dispatcher = Dispatcher()
+    dispatcher.add(UserText, zalo_signin.on_text)  # "đăng nhập" is never an approval's answer
     broadcasts_setup.install_handlers(
         dispatcher, announcements
     )  # a head's answer is not a question

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,8 @@ class Settings:
     zalo_history_lag_seconds: int = 60
     handoff_hours: int = 24
     chat_retention_days: int = 180
+    web_idle_minutes: int = 480
+    trusted_proxies: frozenset[str] = frozenset()
     seed_demo: bool = False
     log_level: str = "INFO"
     templates_dir: Path = TEMPLATES_DIR
@@ -109,6 +112,13 @@ class Settings:
         history_lag = integer("ZALO_HISTORY_LAG_SECONDS", 60, 1, 3600)
         handoff_hours = integer("LOA_HANDOFF_HOURS", 24, 1, 24 * 30)
         retention = integer("LOA_CHAT_RETENTION_DAYS", 180, 1, 3650)
+        web_idle = integer("LOA_WEB_IDLE_MINUTES", 480, 5, 7 * 24 * 60)
+        proxies = frozenset(a.strip() for a in get("LOA_TRUSTED_PROXIES").split(",") if a.strip())
+        for address in sorted(proxies):
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                problems.append(f"LOA_TRUSTED_PROXIES: '{address}' is not an IP address")
         database_url = get("LOA_DATABASE_URL") or DEFAULT_DATABASE_URL
         if urlsplit(database_url).scheme.split("+")[0] not in ("sqlite", "postgresql", "postgres"):
             problems.append(
@@ -173,6 +183,8 @@ class Settings:
             zalo_history_lag_seconds=history_lag,
             handoff_hours=handoff_hours,
             chat_retention_days=retention,
+            web_idle_minutes=web_idle,
+            trusted_proxies=proxies,
             seed_demo=seed_raw in ("1", "true", "yes") if seed_raw else app_id == SANDBOX_APP_ID,
             log_level=log_level,
         )

@@ -21,6 +21,7 @@ from bot.outbound.replies import Replies
 from bot.runtime import Runtime
 from bot.web.pages import message_page
 from broadcasts import chat, groups, privacy, scheduler, tracking
+from broadcasts import web as desk
 from broadcasts.campaigns import Deps
 from broadcasts.delivery import LINK_PATH
 from broadcasts.render import AnnouncementTemplates
@@ -51,9 +52,10 @@ def install_handlers(dispatcher: Dispatcher, deps: Deps) -> None:
 
 
 def add_routes(app: web.Application) -> None:
-    """The public page behind each tracked link; the printable poster of each hamlet's group."""
+    """The public page behind each tracked link, each hamlet group's poster, the desk's pages."""
     app.router.add_get(LINK_PATH + "{token}", link_page)
     app.router.add_get(groups.POSTER_PATH, groups.poster_page)
+    desk.add_routes(app)
 
 
 async def run_tick(rt: Runtime) -> int:

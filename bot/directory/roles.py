@@ -13,12 +13,22 @@ class Action(StrEnum):
     RUN_CAMPAIGNS = "run_campaigns"  # create, cancel, retry, resend; post #thongbao in the group
     CRON_SCHEDULES = "cron_schedules"  # a raw cron schedule instead of daily, weekly, monthly
     RECORD_OFFLINE = "record_offline"  # a household told off Zalo (a meeting, a visit, the speaker)
+    SEE_HAMLET = "see_hamlet"  # a hamlet's page on the desk: its residents, households, groups
+    SEE_CAMPAIGNS = "see_campaigns"  # the commune's campaigns and their reach on the desk
+    APPROVE = "approve"  # answer a hamlet's approval request (as its named approver)
+    MANAGE_STAFF = "manage_staff"  # add, disable, hand a hamlet to a new head
 
 
 POLICY: dict[Action, frozenset[StaffRole]] = {
     Action.RUN_CAMPAIGNS: frozenset({StaffRole.OFFICIAL, StaffRole.ADMIN}),
     Action.CRON_SCHEDULES: frozenset({StaffRole.ADMIN}),
-    Action.RECORD_OFFLINE: frozenset(StaffRole),
+    Action.RECORD_OFFLINE: frozenset(StaffRole) - {StaffRole.AUDITOR},
+    Action.SEE_HAMLET: frozenset(StaffRole),
+    Action.SEE_CAMPAIGNS: frozenset(
+        {StaffRole.OFFICIAL, StaffRole.ADMIN, StaffRole.AUDITOR, StaffRole.HAMLET_HEAD}
+    ),
+    Action.APPROVE: frozenset({StaffRole.HAMLET_HEAD, StaffRole.ADMIN}),
+    Action.MANAGE_STAFF: frozenset({StaffRole.ADMIN}),
 }
 # Roles that act for their own hamlet only; the others act for the whole commune.
 TERRITORIAL = frozenset({StaffRole.HAMLET_HEAD, StaffRole.DIGITAL_TEAM})
@@ -31,3 +41,29 @@ def can(actor: Staff, action: Action, hamlet_id: int | None = None) -> bool:
     if hamlet_id is not None and actor.role in TERRITORIAL:
         return actor.hamlet_id == hamlet_id
     return True
+
+
+NO_HAMLET = 0  # no row has this id: a territorial role without a hamlet sees nothing
+
+
+def territory(actor: Staff) -> int | None:
+    """The one hamlet a territorial role is confined to; None for those who see the whole commune."""
+    if actor.role not in TERRITORIAL:
+        return None
+    return actor.hamlet_id if actor.hamlet_id is not None else NO_HAMLET
+
+
+ROLE_LABELS = {
+    StaffRole.DIGITAL_TEAM: "Tổ công nghệ số cộng đồng",
+    StaffRole.OFFICIAL: "Cán bộ xã",
+    StaffRole.ADMIN: "Quản trị xã",
+    StaffRole.AUDITOR: "Người kiểm tra (chỉ xem)",
+}
+
+
+def role_label(role: str, hamlet_word: str = "ấp") -> str:
+    """A role as staff read it: "Trưởng ấp" (in the commune's own word), "Cán bộ xã", …"""
+    if role == StaffRole.HAMLET_HEAD:
+        return f"Trưởng {hamlet_word}"
+    known = {r.value: r for r in StaffRole}
+    return ROLE_LABELS.get(known[role], role) if role in known else role

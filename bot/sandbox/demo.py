@@ -14,9 +14,11 @@ class DemoPerson:
     hamlet: str | None = None  # hamlet name; None for commune-level people
     role: str | None = None  # a StaffRole value for staff, None for residents
     follower: bool = True
+    phone: str | None = None  # staff: the phone the desk knows them by
 
 
 COMMUNE_SLUG = "tan-hoa"
+DEMO_PASSWORD = "loa-ap-demo"  # the demo's officials' desk password (sandbox only)
 COMMUNE_NAME = "Xã Tân Hòa"
 HAMLET_WORD = "ấp"
 COMMUNE_GROUP_ID = "5000000000000000100"
@@ -30,14 +32,26 @@ HAMLETS: tuple[tuple[str, str, str], ...] = (
 )
 
 PEOPLE: tuple[DemoPerson, ...] = (
-    DemoPerson("3000000000000000001", "Nguyễn Văn Hùng", "Ấp Tân Lập", "hamlet_head"),
-    DemoPerson("3000000000000000002", "Trần Thị Mai", "Ấp Tân Thạnh", "hamlet_head"),
-    DemoPerson("3000000000000000003", "Lê Văn Phúc", "Ấp Hòa Bình", "hamlet_head"),
-    DemoPerson("3000000000000000004", "Thạch Sô Phên", "Ấp Phú Lợi", "hamlet_head"),
-    DemoPerson("3000000000000000005", "Phạm Minh Tuấn", "Ấp Tân Lập", "digital_team"),
-    DemoPerson("3000000000000000006", "Võ Thị Lan", "Ấp Hòa Bình", "digital_team"),
-    DemoPerson("3000000000000000007", "Đặng Quốc Bảo", None, "official"),
-    DemoPerson("3000000000000000008", "Huỳnh Thanh Tâm", None, "admin"),
+    DemoPerson(
+        "3000000000000000001", "Nguyễn Văn Hùng", "Ấp Tân Lập", "hamlet_head", phone="0901000001"
+    ),
+    DemoPerson(
+        "3000000000000000002", "Trần Thị Mai", "Ấp Tân Thạnh", "hamlet_head", phone="0901000002"
+    ),
+    DemoPerson(
+        "3000000000000000003", "Lê Văn Phúc", "Ấp Hòa Bình", "hamlet_head", phone="0901000003"
+    ),
+    DemoPerson(
+        "3000000000000000004", "Thạch Sô Phên", "Ấp Phú Lợi", "hamlet_head", phone="0901000004"
+    ),
+    DemoPerson(
+        "3000000000000000005", "Phạm Minh Tuấn", "Ấp Tân Lập", "digital_team", phone="0901000005"
+    ),
+    DemoPerson(
+        "3000000000000000006", "Võ Thị Lan", "Ấp Hòa Bình", "digital_team", phone="0901000006"
+    ),
+    DemoPerson("3000000000000000007", "Đặng Quốc Bảo", None, "official", phone="0901000007"),
+    DemoPerson("3000000000000000008", "Huỳnh Thanh Tâm", None, "admin", phone="0901000008"),
     DemoPerson("4000000000000000001", "Bà Sáu Nguyễn Thị Sáu", "Ấp Tân Lập"),
     DemoPerson("4000000000000000002", "Chú Bảy Lê Văn Bảy", "Ấp Tân Lập"),
     DemoPerson("4000000000000000003", "Chị Hai Trần Thị Hoa", "Ấp Tân Thạnh"),

@@ -8,8 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.chat.faq.loader import seed_if_empty
-from bot.directory.models import Commune, Hamlet, Resident, Staff
+from bot.directory.models import Commune, Hamlet, Resident, Staff, StaffRole
 from bot.sandbox import demo
+from bot.web.passwords import hash_password
 
 
 async def seed_demo(session: AsyncSession, now: datetime) -> bool:
@@ -54,6 +55,11 @@ async def seed_demo(session: AsyncSession, now: datetime) -> bool:
                 name=person.name,
                 role=person.role,
                 active=True,
+                phone=person.phone,
+                # Office people get the demo's password; heads sign in through Zalo, as in real life.
+                password_hash=hash_password(demo.DEMO_PASSWORD)
+                if person.role in (StaffRole.OFFICIAL, StaffRole.ADMIN)
+                else None,
             )
         )
     await seed_if_empty(session, now)

@@ -8,6 +8,8 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+STATIC_PATH = "/static/"  # the one stylesheet; no page loads anything from elsewhere
+
 
 def setup_pages(app: web.Application, templates_dir: Path) -> None:
     """Install aiohttp-jinja2 on the app, reading templates/web/ and templates/admin/."""

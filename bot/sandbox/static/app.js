@@ -28,6 +28,23 @@ function el(tag, cls, text) {
   return node;
 }
 
+// Zalo shows links in a message as links: so does the phone page (text stays text, never HTML).
+function textWithLinks(text) {
+  const span = el("span", "text");
+  for (const part of text.split(/(https?:\/\/[^\s]+)/)) {
+    if (/^https?:\/\//.test(part)) {
+      const link = el("a", "", part);
+      link.href = part;
+      link.target = "_blank";
+      link.rel = "noopener";
+      span.appendChild(link);
+    } else if (part) {
+      span.appendChild(document.createTextNode(part));
+    }
+  }
+  return span;
+}
+
 function currentUser() {
   return state.users.find((u) => u.user_id === state.user);
 }
@@ -79,7 +96,7 @@ function renderChat(messages) {
     if (m.from === "oa") {
       node.appendChild(el("span", "who", m.sent_by === "oa_manager" ? "Cán bộ (OA Manager)" : m.sender_name));
     }
-    if (m.text) node.appendChild(el("span", "text", m.text));
+    if (m.text) node.appendChild(textWithLinks(m.text));
     for (const n of attachmentNodes(m)) node.appendChild(n);
     let meta = m.time_local;
     if (m.from === "oa") meta += m.seen ? " · Đã xem" : (m.received ? " · Đã nhận" : "");

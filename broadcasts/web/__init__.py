@@ -1,0 +1,26 @@
+"""The announcements' pages on the desk: the dashboard, a head's approvals, the hamlets."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.directory.roles import Action
+from bot.web.desk import NAV, NavItem
+from broadcasts.web import approvals, hamlets, home
+
+MENU = [
+    NavItem("Tổng quan", "/admin/"),
+    NavItem("Duyệt thông báo", approvals.PATH, Action.APPROVE),
+    NavItem("{Word} của tôi", "/admin/hamlets/{hamlet}", own_hamlet=True),
+    NavItem("Các {word}", hamlets.PATH, Action.SEE_CAMPAIGNS),
+]
+
+
+def add_routes(app: web.Application) -> None:
+    """The announcements' desk routes and their menu entries."""
+    app.router.add_get("/admin/", home.dashboard)
+    app.router.add_get(approvals.PATH, approvals.queue)
+    app.router.add_post(approvals.PATH + "/{id:\\d+}", approvals.answer)
+    app.router.add_get(hamlets.PATH, hamlets.hamlet_list)
+    app.router.add_get(hamlets.PATH + "/{id:\\d+}", hamlets.hamlet_page)
+    app[NAV] = [*app.get(NAV, []), *MENU]
