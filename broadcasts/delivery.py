@@ -395,6 +395,36 @@ async def unsent_copies(session: AsyncSession, broadcast_id: int) -> list[Unsent
     ]
 
 
+COPY_STATES = (
+    (OutboxStatus.SENT, "đã gửi"),
+    (OutboxStatus.FAILED, "gửi lỗi"),
+    (OutboxStatus.UNCERTAIN, "chưa rõ đã đến"),
+    (OutboxStatus.PENDING, "chờ gửi"),
+    (OutboxStatus.SENDING, "đang gửi"),
+    (OutboxStatus.CANCELLED, "đã huỷ"),
+)
+
+
+async def copies_line(session: AsyncSession, broadcast_id: int) -> str | None:
+    """ "Tin: 1.200 đã gửi, 3 gửi lỗi, …": a firing's copies by state; None before fan-out."""
+    counts = dict(
+        (
+            await session.execute(
+                select(OutboundMessage.status, func.count())
+                .join(Delivery, Delivery.outbound_id == OutboundMessage.id)
+                .where(Delivery.broadcast_id == broadcast_id)
+                .group_by(OutboundMessage.status)
+            )
+        ).all()
+    )
+    if not counts:
+        return None
+    shown = [
+        f"{counts[s]:,}".replace(",", ".") + f" {word}" for s, word in COPY_STATES if counts.get(s)
+    ]
+    return "Tin: " + ", ".join(shown)
+
+
 def uncertain_summary(copies: list[UnsentCopy], broadcast_id: int) -> str:
     """What the author reads about copies nobody can tell arrived, and the one action after checking."""
     uncertain = [c for c in copies if c.status == OutboxStatus.UNCERTAIN]

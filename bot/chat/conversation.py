@@ -460,6 +460,20 @@ async def _helper_done(ctx: Context, staff: Staff) -> None:
     ctx.say(staff.zalo_user_id, "helper_done", count=len(handoffs))
 
 
+async def hand_back(work: Work, resident: Resident) -> bool:
+    """A helper hands the conversation back to the bot (from the desk); False if none was open."""
+    conv = await work.session.scalar(
+        select(Conversation).where(Conversation.resident_id == resident.id)
+    )
+    if conv is None:
+        return False
+    was_human = conv.mode == ConversationMode.HUMAN
+    await _release(work, conv, closed_by="helper")  # closes the open handoff rows either way
+    if was_human:
+        work.say(resident.zalo_user_id, "handoff_closed")
+    return was_human
+
+
 async def expire_handoffs(work: Work) -> int:
     """Give conversations back to the bot when their handoff window has passed."""
     convs = (

@@ -17,6 +17,7 @@ class Action(StrEnum):
     SEE_CAMPAIGNS = "see_campaigns"  # the commune's campaigns and their reach on the desk
     APPROVE = "approve"  # answer a hamlet's approval request (as its named approver)
     MANAGE_STAFF = "manage_staff"  # add, disable, hand a hamlet to a new head
+    ANSWER_RESIDENTS = "answer_residents"  # reply to a resident waiting for a person, hand back
 
 
 POLICY: dict[Action, frozenset[StaffRole]] = {
@@ -29,6 +30,7 @@ POLICY: dict[Action, frozenset[StaffRole]] = {
     ),
     Action.APPROVE: frozenset({StaffRole.HAMLET_HEAD, StaffRole.ADMIN}),
     Action.MANAGE_STAFF: frozenset({StaffRole.ADMIN}),
+    Action.ANSWER_RESIDENTS: frozenset(StaffRole) - {StaffRole.AUDITOR},
 }
 # Roles that act for their own hamlet only; the others act for the whole commune.
 TERRITORIAL = frozenset({StaffRole.HAMLET_HEAD, StaffRole.DIGITAL_TEAM})

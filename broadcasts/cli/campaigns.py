@@ -22,7 +22,7 @@ from bot.outbound.work import Work
 from bot.text import fold
 from broadcasts import actions
 from broadcasts.campaigns import CampaignError, CampaignRequest, Deps, create_campaign, send_test
-from broadcasts.delivery import unsent_copies, unsent_lines
+from broadcasts.delivery import copies_line, unsent_copies, unsent_lines
 from broadcasts.models import Broadcast, Campaign, HamletApproval
 from broadcasts.render import AnnouncementTemplates, TemplateError
 from broadcasts.timing import TimingError, format_local, parse_local_datetime, parse_recurrence
@@ -324,6 +324,9 @@ async def _campaign(
                 print(
                     f"    {names.get(a.hamlet_id, a.hamlet_id)}: {label(a.status)}{extra}", file=out
                 )
+            copies = await copies_line(session, b.id)
+            if copies:
+                print(f"    {copies}", file=out)
             for line in unsent_lines(await unsent_copies(session, b.id), b.id):
                 print(f"    {line}", file=out)
             if b.started_at:

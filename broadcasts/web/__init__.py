@@ -1,4 +1,4 @@
-"""The announcements' pages on the desk: the dashboard, a head's approvals, the hamlets."""
+"""The announcements' pages on the desk: dashboard, approvals, the handoff inbox, the hamlets."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ from aiohttp import web
 
 from bot.directory.roles import Action
 from bot.web.desk import NAV, NavItem
-from broadcasts.web import approvals, hamlets, home
+from broadcasts.web import approvals, hamlets, home, inbox
 
 MENU = [
     NavItem("Tổng quan", "/admin/"),
     NavItem("Duyệt thông báo", approvals.PATH, Action.APPROVE),
+    NavItem("Người dân chờ", inbox.PATH),
     NavItem("{Word} của tôi", "/admin/hamlets/{hamlet}", own_hamlet=True),
     NavItem("Các {word}", hamlets.PATH, Action.SEE_CAMPAIGNS),
 ]
@@ -21,6 +22,9 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/admin/", home.dashboard)
     app.router.add_get(approvals.PATH, approvals.queue)
     app.router.add_post(approvals.PATH + "/{id:\\d+}", approvals.answer)
+    app.router.add_get(inbox.PATH, inbox.inbox)
+    app.router.add_post(inbox.PATH + "/{id:\\d+}/reply", inbox.reply)
+    app.router.add_post(inbox.PATH + "/{id:\\d+}/close", inbox.close)
     app.router.add_get(hamlets.PATH, hamlets.hamlet_list)
     app.router.add_get(hamlets.PATH + "/{id:\\d+}", hamlets.hamlet_page)
     app[NAV] = [*app.get(NAV, []), *MENU]

@@ -18,7 +18,7 @@ from bot.db.migrate import upgrade_async
 from bot.directory.models import Hamlet
 from bot.sandbox.demo import DEMO_PASSWORD
 from broadcasts.models import HamletApproval, Status
-from tests.desk import OFFICIAL_PHONE, TAN_LAP_HEAD
+from tests.desk import OFFICIAL_PHONE, RESIDENT, TAN_LAP_HEAD
 from tests.integration.test_desk import meeting
 from tests.service import running_service
 
@@ -116,3 +116,29 @@ async def test_a_head_signs_in_through_zalo_on_a_phone_and_approves(
         await page.goto(f"{svc.base_url}/admin/hamlets/{other}")
         assert "Không tìm thấy trang" in await page.locator("h1").inner_text()
         assert errors == []
+
+
+async def test_an_official_replies_from_the_handoff_inbox(browser: Any, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'loa.db'}"
+    await upgrade_async(url)
+    async with running_service(url) as svc:
+        await svc.platform.user_send_text(RESIDENT, "cho tôi gặp cán bộ")
+        await svc.platform.user_send_text(RESIDENT, "0")
+        await svc.platform.user_send_text(RESIDENT, "Nhà tôi bị dột, xã có hỗ trợ sửa nhà không?")
+        await svc.settled()
+        page = await browser.new_page(viewport=DESKTOP)
+        await page.goto(f"{svc.base_url}/admin/login")
+        await page.fill("#phone", OFFICIAL_PHONE)
+        await page.fill("#password", DEMO_PASSWORD)
+        await page.click("button[type=submit]")
+        await page.wait_for_url(f"{svc.base_url}/admin/")
+        await page.click("nav >> text=Người dân chờ")
+        card = page.locator("section.card").first
+        assert "bị dột" in await card.inner_text()
+        await page.screenshot(path=str(shots(tmp_path) / "desk-inbox-desktop.png"), full_page=True)
+        answer = "Chào bà, xã có hỗ trợ sửa nhà cho hộ nghèo; cán bộ sẽ đến xem vào thứ Năm."
+        await card.locator("textarea").fill(answer)
+        await card.locator("button.reply").click()
+        assert "Đã gửi câu trả lời" in await page.locator("[role=status]").inner_text()
+        await svc.settled()
+        assert answer in svc.oa_texts(RESIDENT)

@@ -465,6 +465,17 @@ async def test_a_copy_nobody_can_settle_is_named_to_the_author_and_resent_once_a
         assert (
             f"Chưa rõ đã đến: {hamlet.name}, nhóm Zalo — Không đọc được lịch sử" in out.getvalue()
         )
+        async with rt.sessions() as session:  # every copy counted by its state, as the rows hold it
+            sent = await session.scalar(
+                select(func.count())
+                .select_from(Delivery)
+                .join(OutboundMessage, OutboundMessage.id == Delivery.outbound_id)
+                .where(
+                    Delivery.broadcast_id == broadcast.id,
+                    OutboundMessage.status == OutboxStatus.SENT,
+                )
+            )
+        assert f"Tin: {sent} đã gửi, 1 chưa rõ đã đến\n" in out.getvalue()
 
         # The official looked in the group, saw no post, and resends it there: it goes once.
         said = await settle_copies(svc, clock, "resend", broadcast.id, hamlet.name)

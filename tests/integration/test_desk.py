@@ -489,3 +489,57 @@ async def test_a_head_moved_to_another_hamlet_no_longer_answers_for_the_old_one(
             {"csrf_token": csrf_in(page), "decision": "approve"},
         )
         assert status == 404
+
+
+# ------------------------------------------------------------------ the handoff inbox
+
+
+async def test_a_helper_answers_a_waiting_resident_from_the_desk_once(database_url: str) -> None:
+    clock = FakeClock()
+    async with running_service(database_url, clock=clock) as svc, Visitor(svc) as phone:
+        await svc.platform.user_send_text(RESIDENT, "0")  # Bà Sáu, Ấp Tân Lập, asks for a person
+        await svc.platform.user_send_text(RESIDENT, "Tôi muốn hỏi về thẻ BHYT <b>cho cháu</b>")
+        await svc.settled()
+        await head_signed_in(svc, phone)
+        status, page, _ = await phone.get("/admin/inbox")
+        assert status == 200 and "Bà Sáu Nguyễn Thị Sáu" in page and "Ấp Tân Lập" in page
+        assert "thẻ BHYT &lt;b&gt;cho cháu&lt;/b&gt;" in page  # what they wrote, shown inert
+        handoff_id = int(page.split('id="handoff-')[1].split('"')[0])
+        form = {
+            "csrf_token": csrf_in(page),
+            "reply_key": page.split('name="reply_key" value="')[1].split('"')[0],
+        }
+        path = f"/admin/inbox/{handoff_id}/reply"
+        status, page, _ = await phone.post(path, {**form, "text": "   "})
+        assert status == 400 and "Chưa viết câu trả lời" in page
+
+        answer = "Chào bà Sáu, thẻ BHYT cho cháu làm ở trạm y tế xã, mang giấy khai sinh."
+        for _ in range(2):  # the same form sent twice (a double tap, a resend after a refresh)
+            status, _, response = await phone.post(path, {**form, "text": answer})
+            assert status == 303 and response.headers["Location"] == "/admin/inbox?done=replied"
+        await svc.settled()
+        assert svc.oa_texts(RESIDENT).count(answer) == 1
+        replied = [e for e in await audit_of(svc, "handoff") if e.to_status == "replied"]
+        assert len(replied) == 1 and replied[0].actor_staff_id == await staff_id(svc, TAN_LAP_HEAD)
+
+        async with Visitor(svc) as other:
+            await head_signed_in(svc, other, TAN_THANH_HEAD)
+            _, theirs, _ = await other.get("/admin/inbox")
+            assert "Bà Sáu" not in theirs and "Không có ai đang chờ" in theirs
+            status, _, _ = await other.post(
+                path, {"csrf_token": csrf_in(theirs), "reply_key": "x", "text": "xin chào"}
+            )
+            assert status == 404
+
+        status, _, _ = await phone.post(
+            f"/admin/inbox/{handoff_id}/close", {"csrf_token": form["csrf_token"]}
+        )
+        assert status == 303
+        await svc.settled()
+        assert "Cán bộ đã hỗ trợ xong" in svc.oa_texts(RESIDENT)[-1]
+        _, page, _ = await phone.get("/admin/inbox")
+        assert "Không có ai đang chờ" in page
+        # Back with the bot: a question gets the FAQ's answer again.
+        await svc.platform.user_send_text(RESIDENT, "vay vốn hộ nghèo lãi suất bao nhiêu")
+        await svc.settled()
+        assert "Cán bộ đã hỗ trợ xong" not in svc.oa_texts(RESIDENT)[-1]
