@@ -18,6 +18,7 @@ class Action(StrEnum):
     APPROVE = "approve"  # answer a hamlet's approval request (as its named approver)
     MANAGE_STAFF = "manage_staff"  # add, disable, hand a hamlet to a new head
     ANSWER_RESIDENTS = "answer_residents"  # reply to a resident waiting for a person, hand back
+    SEE_AUDIT = "see_audit"  # the audit log: who did what, when
 
 
 POLICY: dict[Action, frozenset[StaffRole]] = {
@@ -31,6 +32,7 @@ POLICY: dict[Action, frozenset[StaffRole]] = {
     Action.APPROVE: frozenset({StaffRole.HAMLET_HEAD, StaffRole.ADMIN}),
     Action.MANAGE_STAFF: frozenset({StaffRole.ADMIN}),
     Action.ANSWER_RESIDENTS: frozenset(StaffRole) - {StaffRole.AUDITOR},
+    Action.SEE_AUDIT: frozenset({StaffRole.OFFICIAL, StaffRole.ADMIN, StaffRole.AUDITOR}),
 }
 # Roles that act for their own hamlet only; the others act for the whole commune.
 TERRITORIAL = frozenset({StaffRole.HAMLET_HEAD, StaffRole.DIGITAL_TEAM})

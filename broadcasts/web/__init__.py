@@ -6,7 +6,7 @@ from aiohttp import web
 
 from bot.directory.roles import Action
 from bot.web.desk import NAV, NavItem
-from broadcasts.web import approvals, hamlets, home, inbox
+from broadcasts.web import approvals, audit, hamlets, home, inbox
 
 MENU = [
     NavItem("Tổng quan", "/admin/"),
@@ -14,6 +14,7 @@ MENU = [
     NavItem("Người dân chờ", inbox.PATH),
     NavItem("{Word} của tôi", "/admin/hamlets/{hamlet}", own_hamlet=True),
     NavItem("Các {word}", hamlets.PATH, Action.SEE_CAMPAIGNS),
+    NavItem("Nhật ký", audit.PATH, Action.SEE_AUDIT),
 ]
 
 
@@ -25,6 +26,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(inbox.PATH, inbox.inbox)
     app.router.add_post(inbox.PATH + "/{id:\\d+}/reply", inbox.reply)
     app.router.add_post(inbox.PATH + "/{id:\\d+}/close", inbox.close)
+    app.router.add_get(audit.PATH, audit.audit_log)
     app.router.add_get(hamlets.PATH, hamlets.hamlet_list)
     app.router.add_get(hamlets.PATH + "/{id:\\d+}", hamlets.hamlet_page)
     app[NAV] = [*app.get(NAV, []), *MENU]

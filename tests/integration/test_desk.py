@@ -543,3 +543,35 @@ async def test_a_helper_answers_a_waiting_resident_from_the_desk_once(database_u
         await svc.platform.user_send_text(RESIDENT, "vay vốn hộ nghèo lãi suất bao nhiêu")
         await svc.settled()
         assert "Cán bộ đã hỗ trợ xong" not in svc.oa_texts(RESIDENT)[-1]
+
+
+# ------------------------------------------------------------------ the audit log
+
+
+async def test_the_audit_log_is_filtered_for_officials_and_closed_to_heads(
+    database_url: str,
+) -> None:
+    clock = FakeClock()
+    async with running_service(database_url, clock=clock) as svc, Visitor(svc) as office:
+        await meeting(svc, clock)
+        assert await office.sign_in(password="sai mat khau") == 401
+        assert await office.sign_in() == 303
+        status, page, _ = await office.get("/admin/audit?entity=signin")
+        assert status == 200
+        table = page.split('<table id="audit">')[1]
+        assert table.count("<tr>") == 3  # the header, the failure, the sign-in
+        assert "Đặng Quốc Bảo" in table and "đăng nhập số" in table and "duyệt số" not in table
+        assert "sai mật khẩu" in table and "đăng nhập được" in table
+
+        status, page, _ = await office.get("/admin/audit?entity=campaign&from=02/11/2026")
+        assert status == 200 and "đợt thông báo số 1" in page and "chờ duyệt" in page
+        assert "awaiting_approval" not in page  # statuses in Vietnamese
+        status, page, _ = await office.get("/admin/audit?entity=campaign&from=03/11/2026")
+        assert "Không có mục nào khớp" in page  # the entries are from 02/11 (Vietnam time)
+        status, page, _ = await office.get("/admin/audit?from=31/02/2026")
+        assert status == 400 and "Từ ngày “31/02/2026” chưa đúng" in page
+
+        async with Visitor(svc) as phone:
+            await head_signed_in(svc, phone)
+            status, _, _ = await phone.get("/admin/audit")
+            assert status == 404

@@ -1,0 +1,137 @@
+"""The audit log on the desk: who did what, when; filtered by person, kind of thing and dates."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from aiohttp import web
+from sqlalchemy import select
+
+from bot.directory.models import AuditEntry, Staff
+from bot.directory.roles import Action, can
+from bot.keys import RUNTIME
+from bot.web.auth import desk_of, desk_page
+from bot.web.desk import refuse, render_desk
+from broadcasts.timing import VN_TZ, format_local
+from broadcasts.workflow import label
+
+PATH = "/admin/audit"
+SHOWN = 200  # newest first; narrow the filters to see older entries
+ENTITIES = {
+    "campaign": "đợt thông báo",
+    "broadcast": "lần gửi",
+    "approval": "duyệt",
+    "signin": "đăng nhập",
+    "staff": "tài khoản cán bộ",
+    "handoff": "người dân chờ cán bộ",
+    "desk": "truy cập bị từ chối",
+}
+
+# The desk's own events; statuses of campaigns, firings and approvals are workflow's words.
+EVENT_WORDS = {
+    "ok": "đăng nhập được",
+    "failed": "sai mật khẩu",
+    "limited": "tạm khoá đăng nhập",
+    "signed_out": "đăng xuất",
+    "added": "thêm mới",
+    "updated": "sửa",
+    "disabled": "khoá tài khoản",
+    "enabled": "mở lại tài khoản",
+    "password_set": "đặt mật khẩu",
+    "replied": "trả lời",
+    "closed": "trả lại cho hệ thống",
+    "denied": "từ chối truy cập",
+}
+
+
+def _word(status: str | None) -> str:
+    if not status:
+        return ""
+    if status in EVENT_WORDS:
+        return EVENT_WORDS[status]
+    try:
+        return label(status)
+    except ValueError:
+        return status
+
+
+def _day(typed: str, problems: list[str], field: str) -> date | None:
+    """A dd/mm/yyyy date typed in a filter; a problem named when it is not one."""
+    if not typed.strip():
+        return None
+    try:
+        return datetime.strptime(typed.strip(), "%d/%m/%Y").date()  # noqa: DTZ007 (a calendar day)
+    except ValueError:
+        problems.append(f"{field} “{typed}” chưa đúng: xin ghi ngày/tháng/năm, ví dụ 05/12/2026.")
+        return None
+
+
+@desk_page
+async def audit_log(request: web.Request) -> web.StreamResponse:
+    """GET /admin/audit?staff=&entity=&from=&to=: the newest entries that match."""
+    rt = request.app[RUNTIME]
+    me = desk_of(request).staff
+    if not can(me, Action.SEE_AUDIT):
+        return await refuse(request, "nhật ký")
+    q = request.query
+    problems: list[str] = []
+    start = _day(q.get("from", ""), problems, "Từ ngày")
+    end = _day(q.get("to", ""), problems, "Đến ngày")
+    query = (
+        select(AuditEntry, Staff)
+        .outerjoin(Staff, Staff.id == AuditEntry.actor_staff_id)
+        .order_by(AuditEntry.id.desc())
+        .limit(SHOWN)
+    )
+    staff_filter = q.get("staff", "")
+    if staff_filter.isdigit():
+        query = query.where(AuditEntry.actor_staff_id == int(staff_filter))
+    entity = q.get("entity", "")
+    if entity in ENTITIES:
+        query = query.where(AuditEntry.entity == entity)
+    if start is not None:
+        query = query.where(AuditEntry.at >= datetime.combine(start, time(), VN_TZ))
+    if end is not None:
+        query = query.where(
+            AuditEntry.at < datetime.combine(end + timedelta(days=1), time(), VN_TZ)
+        )
+    async with rt.sessions() as session:
+        people = (
+            await session.scalars(
+                select(Staff).where(Staff.commune_id == me.commune_id).order_by(Staff.name)
+            )
+        ).all()
+        rows = [] if problems else (await session.execute(query)).all()
+    entries = [
+        {
+            "at": format_local(entry.at),
+            "who": actor.name if actor else "hệ thống",
+            "what": ENTITIES.get(entry.entity, entry.entity),
+            "id": entry.entity_id,
+            "change": " → ".join(_word(s) for s in (entry.from_status, entry.to_status) if s),
+            "note": entry.note or "",
+            "flagged": entry.flagged,
+        }
+        for entry, actor in rows
+        # Entries by staff of another commune stay theirs (the system's own are shown to all).
+        if actor is None or actor.commune_id == me.commune_id
+    ]
+    return render_desk(
+        request,
+        "audit.html",
+        {
+            "title": "Nhật ký",
+            "entries": entries,
+            "people": people,
+            "entities": ENTITIES,
+            "chosen": {
+                "staff": staff_filter,
+                "entity": entity,
+                "from": q.get("from", ""),
+                "to": q.get("to", ""),
+            },
+            "problems": problems,
+            "shown": SHOWN,
+        },
+        status=400 if problems else 200,
+    )
