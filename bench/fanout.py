@@ -582,12 +582,36 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 # ------------------------------------------------------------------------------ the service (child process)
 
 
+async def fire_scam_warning(session: Any, deps: Any, now: datetime, target_hamlets: int) -> Any:
+    """The benches' broadcast: an urgent scam warning from the official to the first hamlets."""
+    from broadcasts.campaigns import CampaignRequest, create_campaign
+
+    official = await session.scalar(select(Staff).where(Staff.zalo_user_id == OFFICIAL))
+    assert official is not None
+    return await create_campaign(
+        session,
+        CampaignRequest(
+            title="Cảnh báo lừa đảo",
+            template="canh-bao-lua-dao",
+            variables={
+                "scam": "Có người gọi điện xưng là cán bộ xã, bảo bà con đọc mã OTP để nhận tiền hỗ trợ",
+                "contact": "Công an xã, 0276 3 812 345",
+            },
+            author_staff_id=official.id,
+            hamlet_ids=list(range(1, target_hamlets + 1)),
+            urgent=True,
+            skip_approval=True,
+        ),
+        deps,
+        now,
+    )
+
+
 async def service(target_hamlets: int) -> dict[str, Any]:
     """Run the service, fire one urgent campaign to the first `target_hamlets` hamlets, wait for the drain."""
     from bot.app import create_app
     from bot.config import Settings
     from bot.keys import RUNTIME
-    from broadcasts.campaigns import CampaignRequest, create_campaign
     from broadcasts.models import Broadcast, Campaign, Delivery, Status
     from broadcasts.scheduler import tick
     from broadcasts.setup import deps_for
@@ -612,25 +636,7 @@ async def service(target_hamlets: int) -> dict[str, Any]:
     rt.outbox.start()
     deps = deps_for(rt)
     async with rt.sessions() as session:
-        official = await session.scalar(select(Staff).where(Staff.zalo_user_id == OFFICIAL))
-        assert official is not None
-        campaign = await create_campaign(
-            session,
-            CampaignRequest(
-                title="Cảnh báo lừa đảo",
-                template="canh-bao-lua-dao",
-                variables={
-                    "scam": "Có người gọi điện xưng là cán bộ xã, bảo bà con đọc mã OTP để nhận tiền hỗ trợ",
-                    "contact": "Công an xã, 0276 3 812 345",
-                },
-                author_staff_id=official.id,
-                hamlet_ids=list(range(1, target_hamlets + 1)),
-                urgent=True,
-                skip_approval=True,
-            ),
-            deps,
-            rt.clock.now(),
-        )
+        campaign = await fire_scam_warning(session, deps, rt.clock.now(), target_hamlets)
         await session.commit()
         campaign_id = campaign.id
     started = time.perf_counter()

@@ -24,7 +24,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import fanout as bench
 from aiohttp import web
-from sqlalchemy import select
 
 
 async def one_run(target_hamlets: int) -> float:
@@ -32,7 +31,6 @@ async def one_run(target_hamlets: int) -> float:
     from bot.app import create_app
     from bot.config import Settings
     from bot.keys import RUNTIME
-    from broadcasts.campaigns import CampaignRequest, create_campaign
     from broadcasts.scheduler import tick
     from broadcasts.setup import deps_for
 
@@ -53,27 +51,7 @@ async def one_run(target_hamlets: int) -> float:
         rt = app[RUNTIME]
         deps = deps_for(rt)
         async with rt.sessions() as session:
-            official = await session.scalar(
-                select(bench.Staff).where(bench.Staff.zalo_user_id == bench.OFFICIAL)
-            )
-            assert official is not None
-            await create_campaign(
-                session,
-                CampaignRequest(
-                    title="Cảnh báo lừa đảo",
-                    template="canh-bao-lua-dao",
-                    variables={
-                        "scam": "Có người gọi điện xưng là cán bộ xã",
-                        "contact": "Công an xã",
-                    },
-                    author_staff_id=official.id,
-                    hamlet_ids=list(range(1, target_hamlets + 1)),
-                    urgent=True,
-                    skip_approval=True,
-                ),
-                deps,
-                rt.clock.now(),
-            )
+            await bench.fire_scam_warning(session, deps, rt.clock.now(), target_hamlets)
             await session.commit()
         started = time.perf_counter()
         await tick(rt.sessions, deps, rt.clock.now())
