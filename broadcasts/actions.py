@@ -216,6 +216,11 @@ async def offline_reach(
         raise ActionError(f"Không có hộ mã {household_code}.")
     if not can(staff, Action.RECORD_OFFLINE, household.hamlet_id):
         raise ActionError("Trưởng ấp và tổ công nghệ số chỉ ghi nhận được cho hộ trong ấp mình.")
+    campaign = await session.get(Campaign, broadcast.campaign_id)
+    if campaign is None or household.hamlet_id not in campaign.hamlet_ids:
+        raise ActionError(f"Lần gửi số {broadcast_id} không gửi tới ấp của hộ {household_code}.")
+    if not broadcast.started_at:
+        raise ActionError(f"Lần gửi số {broadcast_id} chưa gửi đi, chưa ghi nhận được.")
     try:
         await record_offline(session, broadcast.id, household.id, method, staff.id, now)
     except ValueError as exc:

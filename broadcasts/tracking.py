@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, union
+from sqlalchemy import CompoundSelect, literal, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.directory.models import Hamlet
 from bot.outbound.models import OutboundMessage
 from bot.text import fold
+from broadcasts.exports import Cell, csv_bytes
 from broadcasts.models import (
     Acknowledgement,
     Broadcast,
@@ -101,11 +101,17 @@ class HamletReach:
         return self.reached / self.households if self.households else 0.0
 
 
-async def reached_households(session: AsyncSession, broadcast_id: int) -> set[int]:
-    """Households with at least one resident who saw the 1:1 copy, answered in the group or opened
-    their own link, or that the head recorded as told off Zalo. A group post alone reaches nobody."""
+WAYS = {
+    "seen": "đã xem tin nhắn riêng",
+    "group_reply": "trả lời trong nhóm",
+    "link_open": "mở đường link",
+}
+
+
+def _reach_evidence(broadcast_id: int) -> CompoundSelect[Any]:
+    """(household id, how) for every piece of evidence that a household got the firing."""
     seen = (
-        select(HouseholdMember.household_id)
+        select(HouseholdMember.household_id, literal("seen").label("way"))
         .join(Delivery, Delivery.resident_id == HouseholdMember.resident_id)
         .join(OutboundMessage, OutboundMessage.id == Delivery.outbound_id)
         .where(
@@ -115,7 +121,7 @@ async def reached_households(session: AsyncSession, broadcast_id: int) -> set[in
         )
     )
     acked = (
-        select(HouseholdMember.household_id)
+        select(HouseholdMember.household_id, Acknowledgement.kind.label("way"))
         .join(Acknowledgement, Acknowledgement.resident_id == HouseholdMember.resident_id)
         .where(
             Acknowledgement.broadcast_id == broadcast_id,
@@ -123,12 +129,52 @@ async def reached_households(session: AsyncSession, broadcast_id: int) -> set[in
         )
     )
     # A link opened from the group post has no resident: it counts for no household.
-    offline = select(Acknowledgement.household_id).where(
+    offline = select(Acknowledgement.household_id, Acknowledgement.method.label("way")).where(
         Acknowledgement.broadcast_id == broadcast_id,
         Acknowledgement.kind == "offline",
         Acknowledgement.household_id.is_not(None),
     )
-    return {h for h in (await session.scalars(union(seen, acked, offline))).all() if h is not None}
+    return union(seen, acked, offline)
+
+
+async def reached_households(session: AsyncSession, broadcast_id: int) -> set[int]:
+    """Households with at least one resident who saw the 1:1 copy, answered in the group or opened
+    their own link, or that the head recorded as told off Zalo. A group post alone reaches nobody."""
+    rows = (await session.execute(_reach_evidence(broadcast_id))).all()
+    return {household for household, _ in rows if household is not None}
+
+
+@dataclass(frozen=True)
+class HouseholdReach:
+    """One household of a hamlet and how a firing reached it (nothing: not reached yet)."""
+
+    household: Household
+    ways: tuple[str, ...]  # in Vietnamese: "đã xem tin nhắn riêng", "báo tận nhà", …
+
+    @property
+    def reached(self) -> bool:
+        """Whether any evidence says the household got the announcement."""
+        return bool(self.ways)
+
+
+async def household_reach(
+    session: AsyncSession, broadcast_id: int, hamlet_id: int
+) -> list[HouseholdReach]:
+    """Every household of a hamlet with how the firing reached it; those not reached first.
+
+    The household names and categories are private: only the hamlet's own head and the commune's
+    staff may be shown this."""
+    ways: dict[int, set[str]] = {}
+    for household, way in (await session.execute(_reach_evidence(broadcast_id))).all():
+        if household is not None:
+            ways.setdefault(household, set()).add(WAYS.get(way) or OFFLINE_METHODS.get(way, way))
+    households = (
+        await session.scalars(
+            select(Household).where(Household.hamlet_id == hamlet_id).order_by(Household.code)
+        )
+    ).all()
+    rows = [HouseholdReach(h, tuple(sorted(ways.get(h.id, ())))) for h in households]
+    return sorted(rows, key=lambda r: r.reached)
 
 
 async def reach(session: AsyncSession, broadcast_id: int) -> list[HamletReach]:
@@ -195,31 +241,34 @@ CSV_HEADER = [
 ]
 
 
-async def reach_csv(
-    session: AsyncSession, commune_id: int, start: datetime, end: datetime
-) -> bytes:
-    """Reach per firing and hamlet for firings in [start, end): UTF-8 with BOM so Excel reads it right.
+async def reach_table(
+    session: AsyncSession,
+    commune_id: int,
+    start: datetime,
+    end: datetime,
+    *,
+    broadcast_id: int | None = None,
+) -> list[list[Cell]]:
+    """Reach per firing and hamlet for firings in [start, end) (or one firing), in CSV_HEADER's order.
 
-    Only counts leave the commune: no household names, categories or phone numbers."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_HEADER)
-    firings = (
-        await session.execute(
-            select(Broadcast, Campaign)
-            .join(Campaign, Campaign.id == Broadcast.campaign_id)
-            .where(
-                Campaign.commune_id == commune_id,
-                Broadcast.fire_at >= start,
-                Broadcast.fire_at < end,
-                Broadcast.started_at.is_not(None),
-            )
-            .order_by(Broadcast.fire_at)
+    Only counts: no household names, categories or phone numbers."""
+    query = (
+        select(Broadcast, Campaign)
+        .join(Campaign, Campaign.id == Broadcast.campaign_id)
+        .where(
+            Campaign.commune_id == commune_id,
+            Broadcast.fire_at >= start,
+            Broadcast.fire_at < end,
+            Broadcast.started_at.is_not(None),
         )
-    ).all()
-    for broadcast, campaign in firings:
+        .order_by(Broadcast.fire_at)
+    )
+    if broadcast_id is not None:
+        query = query.where(Broadcast.id == broadcast_id)
+    rows: list[list[Cell]] = []
+    for broadcast, campaign in (await session.execute(query)).all():
         for row in await reach(session, broadcast.id):
-            writer.writerow(
+            rows.append(
                 [
                     campaign.title,
                     broadcast.code,
@@ -227,7 +276,7 @@ async def reach_csv(
                     row.hamlet,
                     row.households,
                     row.reached,
-                    f"{100 * row.rate:.1f}".replace(".", ","),
+                    100 * row.rate,
                     row.poor,
                     row.poor_reached,
                     row.near_poor,
@@ -235,7 +284,14 @@ async def reach_csv(
                     "có" if row.group_delivered else "không",
                 ]
             )
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    return rows
+
+
+async def reach_csv(
+    session: AsyncSession, commune_id: int, start: datetime, end: datetime
+) -> bytes:
+    """Reach per firing and hamlet for firings in [start, end): UTF-8 with BOM so Excel reads it right."""
+    return csv_bytes(CSV_HEADER, await reach_table(session, commune_id, start, end))
 
 
 def find_code(text: str) -> str | None:

@@ -53,6 +53,20 @@ LABELS = {
     S.MISSED: "bỏ lỡ",
 }
 
+# Campaign and household kinds as officials and heads read them.
+CAMPAIGN_KINDS = {
+    "general": "thông báo chung",
+    "meeting": "họp",
+    "policy": "chính sách",
+    "urgent": "khẩn",
+}
+HOUSEHOLD_KINDS = {
+    "poor": "hộ nghèo",
+    "near_poor": "hộ cận nghèo",
+    "newly_escaped": "hộ mới thoát nghèo",
+    "other": "hộ khác",
+}
+
 
 class TransitionError(Exception):
     """A status change the table does not allow."""

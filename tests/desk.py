@@ -103,6 +103,16 @@ def last_link(svc: Service, user_id: str) -> str:
     raise AssertionError(f"no sign-in link was sent to {user_id}")
 
 
+async def head_signed_in(svc: Service, browser: Visitor, head: str = TAN_LAP_HEAD) -> None:
+    """Sign a head in the way heads do: "đăng nhập" in Zalo, then the link the OA sends."""
+    await svc.platform.user_send_text(head, "đăng nhập")
+    await svc.settled()
+    link = last_link(svc, head)
+    _, page, _ = await browser.get(link)
+    status, _, _ = await browser.post(link, {"csrf_token": csrf_in(page)})
+    assert status == 303
+
+
 async def staff_id(svc: Service, zalo_user_id: str) -> int:
     """The id of the demo staff member with this Zalo id."""
     async with svc.runtime.sessions() as s:

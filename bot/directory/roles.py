@@ -15,6 +15,8 @@ class Action(StrEnum):
     RECORD_OFFLINE = "record_offline"  # a household told off Zalo (a meeting, a visit, the speaker)
     SEE_HAMLET = "see_hamlet"  # a hamlet's page on the desk: its residents, households, groups
     SEE_CAMPAIGNS = "see_campaigns"  # the commune's campaigns and their reach on the desk
+    SEE_HOUSEHOLDS = "see_households"  # households by name and category (private), and their reach
+    EXPORT_HOUSEHOLDS = "export_households"  # a file of a hamlet's households by name
     APPROVE = "approve"  # answer a hamlet's approval request (as its named approver)
     MANAGE_STAFF = "manage_staff"  # add, disable, hand a hamlet to a new head
     ANSWER_RESIDENTS = "answer_residents"  # reply to a resident waiting for a person, hand back
@@ -29,6 +31,11 @@ POLICY: dict[Action, frozenset[StaffRole]] = {
     Action.SEE_CAMPAIGNS: frozenset(
         {StaffRole.OFFICIAL, StaffRole.ADMIN, StaffRole.AUDITOR, StaffRole.HAMLET_HEAD}
     ),
+    Action.SEE_HOUSEHOLDS: frozenset(
+        {StaffRole.OFFICIAL, StaffRole.ADMIN, StaffRole.AUDITOR, StaffRole.HAMLET_HEAD}
+    ),
+    # Names leave the desk only in the hands of the head who visits them; the commune gets counts.
+    Action.EXPORT_HOUSEHOLDS: frozenset({StaffRole.HAMLET_HEAD}),
     Action.APPROVE: frozenset({StaffRole.HAMLET_HEAD, StaffRole.ADMIN}),
     Action.MANAGE_STAFF: frozenset({StaffRole.ADMIN}),
     Action.ANSWER_RESIDENTS: frozenset(StaffRole) - {StaffRole.AUDITOR},

@@ -9,7 +9,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from bot.directory.models import AuditEntry, Staff
-from bot.directory.roles import Action, can, role_label
+from bot.directory.roles import Action, can, role_label, territory
 from bot.keys import RUNTIME
 from bot.web.auth import desk_of
 from bot.web.pages import message_page
@@ -23,6 +23,7 @@ class NavItem:
     path: str  # "{hamlet}" stands for the signed-in person's own hamlet
     action: Action | None = None
     own_hamlet: bool = False  # only for those who belong to a hamlet
+    commune_wide: bool = False  # only for those whose territory is the whole commune
 
 
 NAV: web.AppKey[list[NavItem]] = web.AppKey("desk_nav", list)
@@ -35,6 +36,8 @@ def menu(items: list[NavItem], staff: Staff, word: str = "ấp") -> list[tuple[s
         if item.own_hamlet and staff.hamlet_id is None:
             continue
         if item.action is not None and not can(staff, item.action):
+            continue
+        if item.commune_wide and territory(staff) is not None:
             continue
         label = item.label.replace("{Word}", word.capitalize()).replace("{word}", word)
         shown.append((label, item.path.replace("{hamlet}", str(staff.hamlet_id))))

@@ -6,11 +6,12 @@ from aiohttp import web
 
 from bot.directory.roles import Action
 from bot.web.desk import NAV, NavItem
-from broadcasts.web import approvals, audit, hamlets, home, inbox
+from broadcasts.web import approvals, audit, campaigns, hamlets, home, inbox, reach
 
 MENU = [
     NavItem("Tổng quan", "/admin/"),
     NavItem("Duyệt thông báo", approvals.PATH, Action.APPROVE),
+    NavItem("Thông báo", campaigns.PATH, Action.SEE_CAMPAIGNS, commune_wide=True),
     NavItem("Người dân chờ", inbox.PATH),
     NavItem("{Word} của tôi", "/admin/hamlets/{hamlet}", own_hamlet=True),
     NavItem("Các {word}", hamlets.PATH, Action.SEE_CAMPAIGNS),
@@ -27,6 +28,16 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(inbox.PATH + "/{id:\\d+}/reply", inbox.reply)
     app.router.add_post(inbox.PATH + "/{id:\\d+}/close", inbox.close)
     app.router.add_get(audit.PATH, audit.audit_log)
+    app.router.add_get(campaigns.PATH, campaigns.campaign_list)
+    app.router.add_get(campaigns.PATH + "/{id:\\d+}", campaigns.campaign_page)
+    app.router.add_post(
+        campaigns.PATH + "/{id:\\d+}/{action:cancel|retry|resend|seen}", campaigns.act
+    )
+    households = reach.PATH.replace("{id}", "{id:\\d+}").replace("{hamlet}", "{hamlet:\\d+}")
+    app.router.add_get(households, reach.households_page)
+    app.router.add_post(households + "/offline", reach.record_offline)
+    app.router.add_get(households + "/households.{ext:csv|xlsx}", reach.households_file)
+    app.router.add_get(reach.EXPORT_PATH + ".{ext:csv|xlsx}", reach.reach_file)
     app.router.add_get(hamlets.PATH, hamlets.hamlet_list)
     app.router.add_get(hamlets.PATH + "/{id:\\d+}", hamlets.hamlet_page)
     app[NAV] = [*app.get(NAV, []), *MENU]

@@ -16,6 +16,7 @@ from bot.web.auth import desk_of, desk_page
 from bot.web.desk import refuse, render_desk
 from broadcasts.models import Broadcast, Campaign, HamletApproval, Household, HouseholdCategory
 from broadcasts.timing import format_local
+from broadcasts.web.reach import households_path
 from broadcasts.workflow import label
 
 PATH = "/admin/hamlets"
@@ -111,7 +112,13 @@ async def hamlet_page(request: web.Request) -> web.StreamResponse:
             "firing": label(b.status),
             "approval": label(a.status),
             "reason": a.reason,
+            "households": households_path(b.id, hamlet_id) if b.started_at else "",
         }
         for a, b, c in firings
     ]
-    return render_desk(request, "hamlet.html", {"title": hamlet.name, "f": shown, "recent": recent})
+    may_see = can(staff, Action.SEE_HOUSEHOLDS, hamlet_id)
+    return render_desk(
+        request,
+        "hamlet.html",
+        {"title": hamlet.name, "f": shown, "recent": recent, "households_shown": may_see},
+    )

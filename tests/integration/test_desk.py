@@ -23,6 +23,7 @@ from tests.desk import (
     TAN_THANH_HEAD,
     Visitor,
     csrf_in,
+    head_signed_in,
     last_link,
     staff_id,
 )
@@ -249,15 +250,6 @@ async def test_only_staff_get_a_link(database_url: str) -> None:
 
 
 # ------------------------------------------------------------------ approving and territory
-
-
-async def head_signed_in(svc: Service, browser: Visitor, head: str = TAN_LAP_HEAD) -> None:
-    await svc.platform.user_send_text(head, "đăng nhập")
-    await svc.settled()
-    link = last_link(svc, head)
-    _, page, _ = await browser.get(link)
-    status, _, _ = await browser.post(link, {"csrf_token": csrf_in(page)})
-    assert status == 303
 
 
 async def test_a_head_approves_on_the_web_with_the_rules_of_chat(database_url: str) -> None:
