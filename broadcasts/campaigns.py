@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,6 +39,9 @@ from broadcasts.timing import (
     format_local,
 )
 from broadcasts.workflow import move
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +83,12 @@ class Deps:
     templates: AnnouncementTemplates
     replies: Replies
     base_url: str
+
+
+def deps_for(rt: Runtime) -> Deps:
+    """The running service's announcements Deps (built by the root at start-up)."""
+    assert rt.announcements is not None, "start_runtime builds the announcements' Deps"
+    return rt.announcements
 
 
 async def validate(

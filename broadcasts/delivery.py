@@ -6,9 +6,9 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Select, Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.directory.models import Commune, Hamlet, Resident, Staff, StaffRole
@@ -232,6 +232,27 @@ class _HamletText:
         return self._render(self._prefix + token)
 
 
+def reachable_residents(
+    hamlet_ids: list[int],
+    household_categories: list[str],
+    at: datetime | None,
+) -> Select[Any]:
+    """Residents of the hamlets Zalo lets us reach 1:1 at `at` (any time, when None), not opted
+    out, in the targeted household groups (all, when none are named)."""
+    query = select(Resident).where(
+        Resident.hamlet_id.in_(hamlet_ids), may_follow(), Resident.opted_out.is_(False)
+    )
+    if at is not None:
+        query = query.where(Resident.last_interaction_at > at - CS_WINDOW)
+    if household_categories:
+        query = (
+            query.join(HouseholdMember, HouseholdMember.resident_id == Resident.id)
+            .join(Household, Household.id == HouseholdMember.household_id)
+            .where(Household.category.in_(household_categories))
+        )
+    return query
+
+
 async def _recipients(
     session: AsyncSession,
     campaign: Campaign,
@@ -241,21 +262,10 @@ async def _recipients(
     after_id: int,
     limit: int,
 ) -> list[Resident]:
-    """The next residents (by id) Zalo lets us reach 1:1, not opted out, in the targeted household groups."""
-    query = select(Resident).where(
-        Resident.hamlet_id == hamlet.id,
-        may_follow(),
-        Resident.opted_out.is_(False),
-        Resident.last_interaction_at > now - CS_WINDOW,
-        Resident.id > after_id,
-    )
-    if campaign.household_categories:
-        query = (
-            query.join(HouseholdMember, HouseholdMember.resident_id == Resident.id)
-            .join(Household, Household.id == HouseholdMember.household_id)
-            .where(Household.category.in_(campaign.household_categories))
-        )
-    return list((await session.scalars(query.order_by(Resident.id).limit(limit))).all())
+    """The next residents (by id) a firing writes to 1:1, in this hamlet."""
+    query = reachable_residents([hamlet.id], campaign.household_categories, now)
+    query = query.where(Resident.id > after_id).order_by(Resident.id).limit(limit)
+    return list((await session.scalars(query)).all())
 
 
 async def offline_households(

@@ -22,7 +22,7 @@ from bot.runtime import Runtime
 from bot.web.pages import message_page
 from broadcasts import chat, groups, privacy, scheduler, tracking
 from broadcasts import web as desk
-from broadcasts.campaigns import Deps
+from broadcasts.campaigns import Deps, deps_for
 from broadcasts.delivery import LINK_PATH
 from broadcasts.render import AnnouncementTemplates
 
@@ -38,12 +38,6 @@ def build_deps(settings: Settings, replies: Replies) -> Deps:
         replies=replies,
         base_url=settings.base_url,
     )
-
-
-def deps_for(rt: Runtime) -> Deps:
-    """The running service's announcements Deps (built by the root at start-up)."""
-    assert rt.announcements is not None, "start_runtime builds the announcements' Deps"
-    return rt.announcements
 
 
 def install_handlers(dispatcher: Dispatcher, deps: Deps) -> None:

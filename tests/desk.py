@@ -63,9 +63,9 @@ class Visitor:
             return r.status, await r.text(), r
 
     async def post(
-        self, path: str, data: dict[str, Any]
+        self, path: str, data: dict[str, Any] | list[tuple[str, str]]
     ) -> tuple[int, str, aiohttp.ClientResponse]:
-        """POST a form without following redirects: status, body, response."""
+        """POST a form (pairs, when a name repeats) without following redirects: status, body, response."""
         async with self.http.post(self.url(path), data=data, allow_redirects=False) as r:
             return r.status, await r.text(), r
 

@@ -16,6 +16,7 @@ DESK_PREFIX = "/admin"
 # No inline script or style anywhere on the desk: a text someone typed can never run.
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 HEADERS = {

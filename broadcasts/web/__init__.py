@@ -6,7 +6,7 @@ from aiohttp import web
 
 from bot.directory.roles import Action
 from bot.web.desk import NAV, NavItem
-from broadcasts.web import approvals, audit, campaigns, hamlets, home, inbox, reach
+from broadcasts.web import approvals, audit, campaigns, compose, hamlets, home, inbox, reach
 
 MENU = [
     NavItem("Tổng quan", "/admin/"),
@@ -29,6 +29,9 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(inbox.PATH + "/{id:\\d+}/close", inbox.close)
     app.router.add_get(audit.PATH, audit.audit_log)
     app.router.add_get(campaigns.PATH, campaigns.campaign_list)
+    app.router.add_get(compose.NEW_PATH, compose.new_form)
+    app.router.add_post(compose.NEW_PATH, compose.submit)
+    app.router.add_post(compose.PREVIEW_PATH, compose.preview)
     app.router.add_get(campaigns.PATH + "/{id:\\d+}", campaigns.campaign_page)
     app.router.add_post(
         campaigns.PATH + "/{id:\\d+}/{action:cancel|retry|resend|seen}", campaigns.act

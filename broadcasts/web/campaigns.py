@@ -38,6 +38,7 @@ LISTED = 200  # campaigns on one list page, newest first
 FIRINGS_SHOWN = 12  # of a recurring campaign, newest first
 NEXT_SHOWN = 5
 DONE_NOTES = {
+    "created": "Đã tạo đợt thông báo; trang này cho biết từng nơi đã duyệt hay chưa.",
     "cancel": "Đã huỷ đợt thông báo; {n} tin chưa gửi được giữ lại.",
     "retry": "Đã xếp {n} tin lỗi để gửi lại.",
     "resend": "Đã đưa {n} tin chưa rõ đã đến vào hàng chờ gửi lại.",

@@ -18,8 +18,9 @@ from bot.db.migrate import upgrade_async
 from bot.directory.models import Hamlet
 from bot.sandbox.demo import DEMO_PASSWORD
 from broadcasts.models import HamletApproval, Status
-from tests.desk import OFFICIAL_PHONE, RESIDENT, TAN_LAP_HEAD
+from tests.desk import OFFICIAL_PHONE, RESIDENT, TAN_LAP_HEAD, last_link
 from tests.integration.test_desk import meeting
+from tests.integration.test_desk_campaigns import scam_warning_sent
 from tests.service import running_service
 
 PHONE = {"width": 360, "height": 740}
@@ -32,6 +33,29 @@ def shots(tmp_path: Path) -> Path:
     return folder
 
 
+def watch_errors(page: Any) -> list[str]:
+    """The page's script errors and what the Content-Security-Policy refused, as they happen."""
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # A refusal by the Content-Security-Policy (a script, style or fetch it blocks) is a console error.
+    page.on(
+        "console",
+        lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
+    return errors
+
+
+async def office_signed_in(browser: Any, base_url: str) -> Any:
+    """A desktop page signed in as the demo's commune official."""
+    page = await browser.new_page(viewport=DESKTOP)
+    await page.goto(f"{base_url}/admin/login")
+    await page.fill("#phone", OFFICIAL_PHONE)
+    await page.fill("#password", DEMO_PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(f"{base_url}/admin/")
+    return page
+
+
 async def test_an_official_signs_in_with_a_password_and_out(browser: Any, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'loa.db'}"
     await upgrade_async(url)
@@ -39,13 +63,7 @@ async def test_an_official_signs_in_with_a_password_and_out(browser: Any, tmp_pa
     async with running_service(url, clock=clock) as svc:
         await meeting(svc, clock)
         page = await browser.new_page(viewport=DESKTOP)
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        # A refusal by the Content-Security-Policy (an inline script or style) is a console error.
-        page.on(
-            "console",
-            lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None,
-        )
+        errors = watch_errors(page)
         await page.goto(f"{svc.base_url}/admin/")
         assert page.url.endswith("/admin/login")
         await page.screenshot(path=str(shots(tmp_path) / "desk-login-desktop.png"))
@@ -78,8 +96,7 @@ async def test_a_head_signs_in_through_zalo_on_a_phone_and_approves(
         approval_id = await meeting(svc, clock)
         context = await browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
         page = await context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        errors = watch_errors(page)
         await page.goto(f"{svc.base_url}/sandbox/")
         await page.select_option("#resident-select", TAN_LAP_HEAD)
         await page.fill("#message-input", "đăng nhập")
@@ -126,12 +143,7 @@ async def test_an_official_replies_from_the_handoff_inbox(browser: Any, tmp_path
         await svc.platform.user_send_text(RESIDENT, "0")
         await svc.platform.user_send_text(RESIDENT, "Nhà tôi bị dột, xã có hỗ trợ sửa nhà không?")
         await svc.settled()
-        page = await browser.new_page(viewport=DESKTOP)
-        await page.goto(f"{svc.base_url}/admin/login")
-        await page.fill("#phone", OFFICIAL_PHONE)
-        await page.fill("#password", DEMO_PASSWORD)
-        await page.click("button[type=submit]")
-        await page.wait_for_url(f"{svc.base_url}/admin/")
+        page = await office_signed_in(browser, svc.base_url)
         await page.click("nav >> text=Người dân chờ")
         card = page.locator("section.card").first
         assert "bị dột" in await card.inner_text()
@@ -142,3 +154,79 @@ async def test_an_official_replies_from_the_handoff_inbox(browser: Any, tmp_path
         assert "Đã gửi câu trả lời" in await page.locator("[role=status]").inner_text()
         await svc.settled()
         assert answer in svc.oa_texts(RESIDENT)
+
+
+async def test_an_official_writes_a_campaign_with_a_live_preview_and_quota_plan(
+    browser: Any, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'loa.db'}"
+    await upgrade_async(url)
+    clock = FakeClock()
+    async with running_service(url, clock=clock) as svc:
+        await svc.platform.user_send_text(TAN_LAP_HEAD, "chào")
+        await svc.platform.user_send_text(RESIDENT, "chào")
+        await svc.settled()
+        page = await office_signed_in(browser, svc.base_url)
+        errors = watch_errors(page)
+        await page.click("nav >> text=Thông báo")
+        await page.click("text=Tạo đợt thông báo")
+        await page.fill("#title", "Họp ấp bình xét hộ nghèo")
+        # Another template has other fields: the page reloads with them, the title kept.
+        async with page.expect_navigation():
+            await page.select_option("#template", "hop-thon")
+        assert await page.input_value("#title") == "Họp ấp bình xét hộ nghèo"
+        await page.fill("#var_date", "thứ Tư 4/11")
+        await page.fill("#var_time", "19h30")
+        await page.fill("#var_place", "nhà văn hoá ấp")
+        await page.fill("#var_agenda", "bình xét hộ nghèo năm 2026")
+        await page.fill("#at", "04/11 19h30")
+        # The preview follows the typing: no button pressed.
+        preview = page.locator("#preview")
+        await preview.locator("text=lượt gọi Zalo").wait_for(timeout=10_000)
+        text = await preview.inner_text()
+        assert "bình xét hộ nghèo năm 2026" in text and "19h30 thứ Tư 04/11/2026" in text
+        assert "/2000 ký tự" in text and "Ấp Tân Lập" in text
+        await page.screenshot(
+            path=str(shots(tmp_path) / "desk-compose-desktop.png"), full_page=True
+        )
+        await page.click("button[value=create]")
+        assert "Đã tạo đợt thông báo" in await page.locator("[role=status]").inner_text()
+        assert "Họp ấp bình xét hộ nghèo" in await page.locator("h1").inner_text()
+        await svc.settled()
+        assert "[Duyệt thông báo]" in svc.oa_texts(TAN_LAP_HEAD)[-1]
+        await page.screenshot(
+            path=str(shots(tmp_path) / "desk-campaign-desktop.png"), full_page=True
+        )
+        assert errors == []
+
+
+async def test_a_head_on_a_phone_sees_who_to_visit_and_records_a_visit(
+    browser: Any, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'loa.db'}"
+    await upgrade_async(url)
+    clock = FakeClock()
+    async with running_service(url, clock=clock) as svc:
+        _, firing, hamlets = await scam_warning_sent(svc, clock)
+        await svc.platform.user_send_text(TAN_LAP_HEAD, "đăng nhập")
+        await svc.settled()
+        context = await browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+        page = await context.new_page()
+        errors = watch_errors(page)
+        await page.goto(svc.base_url + last_link(svc, TAN_LAP_HEAD))
+        await page.click("#use-link")
+        await page.wait_for_url(f"{svc.base_url}/admin/")
+        await page.click("nav >> text=Ấp của tôi")
+        await page.click("text=Hộ đã nhận, hộ chưa nhận")
+        assert page.url.endswith(f"/admin/firings/{firing}/hamlets/{hamlets['Ấp Tân Lập']}")
+        first = page.locator(".household").first
+        assert "Chưa tiếp cận" in await first.inner_text()
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"]
+        await page.screenshot(path=str(shots(tmp_path) / "desk-reach-phone.png"), full_page=True)
+        card = page.locator(".household", has_text="TL-03")
+        await card.locator("select").select_option("in_person")
+        await card.locator("button").click()
+        assert "Đã ghi nhận hộ TL-03" in await page.locator("[role=status]").inner_text()
+        assert "báo tận nhà" in await page.locator(".household", has_text="TL-03").inner_text()
+        assert errors == []

@@ -1,0 +1,329 @@
+"""Writing a campaign on the desk: the form, its preview per hamlet and language, and the quota plan.
+
+"Xem trước" shows the text each hamlet will get, its length, the firings in words and dates, and
+the quota plan, with every problem named next to its field; "Tạo và gửi duyệt" stores it through
+the same `create_campaign` as `loa campaign create`. With JavaScript on, the preview follows the
+typing (`/static/compose.js` posts the form to the preview address); with it off, the buttons do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from aiohttp import web
+from multidict import MultiDictProxy
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.directory.models import Commune, Hamlet, Staff
+from bot.directory.roles import Action, can
+from bot.keys import RUNTIME
+from bot.web.auth import desk_of, desk_page
+from bot.web.desk import refuse, render_desk
+from broadcasts.campaigns import (
+    CampaignError,
+    CampaignRequest,
+    create_campaign,
+    deps_for,
+    validate,
+)
+from broadcasts.models import CampaignCategory
+from broadcasts.quota import QuotaPlan, plan_firing
+from broadcasts.render import TemplateError, TemplateInfo, language_name, text_length
+from broadcasts.timing import (
+    Recurrence,
+    TimingError,
+    after_quiet_hours,
+    firings,
+    format_local,
+    parse_local_datetime,
+    parse_recurrence,
+)
+from broadcasts.web.campaigns import PATH
+from broadcasts.workflow import HOUSEHOLD_KINDS
+
+NEW_PATH = PATH + "/new"
+PREVIEW_PATH = PATH + "/preview"
+MAX_TEXT = 2000  # Zalo's limit on one text message
+SHOWN_HAMLETS = 10  # previews on one page; the others differ only by the hamlet's name
+SHOWN_FIRINGS = 5
+
+
+@dataclass
+class Draft:
+    """The form as typed: every field kept as text, so a form with problems comes back as it was."""
+
+    title: str = ""
+    template: str = ""
+    variables: dict[str, str] = field(default_factory=dict)
+    hamlet_ids: list[int] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    channels: list[str] = field(default_factory=lambda: ["group", "resident"])
+    at: str = ""
+    every: str = ""
+    until: str = ""
+    urgent: bool = False
+    skip_approval: bool = False
+
+
+def draft_from(form: MultiDictProxy[Any]) -> Draft:
+    """The draft a posted form holds; unknown values are dropped, lengths capped."""
+
+    def text(name: str, cap: int = 200) -> str:
+        return str(form.get(name, "")).strip()[:cap]
+
+    return Draft(
+        title=text("title"),
+        template=text("template", 100),
+        variables={
+            str(k)[4:]: str(v).strip()[:1000]
+            for k, v in form.items()
+            if str(k).startswith("var_") and len(str(k)) <= 64
+        },
+        hamlet_ids=[int(v) for v in form.getall("hamlet", []) if str(v).isdigit()],
+        categories=[str(v) for v in form.getall("household", []) if str(v) in HOUSEHOLD_KINDS],
+        channels=[str(v) for v in form.getall("channel", []) if str(v) in ("group", "resident")],
+        at=text("at", 60),
+        every=text("every", 120),
+        until=text("until", 20),
+        urgent=form.get("urgent") == "1",
+        skip_approval=form.get("skip_approval") == "1",
+    )
+
+
+@dataclass
+class Checked:
+    """What the preview shows of a draft: its problems, texts, firings and quota plan."""
+
+    errors: dict[str, str] = field(default_factory=dict)  # field name -> problem
+    problems: list[str] = field(default_factory=list)  # not tied to one field
+    request: CampaignRequest | None = None
+    previews: list[dict[str, Any]] = field(default_factory=list)
+    more_hamlets: int = 0
+    schedule: str = ""
+    upcoming: list[str] = field(default_factory=list)
+    plan: QuotaPlan | None = None
+    plan_finish: str = ""
+    plan_others: list[tuple[str, int, str]] = field(default_factory=list)  # title, calls, when
+
+    @property
+    def ok(self) -> bool:
+        """Whether the campaign can be created as it stands."""
+        return self.request is not None and not self.errors and not self.problems
+
+
+def _timing(
+    draft: Draft, now: datetime, errors: dict[str, str]
+) -> tuple[datetime | None, Recurrence | None, date | None]:
+    send_at = recurrence = ends_on = None
+    try:
+        send_at = parse_local_datetime(draft.at, now) if draft.at else None
+    except TimingError as exc:
+        errors["at"] = " ".join(exc.problems)
+    try:
+        recurrence = parse_recurrence(draft.every) if draft.every else None
+    except TimingError as exc:
+        errors["every"] = " ".join(exc.problems)
+    try:
+        ends_on = parse_local_datetime(draft.until + " 23h59", now).date() if draft.until else None
+    except TimingError as exc:
+        errors["until"] = " ".join(exc.problems)
+    return send_at, recurrence, ends_on
+
+
+async def check_draft(
+    request: web.Request, session: AsyncSession, draft: Draft, staff: Staff, commune: Commune
+) -> Checked:
+    """Every problem with the draft by field, and, when it is whole, its previews and plan."""
+    rt = request.app[RUNTIME]
+    deps = deps_for(rt)
+    now = rt.clock.now()
+    out = Checked()
+    word = commune.hamlet_word
+    if not draft.title:
+        out.errors["title"] = "Đợt thông báo cần có tên, để cán bộ và trưởng ấp nhận ra."
+    info = _info(deps.templates, draft.template)
+    if info is None:
+        out.errors["template"] = "Xin chọn một mẫu thông báo."
+    else:
+        for v in info.variables:
+            if v.required and not draft.variables.get(v.name):
+                out.errors[f"var_{v.name}"] = f"Cần điền {v.label.lower()}."
+    if not draft.hamlet_ids:
+        out.errors["hamlets"] = f"Chưa chọn {word} nào để gửi."
+    if not draft.channels:
+        out.errors["channels"] = (
+            f"Chọn ít nhất một kênh: nhóm Zalo của {word}, hoặc tin nhắn riêng."
+        )
+    send_at, recurrence, ends_on = _timing(draft, now, out.errors)
+    if out.errors or info is None:
+        return out
+    req = CampaignRequest(
+        title=draft.title,
+        template=draft.template,
+        variables={v.name: draft.variables.get(v.name, "") for v in info.variables},
+        author_staff_id=staff.id,
+        hamlet_ids=draft.hamlet_ids,
+        household_categories=draft.categories,
+        channels=draft.channels,
+        send_at=send_at,
+        recurrence=recurrence,
+        ends_on=ends_on,
+        urgent=draft.urgent,
+        skip_approval=draft.skip_approval,
+    )
+    try:
+        _, _, hamlets, problems = await validate(session, req, deps, now)
+    except CampaignError as exc:
+        out.problems = exc.problems
+        return out
+    out.problems = problems
+    if problems:
+        return out
+    out.request = req
+    try:
+        texts = deps.templates.preview(
+            req.template,
+            req.variables,
+            [(h.name, h.language) for h in hamlets[:SHOWN_HAMLETS]],
+            hamlet_word=word,
+            commune_name=commune.name,
+        )
+    except TemplateError as exc:
+        out.problems = exc.problems
+        out.request = None
+        return out
+    languages = {h.name: h.language for h in hamlets}
+    out.previews = [
+        {
+            "hamlet": name,
+            "language": language_name(languages[name]),
+            "text": text,
+            "length": text_length(text),
+            "too_long": text_length(text) > MAX_TEXT,
+        }
+        for name, text in texts.items()
+    ]
+    if any(p["too_long"] for p in out.previews):
+        out.problems.append(f"Tin dài quá {MAX_TEXT} ký tự, Zalo không gửi được: xin viết gọn lại.")
+        out.request = None
+    first = send_at or now
+    if not draft.urgent:
+        first = after_quiet_hours(first)
+    if recurrence is not None:
+        out.schedule = recurrence.describe() + (f", đến hết {ends_on:%d/%m/%Y}" if ends_on else "")
+        out.upcoming = [format_local(t) for t in firings(recurrence, first, ends_on, SHOWN_FIRINGS)]
+        first = next(iter(firings(recurrence, first, ends_on, 1)), first)
+    else:
+        out.schedule = "Gửi một lần"
+        out.upcoming = [format_local(first)]
+        if send_at is None and first > now:
+            out.schedule += " (bây giờ là giờ nghỉ đêm, nên tin đi lúc 6h sáng)"
+    out.plan = await plan_firing(
+        session,
+        hamlets,
+        req.household_categories,
+        req.channels,
+        first,
+        rt.settings.zalo_rate_per_minute,
+    )
+    out.plan_finish = format_local(out.plan.finish)
+    out.plan_others = [(o.title, o.calls, format_local(o.fire_at)) for o in out.plan.others]
+    return out
+
+
+def _info(templates: Any, name: str) -> TemplateInfo | None:
+    if name not in templates.names():
+        return None
+    try:
+        info: TemplateInfo = templates.info(name)
+    except TemplateError:
+        return None
+    return info
+
+
+async def _context(
+    request: web.Request, session: AsyncSession, draft: Draft, checked: Checked | None
+) -> dict[str, Any]:
+    desk = desk_of(request)
+    deps = deps_for(request.app[RUNTIME])
+    hamlets = (
+        await session.scalars(
+            select(Hamlet).where(Hamlet.commune_id == desk.commune.id).order_by(Hamlet.name)
+        )
+    ).all()
+    templates = [t for t in (_info(deps.templates, n) for n in deps.templates.names()) if t]
+    return {
+        "title": "Tạo đợt thông báo",
+        "d": draft,
+        "info": _info(deps.templates, draft.template),
+        "templates": templates,
+        "hamlets": hamlets,
+        "kinds": HOUSEHOLD_KINDS,
+        "checked": checked or Checked(),
+        "previewed": checked is not None,
+        "urgent_kind": CampaignCategory.URGENT,
+    }
+
+
+@desk_page
+async def new_form(request: web.Request) -> web.StreamResponse:
+    """GET /admin/campaigns/new: an empty form (`template` picks the template, every hamlet ticked)."""
+    rt = request.app[RUNTIME]
+    if not can(desk_of(request).staff, Action.RUN_CAMPAIGNS):
+        return await refuse(request, "tạo đợt thông báo")
+    names = deps_for(rt).templates.names()
+    chosen = request.query.get("template", "")
+    async with rt.sessions() as session:
+        ids = (
+            await session.scalars(
+                select(Hamlet.id).where(Hamlet.commune_id == desk_of(request).commune.id)
+            )
+        ).all()
+        draft = Draft(template=chosen if chosen in names else (names[0] if names else ""))
+        draft.hamlet_ids = list(ids)
+        return render_desk(request, "compose.html", await _context(request, session, draft, None))
+
+
+@desk_page
+async def submit(request: web.Request) -> web.StreamResponse:
+    """POST /admin/campaigns/new: `do` is "preview" (show it again, checked) or "create"."""
+    rt = request.app[RUNTIME]
+    desk = desk_of(request)
+    if not can(desk.staff, Action.RUN_CAMPAIGNS):
+        return await refuse(request, "tạo đợt thông báo")
+    form = await request.post()
+    draft = draft_from(form)
+    async with rt.sessions() as session:
+        checked = await check_draft(request, session, draft, desk.staff, desk.commune)
+        if form.get("do") == "create" and checked.ok and checked.request is not None:
+            try:
+                campaign = await create_campaign(
+                    session, checked.request, deps_for(rt), rt.clock.now()
+                )
+            except CampaignError as exc:
+                await session.rollback()
+                checked.problems = exc.problems
+            else:
+                await session.commit()
+                rt.outbox.wake()
+                raise web.HTTPSeeOther(f"{PATH}/{campaign.id}?done=created")
+        status = 200 if form.get("do") != "create" else 400
+        context = await _context(request, session, draft, checked)
+        return render_desk(request, "compose.html", context, status=status)
+
+
+@desk_page
+async def preview(request: web.Request) -> web.StreamResponse:
+    """POST /admin/campaigns/preview: the checked preview alone, for the page's script to show."""
+    rt = request.app[RUNTIME]
+    desk = desk_of(request)
+    if not can(desk.staff, Action.RUN_CAMPAIGNS):
+        return await refuse(request, "xem trước thông báo")
+    draft = draft_from(await request.post())
+    async with rt.sessions() as session:
+        checked = await check_draft(request, session, draft, desk.staff, desk.commune)
+        context = await _context(request, session, draft, checked)
+    return render_desk(request, "compose_preview.html", context)

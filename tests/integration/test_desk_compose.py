@@ -1,0 +1,150 @@
+"""Writing a campaign on the desk: fields checked one by one, the preview, the quota plan, creating."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from bot.clock import FakeClock
+from bot.directory.models import Hamlet, Resident
+from broadcasts.models import Campaign, HamletApproval
+from tests.desk import Visitor, csrf_in, head_signed_in
+from tests.integration.test_announcements import BA_SAU, CHI_HAI, CHU_BAY, HEADS
+from tests.service import Service, running_service
+
+MEETING = {
+    "var_date": "thứ Tư 4/11",
+    "var_time": "19h30",
+    "var_place": "nhà văn hoá ấp",
+    "var_agenda": "bình xét hộ nghèo năm 2026",
+}
+
+
+async def hamlet_ids(svc: Service) -> dict[str, int]:
+    async with svc.runtime.sessions() as s:
+        return {h.name: h.id for h in (await s.scalars(select(Hamlet))).all()}
+
+
+async def campaigns(svc: Service) -> int:
+    async with svc.runtime.sessions() as s:
+        return int(await s.scalar(select(func.count()).select_from(Campaign)) or 0)
+
+
+def form(token: str, hamlets: list[int], **fields: str) -> list[tuple[str, str]]:
+    """The compose form as a browser posts it: repeated checkbox names, then the typed fields."""
+    data = [("csrf_token", token), ("template", "hop-thon")]
+    data += [("hamlet", str(h)) for h in hamlets]
+    data += [("channel", "group"), ("channel", "resident")]
+    return data + list(fields.items())
+
+
+async def test_bad_fields_are_named_next_to_them_and_nothing_is_saved(database_url: str) -> None:
+    clock = FakeClock()
+    async with running_service(database_url, clock=clock) as svc, Visitor(svc) as office:
+        assert await office.sign_in() == 303
+        status, page, _ = await office.get("/admin/campaigns/new?template=hop-thon")
+        assert status == 200 and 'name="var_place"' in page
+        token = csrf_in(page)
+        ids = await hamlet_ids(svc)
+        typed = {**MEETING, "var_place": "", "at": "32/13 19h30", "title": ""}
+        for do, expected in (("preview", 200), ("create", 400)):
+            status, page, _ = await office.post(
+                "/admin/campaigns/new", form(token, [ids["Ấp Tân Lập"]], do=do, **typed)
+            )
+            assert status == expected
+            assert 'id="err-title"' in page and 'id="err-var_place"' in page
+            assert 'id="err-at"' in page and 'id="err-hamlets"' not in page
+            assert 'value="bình xét hộ nghèo năm 2026"' not in page  # a textarea keeps it instead
+            assert "bình xét hộ nghèo năm 2026</textarea>" in page  # what was typed comes back
+        status, page, _ = await office.post(
+            "/admin/campaigns/new",
+            [("csrf_token", token), ("template", "hop-thon"), ("do", "create")],
+        )
+        assert status == 400 and 'id="err-hamlets"' in page and 'id="err-channels"' in page
+        assert await campaigns(svc) == 0
+
+
+async def test_an_official_previews_plans_and_creates_a_campaign(database_url: str) -> None:
+    clock = FakeClock()
+    async with running_service(database_url, clock=clock) as svc, Visitor(svc) as office:
+        for user in (BA_SAU, CHU_BAY, CHI_HAI, HEADS["Ấp Tân Lập"]):
+            await svc.platform.user_send_text(user, "chào")
+        await svc.settled()
+        clock.advance(timedelta(hours=1))
+        assert await office.sign_in() == 303
+        token = await office.form_token("/admin/campaigns/new")
+        ids = await hamlet_ids(svc)
+        chosen = [ids["Ấp Tân Lập"], ids["Ấp Tân Thạnh"]]
+        typed = {**MEETING, "title": "Họp ấp <i>tháng 11</i>", "at": "04/11 19h30"}
+        typed["var_agenda"] = "<script>alert(1)</script> bình xét"
+
+        status, page, _ = await office.post(
+            "/admin/campaigns/new", form(token, chosen, do="preview", **typed)
+        )
+        assert status == 200 and "Cần sửa" not in page
+        assert page.count('class="preview"') == 2 and "Ấp Tân Thạnh" in page
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert" not in page
+        assert "/2000 ký tự" in page and "19h30 thứ Tư 04/11/2026" in page
+        # The plan counts one post per hamlet group and one copy per resident Zalo lets us write to.
+        async with svc.runtime.sessions() as s:
+            fire_at = clock.now() + timedelta(days=2, hours=9, minutes=30)  # 19h30 VN on 4/11
+            residents = (
+                await s.scalars(select(Resident).where(Resident.hamlet_id.in_(chosen)))
+            ).all()
+        writable = [
+            r
+            for r in residents
+            if r.last_interaction_at and fire_at - r.last_interaction_at < timedelta(days=7)
+        ]
+        assert writable  # the residents who wrote today
+        assert f"<b>{len(writable) + 2}</b> lượt gọi Zalo" in page
+
+        status, page, _ = await office.post(
+            "/admin/campaigns/new",
+            form(
+                token,
+                chosen,
+                do="preview",
+                **{**typed, "every": "hằng tuần vào thứ Sáu lúc 19h30", "until": "31/12/2026"},
+            ),
+        )
+        assert "Hằng tuần vào thứ Sáu lúc 19h30, đến hết 31/12/2026" in page
+        assert page.count("thứ Sáu") >= 5 and "19h30 thứ Sáu 06/11/2026" in page
+
+        status, fragment, _ = await office.post(
+            "/admin/campaigns/preview", form(token, chosen, **typed)
+        )
+        assert status == 200 and "<html" not in fragment and 'class="preview"' in fragment
+        status, _, _ = await office.post("/admin/campaigns/preview", form("", chosen, **typed))
+        assert status == 403
+
+        status, _, answer = await office.post(
+            "/admin/campaigns/new", form(token, chosen, do="create", **typed)
+        )
+        assert status == 303 and answer.headers["Location"].endswith("?done=created")
+        _, page, _ = await office.get(answer.headers["Location"])
+        assert "Đã tạo đợt thông báo" in page and "Họp ấp &lt;i&gt;tháng 11&lt;/i&gt;" in page
+        await svc.settled()
+        async with svc.runtime.sessions() as s:
+            campaign = await s.scalar(select(Campaign))
+            assert campaign is not None and campaign.template == "hop-thon"
+            assert sorted(campaign.hamlet_ids) == sorted(chosen)
+            asked = (await s.scalars(select(HamletApproval.hamlet_id))).all()
+        assert sorted(asked) == sorted(chosen)
+        assert "[Duyệt thông báo]" in svc.oa_texts(HEADS["Ấp Tân Lập"])[-1]
+
+
+async def test_heads_do_not_write_campaigns(database_url: str) -> None:
+    clock = FakeClock()
+    async with running_service(database_url, clock=clock) as svc, Visitor(svc) as phone:
+        await head_signed_in(svc, phone)
+        status, _, _ = await phone.get("/admin/campaigns/new")
+        assert status == 404
+        token = await phone.form_token()
+        ids = await hamlet_ids(svc)
+        status, _, _ = await phone.post(
+            "/admin/campaigns/new",
+            form(token, [ids["Ấp Tân Lập"]], do="create", title="Họp", **MEETING),
+        )
+        assert status == 404 and await campaigns(svc) == 0
