@@ -19,6 +19,7 @@ class Action(StrEnum):
     EXPORT_HOUSEHOLDS = "export_households"  # a file of a hamlet's households by name
     APPROVE = "approve"  # answer a hamlet's approval request (as its named approver)
     MANAGE_STAFF = "manage_staff"  # add, disable, hand a hamlet to a new head
+    SEE_STAFF = "see_staff"  # the list of staff accounts and how each signs in
     ANSWER_RESIDENTS = "answer_residents"  # reply to a resident waiting for a person, hand back
     SEE_AUDIT = "see_audit"  # the audit log: who did what, when
 
@@ -38,6 +39,7 @@ POLICY: dict[Action, frozenset[StaffRole]] = {
     Action.EXPORT_HOUSEHOLDS: frozenset({StaffRole.HAMLET_HEAD}),
     Action.APPROVE: frozenset({StaffRole.HAMLET_HEAD, StaffRole.ADMIN}),
     Action.MANAGE_STAFF: frozenset({StaffRole.ADMIN}),
+    Action.SEE_STAFF: frozenset({StaffRole.ADMIN, StaffRole.AUDITOR}),
     Action.ANSWER_RESIDENTS: frozenset(StaffRole) - {StaffRole.AUDITOR},
     Action.SEE_AUDIT: frozenset({StaffRole.OFFICIAL, StaffRole.ADMIN, StaffRole.AUDITOR}),
 }

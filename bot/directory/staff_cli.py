@@ -13,18 +13,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.engine import Sessions
 from bot.directory.hamlet_names import UnknownHamlet, hamlet_named
-from bot.directory.models import AuditEntry, Commune, Hamlet, Staff, StaffRole
+from bot.directory.models import Commune, Hamlet, Staff, StaffRole
 from bot.directory.people import UnknownCommune, select_commune
-from bot.directory.phones import normalise_phone
 from bot.directory.roles import TERRITORIAL, role_label
+from bot.directory.staffing import (
+    StaffChange,
+    StaffError,
+    audit_staff,
+    checked_phone,
+    save_staff,
+    set_active,
+)
 from bot.web.auth import close_sessions
 from bot.web.passwords import hash_password, password_problem
 
 ROLES = ", ".join(r.value for r in StaffRole)
-
-
-class StaffError(Exception):
-    """A staff command that cannot be carried out; its message is in Vietnamese."""
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -73,61 +76,39 @@ async def run(args: argparse.Namespace, sessions: Sessions, now: datetime, out: 
     return 0
 
 
-def _phone(typed: str) -> str:
-    phone = normalise_phone(typed)
-    if phone is None:
-        raise StaffError(f"Số điện thoại “{typed}” chưa đúng: cần 10 số, ví dụ 0912345678.")
-    return phone
-
-
 async def _by_phone(session: AsyncSession, typed: str) -> Staff:
-    phone = _phone(typed)
+    phone = checked_phone(typed)
     staff = await session.scalar(select(Staff).where(Staff.phone == phone))
     if staff is None:
-        raise StaffError(f"Không có cán bộ nào có số điện thoại {phone}.")
+        raise StaffError({"phone": f"Không có cán bộ nào có số điện thoại {phone}."})
     return staff
 
 
-def _audit(session: AsyncSession, now: datetime, staff: Staff, status: str, note: str) -> None:
-    session.add(
-        AuditEntry(
-            at=now, entity="staff", entity_id=staff.id, to_status=status, note=f"{note} (dòng lệnh)"
-        )
-    )
-
-
 async def _add(session: AsyncSession, args: argparse.Namespace, now: datetime, out: TextIO) -> None:
-    phone = _phone(args.phone)
     commune = await select_commune(session, args.commune)
-    role = StaffRole(args.role)
     hamlet: Hamlet | None = None
     if args.hamlet:
         hamlets = list(
             (await session.scalars(select(Hamlet).where(Hamlet.commune_id == commune.id))).all()
         )
         hamlet = hamlet_named(hamlets, args.hamlet, commune.hamlet_word)
-    elif role in TERRITORIAL:
+    elif args.role in TERRITORIAL:
+        word = commune.hamlet_word
         raise StaffError(
-            f"{role_label(role, commune.hamlet_word)} cần --hamlet: người đó ở {commune.hamlet_word} nào?"
+            {"hamlet": f"{role_label(args.role, word)} cần --hamlet: người đó ở {word} nào?"}
         )
-    name = args.name.strip()
-    if not name:
-        raise StaffError("Tên không được để trống.")
-    staff = await session.scalar(select(Staff).where(Staff.phone == phone))
-    created = staff is None
-    if staff is None:
-        staff = Staff(commune_id=commune.id, phone=phone, zalo_user_id=None, active=True)
-        session.add(staff)
-    staff.name, staff.role, staff.commune_id = name, role, commune.id
-    staff.hamlet_id = hamlet.id if hamlet else None  # a disabled account stays disabled
-    if args.zalo_id is not None:
-        staff.zalo_user_id = args.zalo_id.strip() or None
-    await session.flush()
+    change = StaffChange(
+        name=args.name,
+        phone=args.phone,
+        role=args.role,
+        hamlet_id=hamlet.id if hamlet else None,
+        zalo_id=args.zalo_id,
+    )
+    staff, created = await save_staff(session, commune, change, now, via="dòng lệnh")
     where = f", {hamlet.name}" if hamlet else ""
-    _audit(session, now, staff, "added" if created else "updated", f"{role}{where}")
     print(
-        f"Đã {'thêm' if created else 'cập nhật'} {name} ({role_label(role, commune.hamlet_word)}"
-        f"{where}), số {phone}.",
+        f"Đã {'thêm' if created else 'cập nhật'} {staff.name} "
+        f"({role_label(staff.role, commune.hamlet_word)}{where}), số {staff.phone}.",
         file=out,
     )
 
@@ -163,16 +144,13 @@ async def _list(session: AsyncSession, out: TextIO) -> None:
 
 async def _disable(session: AsyncSession, typed: str, now: datetime, out: TextIO) -> None:
     staff = await _by_phone(session, typed)
-    staff.active = False
-    ended = await close_sessions(session, staff.id)
-    _audit(session, now, staff, "disabled", f"{ended} phiên đăng nhập bị kết thúc")
+    ended = await set_active(session, staff, False, now, via="dòng lệnh")
     print(f"Đã khoá tài khoản {staff.name}; {ended} phiên đăng nhập đã kết thúc.", file=out)
 
 
 async def _enable(session: AsyncSession, typed: str, now: datetime, out: TextIO) -> None:
     staff = await _by_phone(session, typed)
-    staff.active = True
-    _audit(session, now, staff, "enabled", "mở lại tài khoản")
+    await set_active(session, staff, True, now, via="dòng lệnh")
     print(f"Đã mở lại tài khoản {staff.name}.", file=out)
 
 
@@ -181,7 +159,7 @@ def read_password() -> str:
     if sys.stdin.isatty():
         first = getpass.getpass("Mật khẩu mới: ")
         if getpass.getpass("Nhập lại mật khẩu: ") != first:
-            raise StaffError("Hai lần nhập mật khẩu không giống nhau.")
+            raise StaffError({"password": "Hai lần nhập mật khẩu không giống nhau."})
         return first
     return sys.stdin.readline().rstrip("\r\n")
 
@@ -191,9 +169,10 @@ async def _password(session: AsyncSession, typed: str, now: datetime, out: TextI
     password = read_password()
     problem = password_problem(password)
     if problem:
-        raise StaffError(problem)
+        raise StaffError({"password": problem})
     staff.password_hash = hash_password(password)
     # A new password ends the sessions opened with the old one.
     ended = await close_sessions(session, staff.id)
-    _audit(session, now, staff, "password_set", f"{ended} phiên đăng nhập bị kết thúc")
+    note = f"{ended} phiên đăng nhập bị kết thúc (dòng lệnh)"
+    audit_staff(session, now, staff, "password_set", note)
     print(f"Đã đặt mật khẩu cho {staff.name}.", file=out)

@@ -43,4 +43,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(reach.EXPORT_PATH + ".{ext:csv|xlsx}", reach.reach_file)
     app.router.add_get(hamlets.PATH, hamlets.hamlet_list)
     app.router.add_get(hamlets.PATH + "/{id:\\d+}", hamlets.hamlet_page)
+    app.router.add_post(hamlets.PATH + "/{id:\\d+}/handover", hamlets.hand_over)
     app[NAV] = [*app.get(NAV, []), *MENU]

@@ -23,6 +23,7 @@ ENTITIES = {
     "approval": "duyệt",
     "signin": "đăng nhập",
     "staff": "tài khoản cán bộ",
+    "hamlet": "đổi trưởng {word}",
     "handoff": "người dân chờ cán bộ",
     "desk": "truy cập bị từ chối",
 }
@@ -38,6 +39,7 @@ EVENT_WORDS = {
     "disabled": "khoá tài khoản",
     "enabled": "mở lại tài khoản",
     "password_set": "đặt mật khẩu",
+    "handed_over": "giao cho trưởng {word} mới",
     "replied": "trả lời",
     "closed": "trả lại cho hệ thống",
     "denied": "từ chối truy cập",
@@ -95,6 +97,7 @@ async def audit_log(request: web.Request) -> web.StreamResponse:
         query = query.where(
             AuditEntry.at < datetime.combine(end + timedelta(days=1), time(), VN_TZ)
         )
+    word = desk_of(request).hamlet_word
     async with rt.sessions() as session:
         people = (
             await session.scalars(
@@ -106,9 +109,11 @@ async def audit_log(request: web.Request) -> web.StreamResponse:
         {
             "at": format_local(entry.at),
             "who": actor.name if actor else "hệ thống",
-            "what": ENTITIES.get(entry.entity, entry.entity),
+            "what": ENTITIES.get(entry.entity, entry.entity).format(word=word),
             "id": entry.entity_id,
-            "change": " → ".join(_word(s) for s in (entry.from_status, entry.to_status) if s),
+            "change": " → ".join(
+                _word(s).format(word=word) for s in (entry.from_status, entry.to_status) if s
+            ),
             "note": entry.note or "",
             "flagged": entry.flagged,
         }
@@ -123,7 +128,7 @@ async def audit_log(request: web.Request) -> web.StreamResponse:
             "title": "Nhật ký",
             "entries": entries,
             "people": people,
-            "entities": ENTITIES,
+            "entities": {k: v.format(word=word) for k, v in ENTITIES.items()},
             "chosen": {
                 "staff": staff_filter,
                 "entity": entity,

@@ -11,9 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.directory.models import Hamlet, Resident, Staff, StaffRole
 from bot.directory.roles import Action, can, territory
+from bot.directory.staffing import StaffError
 from bot.keys import RUNTIME
 from bot.web.auth import desk_of, desk_page
 from bot.web.desk import refuse, render_desk
+from broadcasts.handover import hand_over_hamlet
 from broadcasts.models import Broadcast, Campaign, HamletApproval, Household, HouseholdCategory
 from broadcasts.timing import format_local
 from broadcasts.web.reach import households_path
@@ -83,6 +85,16 @@ async def hamlet_list(request: web.Request) -> web.StreamResponse:
 @desk_page
 async def hamlet_page(request: web.Request) -> web.StreamResponse:
     """GET /admin/hamlets/{id}: one hamlet, for whoever's territory holds it (404 for others)."""
+    return await _hamlet_response(request)
+
+
+async def _hamlet_response(
+    request: web.Request,
+    *,
+    typed: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> web.StreamResponse:
     rt = request.app[RUNTIME]
     staff = desk_of(request).staff
     hamlet_id = int(request.match_info["id"])
@@ -117,8 +129,53 @@ async def hamlet_page(request: web.Request) -> web.StreamResponse:
         for a, b, c in firings
     ]
     may_see = can(staff, Action.SEE_HOUSEHOLDS, hamlet_id)
+    done = request.query.get("done") == "handed_over"
     return render_desk(
         request,
         "hamlet.html",
-        {"title": hamlet.name, "f": shown, "recent": recent, "households_shown": may_see},
+        {
+            "title": hamlet.name,
+            "f": shown,
+            "recent": recent,
+            "households_shown": may_see,
+            "may_hand_over": can(staff, Action.MANAGE_STAFF),
+            "typed": typed or {},
+            "errors": errors or {},
+            "done": "handed_over" if done else "",
+        },
+        status=status,
     )
+
+
+@desk_page
+async def hand_over(request: web.Request) -> web.StreamResponse:
+    """POST /admin/hamlets/{id}/handover: `name`, `phone`, `zalo_id` of the newly elected head."""
+    rt = request.app[RUNTIME]
+    desk = desk_of(request)
+    hamlet_id = int(request.match_info["id"])
+    form = await request.post()
+    typed = {k: str(form.get(k, ""))[:200] for k in ("name", "phone", "zalo_id")}
+    async with rt.sessions() as session:
+        hamlet = await session.get(Hamlet, hamlet_id)
+        if (
+            hamlet is None
+            or hamlet.commune_id != desk.commune.id
+            or not can(desk.staff, Action.MANAGE_STAFF)
+        ):
+            return await refuse(request, f"giao ấp {hamlet_id}")
+        try:
+            await hand_over_hamlet(
+                session,
+                desk.commune,
+                hamlet,
+                typed["name"],
+                typed["phone"],
+                typed["zalo_id"],
+                desk.staff,
+                rt.clock.now(),
+            )
+        except StaffError as exc:
+            await session.rollback()
+            return await _hamlet_response(request, typed=typed, errors=exc.problems, status=400)
+        await session.commit()
+    raise web.HTTPSeeOther(f"{PATH}/{hamlet_id}?done=handed_over")
