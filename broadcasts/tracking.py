@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CompoundSelect, literal, select, union
+from sqlalchemy import CompoundSelect, distinct, func, literal, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.directory.models import Hamlet
@@ -223,6 +223,95 @@ async def reach(session: AsyncSession, broadcast_id: int) -> list[HamletReach]:
             )
         )
     return rows
+
+
+@dataclass
+class RecentReach:
+    """Reach over a commune's (or a hamlet's) latest firings: per hamlet, and for poor and near-poor
+    households; each firing counts the households of the hamlets it went to."""
+
+    firings: int = 0
+    hamlets: list[tuple[str, int, int]] = field(default_factory=list)  # name, reached, households
+    poor: tuple[int, int] = (0, 0)  # reached, households
+    near_poor: tuple[int, int] = (0, 0)
+
+
+async def recent_reach(
+    session: AsyncSession, commune_id: int, own: int | None, *, firings: int = 5
+) -> RecentReach:
+    """Reach over the latest `firings` that went out (to `own` hamlet only, when given)."""
+    query = (
+        select(Broadcast.id, Campaign.hamlet_ids)
+        .join(Campaign, Campaign.id == Broadcast.campaign_id)
+        .where(
+            Campaign.commune_id == commune_id,
+            Broadcast.started_at.is_not(None),
+            Broadcast.test_only.is_(False),
+        )
+        .order_by(Broadcast.fire_at.desc())
+    )
+    chosen: list[tuple[int, set[int]]] = []
+    for broadcast_id, hamlet_ids in (await session.execute(query.limit(200))).all():
+        targets = set(hamlet_ids) if own is None else set(hamlet_ids) & {own}
+        if targets:
+            chosen.append((broadcast_id, targets))
+        if len(chosen) == firings:
+            break
+    hamlets = select(Hamlet.id, Hamlet.name).where(Hamlet.commune_id == commune_id)
+    if own is not None:
+        hamlets = hamlets.where(Hamlet.id == own)
+    names = dict((await session.execute(hamlets.order_by(Hamlet.name))).all())
+    by_kind = select(Household.hamlet_id, Household.category, func.count()).where(
+        Household.hamlet_id.in_(list(names))
+    )
+    sizes = Counter[tuple[int, str]]()
+    for hamlet_id, category, n in (
+        await session.execute(by_kind.group_by(Household.hamlet_id, Household.category))
+    ).all():
+        sizes[(hamlet_id, category)] = int(n)
+    reached = Counter[tuple[int, str]]()
+    total = Counter[tuple[int, str]]()
+    for broadcast_id, targets in chosen:
+        evidence = _reach_evidence(broadcast_id).subquery()
+        rows = await session.execute(
+            select(Household.hamlet_id, Household.category, func.count(distinct(Household.id)))
+            .where(
+                Household.id.in_(select(evidence.c.household_id)),
+                Household.hamlet_id.in_(targets),
+            )
+            .group_by(Household.hamlet_id, Household.category)
+        )
+        for hamlet_id, category, n in rows.all():
+            reached[(hamlet_id, category)] += int(n)
+        for key, n in sizes.items():
+            if key[0] in targets:
+                total[key] += n
+
+    def summed(
+        counter: Counter[tuple[int, str]], *, hamlet: int | None = None, kind: str | None = None
+    ) -> int:
+        return sum(
+            n
+            for (h, c), n in counter.items()
+            if (hamlet is None or h == hamlet) and (kind is None or c == kind)
+        )
+
+    return RecentReach(
+        firings=len(chosen),
+        hamlets=[
+            (name, summed(reached, hamlet=h), summed(total, hamlet=h))
+            for h, name in names.items()
+            if summed(total, hamlet=h)
+        ],
+        poor=(
+            summed(reached, kind=HouseholdCategory.POOR),
+            summed(total, kind=HouseholdCategory.POOR),
+        ),
+        near_poor=(
+            summed(reached, kind=HouseholdCategory.NEAR_POOR),
+            summed(total, kind=HouseholdCategory.NEAR_POOR),
+        ),
+    )
 
 
 CSV_HEADER = [

@@ -19,6 +19,7 @@ from bot.web.auth import desk_of, desk_page
 from bot.web.desk import render_desk
 from broadcasts.models import Broadcast, Campaign, Delivery, HamletApproval, Status
 from broadcasts.timing import format_local
+from broadcasts.tracking import recent_reach
 from broadcasts.web.approvals import pending_for_staff
 from broadcasts.workflow import label
 
@@ -109,6 +110,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         upcoming = await next_firings(session, staff)
         failed = await failures(session, staff, now - RECENT)
         waiting = await waiting_residents(session, staff)
+        chart = await recent_reach(session, staff.commune_id, territory(staff))
     return render_desk(
         request,
         "home.html",
@@ -118,6 +120,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
             "upcoming": upcoming,
             "failed": failed,
             "waiting": waiting,
+            "chart": chart,
             "may_approve": can(staff, Action.APPROVE),
         },
     )

@@ -269,3 +269,28 @@ async def test_search_boxes_take_sql_as_plain_text(database_url: str) -> None:
             assert await s.scalar(select(Campaign.id))  # the table is still there
         _, page, _ = await office.get("/admin/campaigns")
         assert "Cảnh báo lừa đảo vay vốn" in page
+
+
+async def test_the_dashboard_charts_reach_per_hamlet_and_for_poor_households(
+    database_url: str,
+) -> None:
+    clock = FakeClock()
+    async with (
+        running_service(database_url, clock=clock) as svc,
+        Visitor(svc) as office,
+        Visitor(svc) as phone,
+    ):
+        await scam_warning_sent(svc, clock)
+        assert await office.sign_in() == 303
+        _, page, _ = await office.get("/admin/")
+        chart = page[page.index('<svg class="chart"') : page.index("</svg>")]
+        # Ba Sáu's household (poor, Tân Lập) saw its copy; nobody in Tân Thạnh is known to have.
+        assert "Ấp Tân Lập" in chart and "25% (1/4)" in chart
+        assert "Ấp Tân Thạnh" in chart and "0% (0/2)" in chart
+        assert "Hộ nghèo: 1 đã tiếp cận, 2 chưa" in chart
+        assert "Hộ cận nghèo: 0 đã tiếp cận, 2 chưa" in chart
+        await head_signed_in(svc, phone)
+        _, page, _ = await phone.get("/admin/")
+        chart = page[page.index('<svg class="chart"') : page.index("</svg>")]
+        assert "Ấp Tân Lập" in chart and "Ấp Tân Thạnh" not in chart
+        assert "Hộ nghèo: 1 đã tiếp cận, 1 chưa" in chart
