@@ -17,6 +17,8 @@ class Action(StrEnum):
     SEE_CAMPAIGNS = "see_campaigns"  # the commune's campaigns and their reach on the desk
     SEE_HOUSEHOLDS = "see_households"  # households by name and category (private), and their reach
     EXPORT_HOUSEHOLDS = "export_households"  # a file of a hamlet's households by name
+    EDIT_HOUSEHOLDS = "edit_households"  # change a household, link a follower to it
+    IMPORT_HOUSEHOLDS = "import_households"  # load the commune's household list from a file
     APPROVE = "approve"  # answer a hamlet's approval request (as its named approver)
     MANAGE_STAFF = "manage_staff"  # add, disable, hand a hamlet to a new head
     SEE_STAFF = "see_staff"  # the list of staff accounts and how each signs in
@@ -37,6 +39,8 @@ POLICY: dict[Action, frozenset[StaffRole]] = {
     ),
     # Names leave the desk only in the hands of the head who visits them; the commune gets counts.
     Action.EXPORT_HOUSEHOLDS: frozenset({StaffRole.HAMLET_HEAD}),
+    Action.EDIT_HOUSEHOLDS: frozenset({StaffRole.OFFICIAL, StaffRole.ADMIN, StaffRole.HAMLET_HEAD}),
+    Action.IMPORT_HOUSEHOLDS: frozenset({StaffRole.OFFICIAL, StaffRole.ADMIN}),
     Action.APPROVE: frozenset({StaffRole.HAMLET_HEAD, StaffRole.ADMIN}),
     Action.MANAGE_STAFF: frozenset({StaffRole.ADMIN}),
     Action.SEE_STAFF: frozenset({StaffRole.ADMIN, StaffRole.AUDITOR}),

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from functools import wraps
 from urllib.parse import quote
 
-from aiohttp import web
+from aiohttp import BodyPartReader, MultipartReader, web
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -56,6 +56,8 @@ class Desk:
 
 
 DESK_KEY: web.RequestKey[Desk] = web.RequestKey("desk", Desk)
+# A multipart form's reader, past its CSRF token (the first part), for the handler to go on with.
+UPLOAD_KEY: web.RequestKey[MultipartReader] = web.RequestKey("upload", MultipartReader)
 
 
 def token_hash(token: str) -> str:
@@ -209,9 +211,22 @@ def desk_page(handler: Handler) -> Handler:
         if desk is None:
             raise login_redirect(request)
         if request.method == "POST":
-            form = await request.post()
-            if not same(str(form.get(CSRF_FIELD, "")), desk.csrf_token):
-                return stale_form(request)
+            if request.content_type == "multipart/form-data":
+                # A file upload is streamed, not read whole: its first part must be the token,
+                # and the handler reads the rest from request[UPLOAD_KEY].
+                reader = await request.multipart()
+                first = await reader.next()
+                if not isinstance(first, BodyPartReader) or first.name != CSRF_FIELD:
+                    return stale_form(request)
+                if not same(
+                    (await first.read(decode=True))[:200].decode(errors="replace"), desk.csrf_token
+                ):
+                    return stale_form(request)
+                request[UPLOAD_KEY] = reader
+            else:
+                form = await request.post()
+                if not same(str(form.get(CSRF_FIELD, "")), desk.csrf_token):
+                    return stale_form(request)
         request[DESK_KEY] = desk
         return await handler(request)
 

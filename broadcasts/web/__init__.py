@@ -6,7 +6,17 @@ from aiohttp import web
 
 from bot.directory.roles import Action
 from bot.web.desk import NAV, NavItem
-from broadcasts.web import approvals, audit, campaigns, compose, hamlets, home, inbox, reach
+from broadcasts.web import (
+    approvals,
+    audit,
+    campaigns,
+    compose,
+    hamlets,
+    home,
+    households,
+    inbox,
+    reach,
+)
 
 MENU = [
     NavItem("Tổng quan", "/admin/"),
@@ -15,6 +25,7 @@ MENU = [
     NavItem("Người dân chờ", inbox.PATH),
     NavItem("{Word} của tôi", "/admin/hamlets/{hamlet}", own_hamlet=True),
     NavItem("Các {word}", hamlets.PATH, Action.SEE_CAMPAIGNS),
+    NavItem("Hộ dân", households.PATH, Action.SEE_HOUSEHOLDS),
     NavItem("Nhật ký", audit.PATH, Action.SEE_AUDIT),
 ]
 
@@ -36,11 +47,17 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(
         campaigns.PATH + "/{id:\\d+}/{action:cancel|retry|resend|seen}", campaigns.act
     )
-    households = reach.PATH.replace("{id}", "{id:\\d+}").replace("{hamlet}", "{hamlet:\\d+}")
-    app.router.add_get(households, reach.households_page)
-    app.router.add_post(households + "/offline", reach.record_offline)
-    app.router.add_get(households + "/households.{ext:csv|xlsx}", reach.households_file)
+    reached = reach.PATH.replace("{id}", "{id:\\d+}").replace("{hamlet}", "{hamlet:\\d+}")
+    app.router.add_get(reached, reach.households_page)
+    app.router.add_post(reached + "/offline", reach.record_offline)
+    app.router.add_get(reached + "/households.{ext:csv|xlsx}", reach.households_file)
     app.router.add_get(reach.EXPORT_PATH + ".{ext:csv|xlsx}", reach.reach_file)
+    app.router.add_get(households.PATH, households.household_list)
+    app.router.add_get(households.IMPORT_PATH, households.import_form)
+    app.router.add_post(households.IMPORT_PATH, households.import_file)
+    app.router.add_get(households.PATH + "/{id:\\d+}", households.household_page)
+    app.router.add_post(households.PATH + "/{id:\\d+}", households.save)
+    app.router.add_post(households.PATH + "/{id:\\d+}/members", households.link)
     app.router.add_get(hamlets.PATH, hamlets.hamlet_list)
     app.router.add_get(hamlets.PATH + "/{id:\\d+}", hamlets.hamlet_page)
     app.router.add_post(hamlets.PATH + "/{id:\\d+}/handover", hamlets.hand_over)

@@ -1,0 +1,160 @@
+"""Households on the desk: a head's own list, editing, linking followers, the import by upload."""
+
+from __future__ import annotations
+
+import io
+
+import aiohttp
+from openpyxl import Workbook
+from sqlalchemy import func, select
+
+from bot.clock import FakeClock
+from bot.directory.models import AuditEntry, Resident
+from broadcasts.models import Household, HouseholdMember
+from tests.desk import Visitor, csrf_in, head_signed_in
+from tests.integration.test_announcements import add_households
+from tests.service import Service, running_service
+
+
+async def household(svc: Service, code: str) -> Household:
+    async with svc.runtime.sessions() as s:
+        found = await s.scalar(select(Household).where(Household.code == code))
+    assert found is not None
+    return found
+
+
+async def resident_named(svc: Service, name: str) -> Resident:
+    async with svc.runtime.sessions() as s:
+        found = await s.scalar(select(Resident).where(Resident.display_name == name))
+    assert found is not None
+    return found
+
+
+async def test_a_head_sees_edits_and_links_only_their_own_hamlets_households(
+    database_url: str,
+) -> None:
+    clock = FakeClock()
+    async with running_service(database_url, clock=clock) as svc, Visitor(svc) as phone:
+        await add_households(svc)
+        await head_signed_in(svc, phone)
+        theirs = await household(svc, "TT-01")
+        status, page, _ = await phone.get(f"/admin/households?hamlet={theirs.hamlet_id}")
+        assert status == 200 and "Hộ TL-01" in page and "Hộ TT-01" not in page  # own hamlet only
+        assert "4 hộ" in page
+        _, page, _ = await phone.get("/admin/households?q=TL-02")
+        assert "Hộ TL-02" in page and "Hộ TL-01" not in page
+        for typed in ("' OR '1'='1", "%", "TT-01", "'; DROP TABLE households; --"):
+            async with phone.http.get(phone.url("/admin/households"), params={"q": typed}) as r:
+                assert r.status == 200 and "Hộ TT" not in await r.text(), typed
+        status, _, _ = await phone.get(f"/admin/households/{theirs.id}")
+        assert status == 404
+
+        mine = await household(svc, "TL-03")
+        path = f"/admin/households/{mine.id}"
+        status, page, _ = await phone.get(path)
+        assert status == 200 and "Hộ chưa có ai nhận tin qua Zalo" in page
+        assert 'name="hamlet"' not in page  # a head does not move households to another hamlet
+        token = csrf_in(page)
+        form = {"csrf_token": token, "head_name": "Hộ TL-03", "phone": "12", "category": "poor"}
+        status, page, _ = await phone.post(path, form)
+        assert status == 400 and 'id="err-phone"' in page
+        status, _, _ = await phone.post(
+            path,
+            {**form, "phone": "0912 345 678", "address": "Tổ 3", "hamlet": str(theirs.hamlet_id)},
+        )
+        assert status == 303
+        saved = await household(svc, "TL-03")
+        assert (saved.phone, saved.address, saved.hamlet_id) == (
+            "0912345678",
+            "Tổ 3",
+            mine.hamlet_id,
+        )
+
+        tuan = await resident_named(svc, "Phạm Minh Tuấn")
+        hoa = await resident_named(svc, "Chị Hai Trần Thị Hoa")  # lives in Tân Thạnh
+        status, page, _ = await phone.post(
+            path + "/members", {"csrf_token": token, "resident": str(hoa.id)}
+        )
+        assert status == 400 and "Xin chọn một người" in page
+        status, _, _ = await phone.post(
+            path + "/members", {"csrf_token": token, "resident": str(tuan.id)}
+        )
+        assert status == 303
+        _, page, _ = await phone.get(path)
+        assert "Phạm Minh Tuấn" in page and "Hộ chưa có ai" not in page
+        async with svc.runtime.sessions() as s:
+            linked = await s.scalar(
+                select(HouseholdMember.household_id).where(HouseholdMember.resident_id == tuan.id)
+            )
+            notes = (
+                await s.scalars(select(AuditEntry.note).where(AuditEntry.entity == "household"))
+            ).all()
+        assert linked == mine.id
+        assert any("sửa" in (n or "") and "điện thoại" in (n or "") for n in notes)
+        assert any("liên kết Phạm Minh Tuấn" in (n or "") for n in notes)
+        status, _, _ = await phone.post(
+            f"/admin/households/{theirs.id}/members", {"csrf_token": token, "resident": str(hoa.id)}
+        )
+        assert status == 404
+
+        status, _, _ = await phone.get("/admin/households/import")
+        assert status == 404  # the commune's list is loaded by its officials
+
+
+def csv_file(rows: list[str]) -> bytes:
+    return ("\ufeff" + "\n".join(["Mã hộ,Ấp,Chủ hộ,Phân loại", *rows]) + "\n").encode()
+
+
+async def upload(office: Visitor, token: str | None, name: str, data: bytes) -> tuple[int, str]:
+    form = aiohttp.FormData()
+    if token is not None:
+        form.add_field("csrf_token", token)
+    form.add_field("file", data, filename=name)
+    async with office.http.post(office.url("/admin/households/import"), data=form) as r:
+        return r.status, await r.text()
+
+
+async def count_households(svc: Service) -> int:
+    async with svc.runtime.sessions() as s:
+        return int(await s.scalar(select(func.count()).select_from(Household)) or 0)
+
+
+async def test_an_official_imports_the_list_by_upload_all_rows_or_none(database_url: str) -> None:
+    clock = FakeClock()
+    async with running_service(database_url, clock=clock) as svc, Visitor(svc) as office:
+        assert await office.sign_in() == 303
+        status, page, _ = await office.get("/admin/households/import")
+        assert status == 200 and 'enctype="multipart/form-data"' in page
+        token = csrf_in(page)
+
+        bad = csv_file(["H-01,Ấp Tân Lập,Nguyễn Văn A,nghèo", "H-02,Ấp Không Có,Trần B,khác"])
+        status, page = await upload(office, token, "ho.csv", bad)
+        assert status == 400 and "Dòng 3" in page and "chưa ghi gì" in page
+        assert await count_households(svc) == 0
+        status, _ = await upload(office, None, "ho.csv", bad)
+        assert status == 403  # the token comes first, or nothing is read
+        status, page = await upload(office, token, "ho.pdf", b"%PDF")
+        assert status == 400 and "CSV (.csv) hoặc Excel (.xlsx)" in page
+
+        good = csv_file(
+            ["H-01,Ấp Tân Lập,Nguyễn Văn A,nghèo", "H-02,Tân Thạnh,Trần Thị B,cận nghèo"]
+        )
+        status, page = await upload(office, token, "ho.csv", good)
+        assert status == 200 and "2 hộ mới" in page and await count_households(svc) == 2
+
+        book = Workbook()
+        sheet = book.active
+        assert sheet is not None
+        sheet.append(["Mã hộ", "Ấp", "Chủ hộ", "Phân loại"])
+        sheet.append(["H-02", "Ấp Tân Thạnh", "Trần Thị Bé", "cận nghèo"])
+        sheet.append(["H-03", "Ấp Hòa Bình", "Lê Văn C", "khác"])
+        out = io.BytesIO()
+        book.save(out)
+        status, page = await upload(office, token, "ho.xlsx", out.getvalue())
+        assert status == 200 and "1 hộ mới, 1 hộ cập nhật" in page
+        assert (await household(svc, "H-02")).head_name == "Trần Thị Bé"
+        async with svc.runtime.sessions() as s:
+            imported = (
+                await s.scalars(select(AuditEntry).where(AuditEntry.to_status == "imported"))
+            ).all()
+        assert len(imported) == 2 and "ho.xlsx" in (imported[-1].note or "")
