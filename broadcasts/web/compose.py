@@ -311,7 +311,8 @@ async def submit(request: web.Request) -> web.StreamResponse:
                 rt.outbox.wake()
                 raise web.HTTPSeeOther(f"{PATH}/{campaign.id}?done=created")
         status = 200 if form.get("do") != "create" else 400
-        context = await _context(request, session, draft, checked)
+        fresh = form.get("fresh") == "1" and form.get("do") != "create"  # another template chosen
+        context = await _context(request, session, draft, None if fresh else checked)
         return render_desk(request, "compose.html", context, status=status)
 
 

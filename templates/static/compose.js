@@ -16,10 +16,18 @@
     }).catch(function () { /* offline: the button still works */ });
   }
   function soon() { clearTimeout(timer); timer = setTimeout(refresh, 500); }
-  form.addEventListener("input", soon);
+  form.addEventListener("input", function (e) {
+    // The problem named under a field is being fixed: the preview lists what is still wrong.
+    var stale = e.target && e.target.name && document.getElementById("err-" + e.target.name);
+    if (stale) { stale.remove(); }
+    soon();
+  });
   form.addEventListener("change", function (e) {
     // Another template has other fields: reload the form with them, keeping what was typed.
     if (e.target && e.target.name === "template") {
+      var fresh = document.createElement("input");
+      fresh.type = "hidden"; fresh.name = "fresh"; fresh.value = "1";
+      form.appendChild(fresh);  // a new form to fill in, not one to find fault with yet
       var button = form.querySelector('button[value="preview"]');
       if (button) { button.click(); }
       return;

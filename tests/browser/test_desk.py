@@ -175,6 +175,7 @@ async def test_an_official_writes_a_campaign_with_a_live_preview_and_quota_plan(
         async with page.expect_navigation():
             await page.select_option("#template", "hop-thon")
         assert await page.input_value("#title") == "Họp ấp bình xét hộ nghèo"
+        assert await page.locator(".field-error").count() == 0  # a fresh form, not faulted yet
         await page.fill("#var_date", "thứ Tư 4/11")
         await page.fill("#var_time", "19h30")
         await page.fill("#var_place", "nhà văn hoá ấp")
