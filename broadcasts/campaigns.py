@@ -38,6 +38,7 @@ from broadcasts.timing import (
     check_schedule,
     format_local,
 )
+from broadcasts.tracking import ReachCache
 from broadcasts.workflow import move
 
 if TYPE_CHECKING:
@@ -83,6 +84,7 @@ class Deps:
     templates: AnnouncementTemplates
     replies: Replies
     base_url: str
+    reach_cache: ReachCache = field(default_factory=ReachCache)
 
 
 def deps_for(rt: Runtime) -> Deps:

@@ -381,19 +381,28 @@ class UnsentCopy:
 
 async def unsent_copies(session: AsyncSession, broadcast_id: int) -> list[UnsentCopy]:
     """The firing's copies that failed or are uncertain, by hamlet, groups before residents."""
-    rows = (
-        await session.execute(
-            select(Hamlet.name, Delivery.kind, Resident.display_name, OutboundMessage)
-            .join(Delivery, Delivery.outbound_id == OutboundMessage.id)
-            .join(Hamlet, Hamlet.id == Delivery.hamlet_id)
-            .outerjoin(Resident, Resident.id == Delivery.resident_id)
-            .where(
-                Delivery.broadcast_id == broadcast_id,
-                OutboundMessage.status.in_([OutboxStatus.FAILED, OutboxStatus.UNCERTAIN]),
+    # Found from the few rows in those states (an index on status), then kept if they are this
+    # firing's: the other way round reads every copy of a firing to 100,000 residents.
+    unsent = select(OutboundMessage.id).where(
+        OutboundMessage.status.in_([OutboxStatus.FAILED, OutboxStatus.UNCERTAIN]),
+        OutboundMessage.purpose == "broadcast",
+    )
+    ids = list((await session.scalars(unsent)).all())
+    rows: list[Any] = []
+    for start in range(0, len(ids), 5000):
+        rows += (
+            await session.execute(
+                select(Hamlet.name, Delivery.kind, Resident.display_name, OutboundMessage)
+                .join(Delivery, Delivery.outbound_id == OutboundMessage.id)
+                .join(Hamlet, Hamlet.id == Delivery.hamlet_id)
+                .outerjoin(Resident, Resident.id == Delivery.resident_id)
+                .where(
+                    Delivery.broadcast_id == broadcast_id,
+                    Delivery.outbound_id.in_(ids[start : start + 5000]),
+                )
             )
-            .order_by(Hamlet.name, Delivery.kind, Resident.display_name)
-        )
-    ).all()
+        ).all()
+    rows.sort(key=lambda r: (r[0], r[1], r[2] or ""))
     return [
         UnsentCopy(
             hamlet,
@@ -405,6 +414,8 @@ async def unsent_copies(session: AsyncSession, broadcast_id: int) -> list[Unsent
     ]
 
 
+OPEN_COUNTED = 20_000  # copies not (yet) sent, across firings, counted from the status index
+
 COPY_STATES = (
     (OutboxStatus.SENT, "đã gửi"),
     (OutboxStatus.FAILED, "gửi lỗi"),
@@ -415,18 +426,57 @@ COPY_STATES = (
 )
 
 
-async def copies_line(session: AsyncSession, broadcast_id: int) -> str | None:
+async def copies_line(
+    session: AsyncSession, broadcast_id: int, *, open_counted: int = OPEN_COUNTED
+) -> str | None:
     """ "Tin: 1.200 đã gửi, 3 gửi lỗi, …": a firing's copies by state; None before fan-out."""
-    counts = dict(
+    total = int(
+        await session.scalar(
+            select(func.count()).select_from(Delivery).where(Delivery.broadcast_id == broadcast_id)
+        )
+        or 0
+    )
+    # Once a firing has gone, few of its copies are in any state but sent: count those from the
+    # status index and take the rest as sent, instead of reading every copy's row.
+    open_ids = list(
         (
-            await session.execute(
-                select(OutboundMessage.status, func.count())
-                .join(Delivery, Delivery.outbound_id == OutboundMessage.id)
-                .where(Delivery.broadcast_id == broadcast_id)
-                .group_by(OutboundMessage.status)
+            await session.scalars(
+                select(OutboundMessage.id)
+                .where(
+                    OutboundMessage.status != OutboxStatus.SENT,
+                    OutboundMessage.purpose == "broadcast",
+                )
+                .limit(open_counted + 1)
             )
         ).all()
     )
+    counts: dict[str, int] = {}
+    if len(open_ids) > open_counted:  # a big send is under way: count its rows directly
+        counts = dict(
+            (
+                await session.execute(
+                    select(OutboundMessage.status, func.count())
+                    .join(Delivery, Delivery.outbound_id == OutboundMessage.id)
+                    .where(Delivery.broadcast_id == broadcast_id)
+                    .group_by(OutboundMessage.status)
+                )
+            ).all()
+        )
+    elif total:
+        for start in range(0, len(open_ids), 5000):
+            for status, n in (
+                await session.execute(
+                    select(OutboundMessage.status, func.count())
+                    .join(Delivery, Delivery.outbound_id == OutboundMessage.id)
+                    .where(
+                        Delivery.broadcast_id == broadcast_id,
+                        OutboundMessage.id.in_(open_ids[start : start + 5000]),
+                    )
+                    .group_by(OutboundMessage.status)
+                )
+            ).all():
+                counts[status] = counts.get(status, 0) + int(n)
+        counts[OutboxStatus.SENT] = total - sum(counts.values())
     if not counts:
         return None
     shown = [

@@ -162,6 +162,7 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("broadcast_id", "kind", "target_id"),
         Index("ix_deliveries_hamlet", "broadcast_id", "hamlet_id"),
+        Index("ix_deliveries_resident", "broadcast_id", "resident_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import CompoundSelect, distinct, func, literal, select, union
@@ -108,8 +108,17 @@ WAYS = {
 }
 
 
-def _reach_evidence(broadcast_id: int) -> CompoundSelect[Any]:
-    """(household id, how) for every piece of evidence that a household got the firing."""
+def _reach_evidence(broadcast_id: int, hamlet_ids: list[int] | None = None) -> CompoundSelect[Any]:
+    """(household id, how) for every piece of evidence that a household got the firing; of the
+    households of `hamlet_ids` only, when given (the evidence is then looked up from them)."""
+
+    # For some hamlets, the evidence is looked up from their households' members (an index on
+    # deliveries by firing and resident), not read for the whole firing and then filtered.
+    members = (
+        select(HouseholdMember.resident_id)
+        .join(Household, Household.id == HouseholdMember.household_id)
+        .where(Household.hamlet_id.in_(hamlet_ids or []))
+    )
     seen = (
         select(HouseholdMember.household_id, literal("seen").label("way"))
         .join(Delivery, Delivery.resident_id == HouseholdMember.resident_id)
@@ -134,6 +143,14 @@ def _reach_evidence(broadcast_id: int) -> CompoundSelect[Any]:
         Acknowledgement.kind == "offline",
         Acknowledgement.household_id.is_not(None),
     )
+    if hamlet_ids is not None:
+        seen = seen.where(Delivery.resident_id.in_(members))
+        acked = acked.where(Acknowledgement.resident_id.in_(members))
+        offline = offline.where(
+            Acknowledgement.household_id.in_(
+                select(Household.id).where(Household.hamlet_id.in_(hamlet_ids))
+            )
+        )
     return union(seen, acked, offline)
 
 
@@ -165,7 +182,8 @@ async def household_reach(
     The household names and categories are private: only the hamlet's own head and the commune's
     staff may be shown this."""
     ways: dict[int, set[str]] = {}
-    for household, way in (await session.execute(_reach_evidence(broadcast_id))).all():
+    evidence = _reach_evidence(broadcast_id, [hamlet_id])
+    for household, way in (await session.execute(evidence)).all():
         if household is not None:
             ways.setdefault(household, set()).add(WAYS.get(way) or OFFLINE_METHODS.get(way, way))
     households = (
@@ -177,13 +195,103 @@ async def household_reach(
     return sorted(rows, key=lambda r: r.reached)
 
 
-async def reach(session: AsyncSession, broadcast_id: int) -> list[HamletReach]:
-    """Reach per targeted hamlet for one firing: overall and for poor and near-poor households."""
+async def _reach_counts(
+    session: AsyncSession, broadcast_id: int, targets: list[int], *, whole: bool
+) -> tuple[Counter[tuple[int, str]], Counter[tuple[int, str]]]:
+    """Households and households reached, by (hamlet, category), among the targeted hamlets.
+
+    `whole`: the targets are every hamlet the firing went to, so the evidence is read for the
+    firing at once; else it is looked up from the targets' households."""
+    sizes: Counter[tuple[int, str]] = Counter()
+    reached: Counter[tuple[int, str]] = Counter()
+    if not targets:
+        return sizes, reached
+    for hamlet_id, category, n in (
+        await session.execute(
+            select(Household.hamlet_id, Household.category, func.count())
+            .where(Household.hamlet_id.in_(targets))
+            .group_by(Household.hamlet_id, Household.category)
+        )
+    ).all():
+        sizes[(hamlet_id, category)] = int(n)
+    evidence = _reach_evidence(broadcast_id, None if whole else targets).subquery()
+    for hamlet_id, category, n in (
+        await session.execute(
+            select(Household.hamlet_id, Household.category, func.count(distinct(Household.id)))
+            .where(
+                Household.id.in_(select(evidence.c.household_id)),
+                Household.hamlet_id.in_(targets),
+            )
+            .group_by(Household.hamlet_id, Household.category)
+        )
+    ).all():
+        reached[(hamlet_id, category)] = int(n)
+    return sizes, reached
+
+
+Counts = tuple[Counter[tuple[int, str]], Counter[tuple[int, str]]]
+
+
+@dataclass
+class ReachCache:
+    """Whole-firing reach counts, kept a minute per firing in this process.
+
+    At 100,000 residents they take most of a second to work out, and the commune's pages show them
+    to everyone who opens the dashboard; a minute-old figure, said to be one, serves them all. A
+    hamlet's own page reads its few households live and never comes here."""
+
+    ttl: timedelta = timedelta(minutes=1)
+    kept: int = 100  # firings
+    _entries: dict[int, tuple[datetime, Counts]] = field(default_factory=dict)
+
+    async def counts(
+        self, session: AsyncSession, broadcast_id: int, targets: list[int], now: datetime
+    ) -> tuple[Counts, datetime]:
+        """The firing's counts over its targeted hamlets, and when they were worked out."""
+        found = self._entries.get(broadcast_id)
+        if found is not None and now - found[0] < self.ttl:
+            return found[1], found[0]
+        counts = await _reach_counts(session, broadcast_id, targets, whole=True)
+        self._entries[broadcast_id] = (now, counts)
+        while len(self._entries) > self.kept:
+            self._entries.pop(next(iter(self._entries)))
+        return counts, now
+
+    def as_of(self, broadcast_id: int) -> datetime | None:
+        """When the firing's kept counts were worked out; None if none are kept."""
+        found = self._entries.get(broadcast_id)
+        return found[0] if found else None
+
+    def clear(self) -> None:
+        """Drop every kept count."""
+        self._entries.clear()
+
+    def forget(self, broadcast_id: int) -> None:
+        """Drop a firing's counts: someone just changed its reach (an offline record)."""
+        self._entries.pop(broadcast_id, None)
+
+
+async def reach(
+    session: AsyncSession,
+    broadcast_id: int,
+    hamlet_ids: list[int] | None = None,
+    *,
+    cache: tuple[ReachCache, datetime] | None = None,
+) -> list[HamletReach]:
+    """Reach per targeted hamlet (of `hamlet_ids`, when given) for one firing: overall and for
+    poor and near-poor households. A few queries, however many hamlets; the whole firing's counts
+    come from `cache` (and the time now) when given."""
     broadcast = await session.get(Broadcast, broadcast_id)
     assert broadcast is not None
     campaign = await session.get(Campaign, broadcast.campaign_id)
     assert campaign is not None
-    reached = await reached_households(session, broadcast_id)
+    targets = [h for h in campaign.hamlet_ids if hamlet_ids is None or h in hamlet_ids]
+    if not targets:
+        return []
+    if cache is not None and hamlet_ids is None:
+        (sizes, hits), _ = await cache[0].counts(session, broadcast_id, targets, cache[1])
+    else:
+        sizes, hits = await _reach_counts(session, broadcast_id, targets, whole=hamlet_ids is None)
     group_hamlets = set(
         (
             await session.scalars(
@@ -192,34 +300,39 @@ async def reach(session: AsyncSession, broadcast_id: int) -> list[HamletReach]:
                 .where(
                     Delivery.broadcast_id == broadcast_id,
                     Delivery.kind == "group",
+                    Delivery.hamlet_id.in_(targets),
                     OutboundMessage.sent_at.is_not(None),
                 )
             )
         ).all()
     )
-    rows = []
-    for hamlet in (
-        await session.scalars(
-            select(Hamlet).where(Hamlet.id.in_(campaign.hamlet_ids)).order_by(Hamlet.id)
+    names = (
+        await session.execute(
+            select(Hamlet.id, Hamlet.name).where(Hamlet.id.in_(targets)).order_by(Hamlet.id)
         )
-    ).all():
-        households = (
-            await session.scalars(select(Household).where(Household.hamlet_id == hamlet.id))
-        ).all()
-        total = Counter(h.category for h in households)
-        hit = Counter(h.category for h in households if h.id in reached)
+    ).all()
+
+    total: dict[int, Counter[str]] = {}
+    hit: dict[int, Counter[str]] = {}
+    for counts, into in ((sizes, total), (hits, hit)):
+        for (hamlet_id, category), n in counts.items():
+            into.setdefault(hamlet_id, Counter())[category] += n
+    empty: Counter[str] = Counter()
+    rows = []
+    for hamlet_id, name in names:
+        t, r = total.get(hamlet_id, empty), hit.get(hamlet_id, empty)
         rows.append(
             HamletReach(
                 broadcast_id=broadcast_id,
-                hamlet_id=hamlet.id,
-                hamlet=hamlet.name,
-                households=len(households),
-                reached=sum(hit.values()),
-                poor=total[HouseholdCategory.POOR],
-                poor_reached=hit[HouseholdCategory.POOR],
-                near_poor=total[HouseholdCategory.NEAR_POOR],
-                near_poor_reached=hit[HouseholdCategory.NEAR_POOR],
-                group_delivered=hamlet.id in group_hamlets,
+                hamlet_id=hamlet_id,
+                hamlet=name,
+                households=sum(t.values()),
+                reached=sum(r.values()),
+                poor=t[HouseholdCategory.POOR],
+                poor_reached=r[HouseholdCategory.POOR],
+                near_poor=t[HouseholdCategory.NEAR_POOR],
+                near_poor_reached=r[HouseholdCategory.NEAR_POOR],
+                group_delivered=hamlet_id in group_hamlets,
             )
         )
     return rows
@@ -232,14 +345,22 @@ class RecentReach:
 
     firings: int = 0
     hamlets: list[tuple[str, int, int]] = field(default_factory=list)  # name, reached, households
+    more: int = 0  # hamlets left out of `hamlets`, which keeps the lowest reach when there are many
     poor: tuple[int, int] = (0, 0)  # reached, households
     near_poor: tuple[int, int] = (0, 0)
 
 
 async def recent_reach(
-    session: AsyncSession, commune_id: int, own: int | None, *, firings: int = 5
+    session: AsyncSession,
+    commune_id: int,
+    own: int | None,
+    *,
+    firings: int = 5,
+    shown: int = 12,
+    cache: tuple[ReachCache, datetime] | None = None,
 ) -> RecentReach:
-    """Reach over the latest `firings` that went out (to `own` hamlet only, when given)."""
+    """Reach over the latest `firings` that went out (to `own` hamlet only, when given); at most
+    `shown` hamlets, the lowest reach first kept."""
     query = (
         select(Broadcast.id, Campaign.hamlet_ids)
         .join(Campaign, Campaign.id == Broadcast.campaign_id)
@@ -261,56 +382,45 @@ async def recent_reach(
     if own is not None:
         hamlets = hamlets.where(Hamlet.id == own)
     names = dict((await session.execute(hamlets.order_by(Hamlet.name))).all())
-    by_kind = select(Household.hamlet_id, Household.category, func.count()).where(
-        Household.hamlet_id.in_(list(names))
-    )
-    sizes = Counter[tuple[int, str]]()
-    for hamlet_id, category, n in (
-        await session.execute(by_kind.group_by(Household.hamlet_id, Household.category))
-    ).all():
-        sizes[(hamlet_id, category)] = int(n)
-    reached = Counter[tuple[int, str]]()
-    total = Counter[tuple[int, str]]()
+    reached: Counter[tuple[int, str]] = Counter()
+    total: Counter[tuple[int, str]] = Counter()
     for broadcast_id, targets in chosen:
-        evidence = _reach_evidence(broadcast_id).subquery()
-        rows = await session.execute(
-            select(Household.hamlet_id, Household.category, func.count(distinct(Household.id)))
-            .where(
-                Household.id.in_(select(evidence.c.household_id)),
-                Household.hamlet_id.in_(targets),
+        if cache is not None and own is None:
+            (sizes, hits), _ = await cache[0].counts(
+                session, broadcast_id, sorted(targets), cache[1]
             )
-            .group_by(Household.hamlet_id, Household.category)
-        )
-        for hamlet_id, category, n in rows.all():
-            reached[(hamlet_id, category)] += int(n)
-        for key, n in sizes.items():
-            if key[0] in targets:
-                total[key] += n
-
-    def summed(
-        counter: Counter[tuple[int, str]], *, hamlet: int | None = None, kind: str | None = None
-    ) -> int:
-        return sum(
-            n
-            for (h, c), n in counter.items()
-            if (hamlet is None or h == hamlet) and (kind is None or c == kind)
-        )
-
+        else:
+            sizes, hits = await _reach_counts(
+                session, broadcast_id, sorted(targets), whole=own is None
+            )
+        total.update(sizes)
+        reached.update(hits)
+    by_hamlet: dict[int, list[int]] = {}
+    by_kind: Counter[str] = Counter()
+    hit_kind: Counter[str] = Counter()
+    for (hamlet_id, kind), n in total.items():
+        by_hamlet.setdefault(hamlet_id, [0, 0])[1] += n
+        by_kind[kind] += n
+    for (hamlet_id, kind), n in reached.items():
+        by_hamlet.setdefault(hamlet_id, [0, 0])[0] += n
+        hit_kind[kind] += n
+    poor, near = HouseholdCategory.POOR, HouseholdCategory.NEAR_POOR
+    rows = [
+        (name, by_hamlet[h][0], by_hamlet[h][1])
+        for h, name in names.items()
+        if h in by_hamlet and by_hamlet[h][1]
+    ]
+    if len(rows) > shown:  # a chart of a thousand bars helps nobody: those to look at first
+        kept = set(sorted(range(len(rows)), key=lambda i: rows[i][1] / rows[i][2])[:shown])
+        more, rows = len(rows) - shown, [r for i, r in enumerate(rows) if i in kept]
+    else:
+        more = 0
     return RecentReach(
         firings=len(chosen),
-        hamlets=[
-            (name, summed(reached, hamlet=h), summed(total, hamlet=h))
-            for h, name in names.items()
-            if summed(total, hamlet=h)
-        ],
-        poor=(
-            summed(reached, kind=HouseholdCategory.POOR),
-            summed(total, kind=HouseholdCategory.POOR),
-        ),
-        near_poor=(
-            summed(reached, kind=HouseholdCategory.NEAR_POOR),
-            summed(total, kind=HouseholdCategory.NEAR_POOR),
-        ),
+        more=more,
+        hamlets=rows,
+        poor=(hit_kind[poor], by_kind[poor]),
+        near_poor=(hit_kind[near], by_kind[near]),
     )
 
 

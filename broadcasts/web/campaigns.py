@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -27,15 +28,19 @@ from bot.outbound.models import OutboxStatus
 from bot.web.auth import desk_of, desk_page
 from bot.web.desk import refuse, render_desk
 from broadcasts import actions
+from broadcasts.campaigns import deps_for
 from broadcasts.delivery import copies_line, unsent_copies
 from broadcasts.models import Broadcast, Campaign, HamletApproval, Status
 from broadcasts.timing import firings, format_local, recurrence_from_rule
-from broadcasts.tracking import HamletReach, reach
+from broadcasts.tracking import HamletReach, ReachCache, reach
 from broadcasts.workflow import CAMPAIGN_KINDS, HOUSEHOLD_KINDS, LABELS, label
 
 PATH = "/admin/campaigns"
 LISTED = 200  # campaigns on one list page, newest first
 FIRINGS_SHOWN = 12  # of a recurring campaign, newest first
+REACH_SHOWN = 3  # firings whose reach the page works out; older ones: the export
+LOWEST_SHOWN = 20  # hamlets per firing, lowest reach first; all of them in the export
+UNANSWERED_SHOWN = 50  # hamlets named whose approval is not (yet) a yes
 NEXT_SHOWN = 5
 DONE_NOTES = {
     "created": "Đã tạo đợt thông báo; trang này cho biết từng nơi đã duyệt hay chưa.",
@@ -124,16 +129,26 @@ class FiringView:
     broadcast: Broadcast
     fire_at: str
     status: str
-    approvals: list[dict[str, str]]
+    approvals: list[dict[str, str]]  # those not approved, first UNANSWERED_SHOWN
+    approval_counts: list[tuple[str, int]]  # status in words, how many hamlets
     copies: str | None
     failed: list[tuple[str, int]]
     uncertain: dict[str, list[str]]  # hamlet name -> recipients
     uncertain_hamlets: dict[str, int]  # hamlet name -> id, for the settle buttons
-    reach: list[HamletReach] = field(default_factory=list)
+    reach: list[HamletReach] = field(default_factory=list)  # lowest first, LOWEST_SHOWN of them
+    reach_hamlets: int = 0  # hamlets the firing's reach covers
+    reach_total: tuple[int, int] = (0, 0)  # households reached, households
+    reach_as_of: str = ""  # when the figures were worked out (they are kept a minute)
 
 
 async def _firing_view(
-    session: AsyncSession, b: Broadcast, hamlets: dict[int, Hamlet], names: dict[int, str]
+    session: AsyncSession,
+    b: Broadcast,
+    hamlets: dict[int, Hamlet],
+    names: dict[int, str],
+    *,
+    with_reach: bool,
+    cache: tuple[ReachCache, datetime],
 ) -> FiringView:
     approvals = (
         await session.scalars(
@@ -151,7 +166,9 @@ async def _firing_view(
             "at": format_local(a.decided_at) if a.decided_at else "",
         }
         for a in approvals
-    ]
+        if a.status != Status.APPROVED
+    ][:UNANSWERED_SHOWN]
+    counts = Counter(label(a.status) for a in approvals)
     unsent = await unsent_copies(session, b.id)
     failed = Counter(
         c.reason or "Zalo từ chối gửi tin" for c in unsent if c.status == OutboxStatus.FAILED
@@ -161,16 +178,22 @@ async def _firing_view(
         if c.status == OutboxStatus.UNCERTAIN:
             uncertain.setdefault(c.hamlet, []).append(c.recipient)
     by_name = {h.name: h.id for h in hamlets.values()}
+    rows = await reach(session, b.id, cache=cache) if b.started_at and with_reach else []
+    as_of = cache[0].as_of(b.id)
     return FiringView(
         broadcast=b,
         fire_at=format_local(b.fire_at),
         status=label(b.status),
         approvals=shown,
+        approval_counts=counts.most_common(),
         copies=await copies_line(session, b.id),
         failed=failed.most_common(),
         uncertain=uncertain,
         uncertain_hamlets={name: by_name[name] for name in uncertain if name in by_name},
-        reach=await reach(session, b.id) if b.started_at else [],
+        reach=sorted(rows, key=lambda r: (r.rate, r.hamlet))[:LOWEST_SHOWN],
+        reach_hamlets=len(rows),
+        reach_total=(sum(r.reached for r in rows), sum(r.households for r in rows)),
+        reach_as_of=format_local(as_of) if rows and as_of else "",
     )
 
 
@@ -192,14 +215,18 @@ async def campaign_page(request: web.Request) -> web.StreamResponse:
         campaign = await _campaign_of(request, session)
         if campaign is None:
             return await refuse(request, f"đợt thông báo {request.match_info['id']}")
-        context = await _page_context(session, campaign, staff)
+        context = await _page_context(request, session, campaign, staff)
     done = request.query.get("done", "")
     if done in DONE_NOTES:  # the note is ours; only the count comes from the address
         context["done"] = DONE_NOTES[done].format(n=_int(request.query.get("n")))
     return render_desk(request, "campaign.html", context)
 
 
-async def _page_context(session: AsyncSession, campaign: Campaign, staff: Staff) -> dict[str, Any]:
+async def _page_context(
+    request: web.Request, session: AsyncSession, campaign: Campaign, staff: Staff
+) -> dict[str, Any]:
+    rt = request.app[RUNTIME]
+    cache = (deps_for(rt).reach_cache, rt.clock.now())
     hamlets = {
         h.id: h
         for h in (
@@ -224,7 +251,10 @@ async def _page_context(session: AsyncSession, campaign: Campaign, staff: Staff)
     ).all():
         staff_ids |= {a.decided_by or 0, a.approver_staff_id or 0}
     names = await _names(session, staff_ids)
-    views = [await _firing_view(session, b, hamlets, names) for b in broadcasts]
+    views = [
+        await _firing_view(session, b, hamlets, names, with_reach=i < REACH_SHOWN, cache=cache)
+        for i, b in enumerate(broadcasts)
+    ]
     upcoming: list[str] = []
     if campaign.recurrence and campaign.next_fire_at and campaign.status != Status.CANCELLED:
         rule = recurrence_from_rule(campaign.recurrence)
@@ -282,7 +312,7 @@ async def act(request: web.Request) -> web.StreamResponse:
         except actions.ActionError as exc:
             await session.rollback()
             await session.refresh(campaign)  # the rollback expired it; the page reads it again
-            context = await _page_context(session, campaign, staff)
+            context = await _page_context(request, session, campaign, staff)
             return render_desk(
                 request, "campaign.html", {**context, "problem": str(exc)}, status=409
             )

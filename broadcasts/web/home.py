@@ -17,6 +17,7 @@ from bot.outbound.models import OutboundMessage, OutboxStatus
 from bot.outbound.outbox import failure_reason
 from bot.web.auth import desk_of, desk_page
 from bot.web.desk import render_desk
+from broadcasts.campaigns import deps_for
 from broadcasts.models import Broadcast, Campaign, Delivery, HamletApproval, Status
 from broadcasts.timing import format_local
 from broadcasts.tracking import recent_reach
@@ -110,7 +111,8 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         upcoming = await next_firings(session, staff)
         failed = await failures(session, staff, now - RECENT)
         waiting = await waiting_residents(session, staff)
-        chart = await recent_reach(session, staff.commune_id, territory(staff))
+        cache = (deps_for(rt).reach_cache, now)
+        chart = await recent_reach(session, staff.commune_id, territory(staff), cache=cache)
     return render_desk(
         request,
         "home.html",

@@ -19,6 +19,7 @@ from bot.keys import RUNTIME
 from bot.web.auth import desk_of, desk_page
 from bot.web.desk import refuse, render_desk
 from broadcasts import actions
+from broadcasts.campaigns import deps_for
 from broadcasts.exports import CSV_TYPE, XLSX_TYPE, Cell, csv_bytes, xlsx_bytes
 from broadcasts.models import Broadcast, Campaign
 from broadcasts.timing import TimingError, format_local, parse_local_datetime
@@ -89,9 +90,7 @@ async def _households_response(
             return await refuse(request, f"hộ của lần gửi {request.match_info['id']}")
         broadcast, campaign, hamlet = found
         rows = await household_reach(session, broadcast.id, hamlet.id)
-        summary = next(
-            (r for r in await reach(session, broadcast.id) if r.hamlet_id == hamlet.id), None
-        )
+        summary = next(iter(await reach(session, broadcast.id, [hamlet.id])), None)
     only_missing = request.query.get("chua") == "1"
     done = request.query.get("done", "")
     return render_desk(
@@ -154,6 +153,7 @@ async def record_offline(request: web.Request) -> web.StreamResponse:
             await session.rollback()
             return await _households_response(request, problem=problem, status=400)
         await session.commit()
+    deps_for(rt).reach_cache.forget(broadcast.id)  # the commune's pages show the record at once
     query = urlencode({"done": code, **({"chua": "1"} if form.get("chua") == "1" else {})})
     raise web.HTTPSeeOther(f"{households_path(broadcast.id, hamlet.id)}?{query}")
 

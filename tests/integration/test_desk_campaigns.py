@@ -12,6 +12,7 @@ from bot.clock import FakeClock
 from bot.directory.models import AuditEntry, Hamlet, Staff
 from bot.outbound.models import OutboundMessage
 from broadcasts.campaigns import CampaignRequest, create_campaign
+from broadcasts.delivery import copies_line, unsent_copies
 from broadcasts.models import Acknowledgement, Broadcast, Campaign, Status
 from broadcasts.setup import deps_for, run_tick
 from tests.desk import Visitor, csrf_in, head_signed_in
@@ -294,3 +295,48 @@ async def test_the_dashboard_charts_reach_per_hamlet_and_for_poor_households(
         chart = page[page.index('<svg class="chart"') : page.index("</svg>")]
         assert "Ấp Tân Lập" in chart and "Ấp Tân Thạnh" not in chart
         assert "Hộ nghèo: 1 đã tiếp cận, 1 chưa" in chart
+
+
+async def test_a_firings_copies_are_counted_the_same_both_ways(database_url: str) -> None:
+    clock = FakeClock()
+    async with running_service(database_url, clock=clock) as svc:
+        _, firing, _ = await scam_warning_sent(svc, clock)
+        async with svc.runtime.sessions() as s:
+            quick = await copies_line(s, firing)
+            direct = await copies_line(s, firing, open_counted=0)  # as while a big send goes
+            unsent = await unsent_copies(s, firing)
+        assert quick == direct == "Tin: 4 đã gửi, 1 gửi lỗi"
+        assert [(c.hamlet, c.recipient) for c in unsent] == [("Ấp Tân Thạnh", "nhóm Zalo")]
+
+
+async def test_the_commune_wide_reach_is_a_minute_old_at_most_and_a_record_shows_at_once(
+    database_url: str,
+) -> None:
+    clock = FakeClock()
+    async with (
+        running_service(database_url, clock=clock) as svc,
+        Visitor(svc) as office,
+        Visitor(svc) as phone,
+    ):
+        campaign_id, firing, hamlets = await scam_warning_sent(svc, clock)
+        assert await office.sign_in() == 303
+        path = f"/admin/campaigns/{campaign_id}"
+        _, page, _ = await office.get(path)
+        assert "1/4 (25%)" in page and "số liệu lúc" in page
+        await svc.platform.mark_seen(CHU_BAY)
+        await svc.settled()
+        _, page, _ = await office.get(path)
+        assert "1/4 (25%)" in page  # worked out less than a minute ago, and said so
+        clock.advance(timedelta(seconds=61))
+        _, page, _ = await office.get(path)
+        assert "2/4 (50%)" in page
+        await head_signed_in(svc, phone)
+        own = f"/admin/firings/{firing}/hamlets/{hamlets['Ấp Tân Lập']}"
+        _, form, _ = await phone.get(own)
+        status, _, _ = await phone.post(
+            own + "/offline",
+            {"csrf_token": csrf_in(form), "household": "TL-03", "method": "meeting"},
+        )
+        assert status == 303
+        _, page, _ = await office.get(path)
+        assert "3/4 (75%)" in page  # the head's record, without waiting
