@@ -16,6 +16,7 @@ from broadcasts.web import (
     households,
     inbox,
     reach,
+    residents,
 )
 
 MENU = [
@@ -26,6 +27,7 @@ MENU = [
     NavItem("{Word} của tôi", "/admin/hamlets/{hamlet}", own_hamlet=True),
     NavItem("Các {word}", hamlets.PATH, Action.SEE_CAMPAIGNS),
     NavItem("Hộ dân", households.PATH, Action.SEE_HOUSEHOLDS),
+    NavItem("Người dân", residents.PATH, Action.SEE_HAMLET),
     NavItem("Nhật ký", audit.PATH, Action.SEE_AUDIT),
 ]
 
@@ -52,6 +54,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(reached + "/offline", reach.record_offline)
     app.router.add_get(reached + "/households.{ext:csv|xlsx}", reach.households_file)
     app.router.add_get(reach.EXPORT_PATH + ".{ext:csv|xlsx}", reach.reach_file)
+    app.router.add_get(residents.PATH, residents.resident_list)
     app.router.add_get(households.PATH, households.household_list)
     app.router.add_get(households.IMPORT_PATH, households.import_form)
     app.router.add_post(households.IMPORT_PATH, households.import_file)

@@ -34,7 +34,8 @@ MAX_UPLOAD = 20 * 1024 * 1024  # a commune's list of 100,000 households is a few
 LINK_CHOICES = 200  # followers of the hamlet offered for linking
 
 
-def _page_number(value: str | None) -> int:
+def page_number(value: str | None) -> int:
+    """The page a list was asked for: 1 unless a sensible number was given."""
     return max(1, min(10_000, int(value))) if value and value.isdigit() else 1
 
 
@@ -51,7 +52,7 @@ async def household_list(request: web.Request) -> web.StreamResponse:
     hamlet_id = own if own is not None else (int(typed_hamlet) if typed_hamlet.isdigit() else None)
     q = request.query.get("q", "").strip()[:100]
     kind = request.query.get("kind", "")
-    page = _page_number(request.query.get("page"))
+    page = page_number(request.query.get("page"))
     query = select(Household).where(Household.commune_id == staff.commune_id)
     if hamlet_id is not None:
         query = query.where(Household.hamlet_id == hamlet_id)
@@ -72,7 +73,7 @@ async def household_list(request: web.Request) -> web.StreamResponse:
             )
         ).all()
         members = await _members(session, [h.id for h in found])
-        hamlets = await _hamlets(session, staff.commune_id, own)
+        hamlets = await hamlets_of(session, staff.commune_id, own)
     names = {h.id: h.name for h in hamlets}
     filters = {"hamlet": typed_hamlet if own is None else "", "q": q, "kind": kind}
     kept = {k: v for k, v in filters.items() if v}
@@ -99,7 +100,8 @@ async def household_list(request: web.Request) -> web.StreamResponse:
     )
 
 
-async def _hamlets(session: AsyncSession, commune_id: int, own: int | None) -> list[Hamlet]:
+async def hamlets_of(session: AsyncSession, commune_id: int, own: int | None) -> list[Hamlet]:
+    """The commune's hamlets by name, or only `own` for a territorial role."""
     query = select(Hamlet).where(Hamlet.commune_id == commune_id)
     if own is not None:
         query = query.where(Hamlet.id == own)
@@ -174,7 +176,7 @@ async def _household_page(
             "errors": errors or {},
             "members": members,
             "choices": choices,
-            "hamlets": await _hamlets(session, staff.commune_id, own),
+            "hamlets": await hamlets_of(session, staff.commune_id, own),
             "kinds": HOUSEHOLD_KINDS,
             "may_edit": can(staff, Action.EDIT_HOUSEHOLDS, household.hamlet_id),
             "may_move": own is None and can(staff, Action.EDIT_HOUSEHOLDS),

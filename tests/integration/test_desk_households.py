@@ -12,7 +12,7 @@ from bot.clock import FakeClock
 from bot.directory.models import AuditEntry, Resident
 from broadcasts.models import Household, HouseholdMember
 from tests.desk import Visitor, csrf_in, head_signed_in
-from tests.integration.test_announcements import add_households
+from tests.integration.test_announcements import BA_SAU, add_households
 from tests.service import Service, running_service
 
 
@@ -158,3 +158,31 @@ async def test_an_official_imports_the_list_by_upload_all_rows_or_none(database_
                 await s.scalars(select(AuditEntry).where(AuditEntry.to_status == "imported"))
             ).all()
         assert len(imported) == 2 and "ho.xlsx" in (imported[-1].note or "")
+
+
+async def test_the_digital_team_sees_its_hamlets_residents_and_who_zalo_lets_us_reach(
+    database_url: str,
+) -> None:
+    clock = FakeClock()
+    async with (
+        running_service(database_url, clock=clock) as svc,
+        Visitor(svc) as phone,
+        Visitor(svc) as office,
+    ):
+        await add_households(svc)
+        await svc.platform.user_send_text(BA_SAU, "chào")
+        await svc.settled()
+        await head_signed_in(svc, phone, "3000000000000000005")  # Phạm Minh Tuấn, tổ công nghệ số
+        status, page, _ = await phone.get("/admin/residents")
+        assert status == 200 and "Bà Sáu Nguyễn Thị Sáu" in page and "Chú Bảy" in page
+        assert "Chị Hai" not in page  # another hamlet's
+        assert "đã liên kết" in page and "Hộ TL-01" not in page  # households are not theirs to see
+        _, page, _ = await phone.get("/admin/residents?state=reachable")
+        assert "Bà Sáu" in page and "Chú Bảy" not in page and "nhắn riêng được" in page
+        status, _, _ = await phone.get("/admin/households")
+        assert status == 404
+
+        assert await office.sign_in() == 303
+        _, page, _ = await office.get("/admin/residents?q=Hai")
+        assert "Chị Hai Trần Thị Hoa" in page and "Ấp Tân Thạnh" in page
+        assert 'href="/admin/households/' in page and "Hộ TT-01" in page
