@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import jobs
+from bot.chat import faq_desk
 from bot.chat import setup as chat_setup
 from bot.chat.conversation import settle_receipts
 from bot.chat.faq.book import FaqBook
@@ -72,6 +73,7 @@ def create_app(
     signin.add_routes(app)
     broadcasts_setup.add_routes(app)
     staff.add_routes(app)
+    faq_desk.add_routes(app)
 
     platform = None
     if serves_sandbox(settings):

@@ -70,3 +70,19 @@ class FaqEntry(Base):
     source: Mapped[str] = mapped_column(Text)
     checked: Mapped[date | None] = mapped_column(Date)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class FaqDraft(Base):
+    """An entry being written or changed on the desk; the bot never answers from it until published."""
+
+    __tablename__ = "faq_drafts"
+
+    entry_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(64))
+    questions: Mapped[list[str]] = mapped_column(JSON)
+    keywords: Mapped[list[str]] = mapped_column(JSON)
+    answer: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text)
+    checked: Mapped[date | None] = mapped_column(Date)
+    author_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -24,6 +24,8 @@ class Action(StrEnum):
     SEE_STAFF = "see_staff"  # the list of staff accounts and how each signs in
     ANSWER_RESIDENTS = "answer_residents"  # reply to a resident waiting for a person, hand back
     SEE_AUDIT = "see_audit"  # the audit log: who did what, when
+    SEE_FAQ = "see_faq"  # the FAQ's entries and the try box (what the bot would answer)
+    EDIT_FAQ = "edit_faq"  # write drafts, publish, import
 
 
 POLICY: dict[Action, frozenset[StaffRole]] = {
@@ -46,6 +48,8 @@ POLICY: dict[Action, frozenset[StaffRole]] = {
     Action.SEE_STAFF: frozenset({StaffRole.ADMIN, StaffRole.AUDITOR}),
     Action.ANSWER_RESIDENTS: frozenset(StaffRole) - {StaffRole.AUDITOR},
     Action.SEE_AUDIT: frozenset({StaffRole.OFFICIAL, StaffRole.ADMIN, StaffRole.AUDITOR}),
+    Action.SEE_FAQ: frozenset(StaffRole),
+    Action.EDIT_FAQ: frozenset({StaffRole.OFFICIAL, StaffRole.ADMIN}),
 }
 # Roles that act for their own hamlet only; the others act for the whole commune.
 TERRITORIAL = frozenset({StaffRole.HAMLET_HEAD, StaffRole.DIGITAL_TEAM})

@@ -25,6 +25,7 @@ ENTITIES = {
     "staff": "tài khoản cán bộ",
     "hamlet": "đổi trưởng {word}",
     "handoff": "người dân chờ cán bộ",
+    "faq": "câu hỏi thường gặp",
     "desk": "truy cập bị từ chối",
 }
 
@@ -40,6 +41,9 @@ EVENT_WORDS = {
     "enabled": "mở lại tài khoản",
     "password_set": "đặt mật khẩu",
     "handed_over": "giao cho trưởng {word} mới",
+    "draft_saved": "lưu bản nháp",
+    "draft_discarded": "bỏ bản nháp",
+    "published": "đăng",
     "replied": "trả lời",
     "closed": "trả lại cho hệ thống",
     "denied": "từ chối truy cập",

@@ -6,6 +6,7 @@ from urllib.parse import quote
 
 from sqlalchemy import select, update
 
+from bot.chat.models import FaqEntry
 from bot.clock import FakeClock
 from bot.directory.models import Hamlet, Resident, Staff
 from broadcasts.models import Campaign, HamletApproval, Household, Status
@@ -50,7 +51,14 @@ async def test_a_payload_in_every_field_renders_inert_on_every_page(database_url
             await s.execute(
                 update(Hamlet).where(Hamlet.id == tan_thanh).values(name=f"Ấp {PAYLOAD}")
             )
+            entry_id = svc.runtime.faq.entries()[0].id
+            await s.execute(
+                update(FaqEntry)
+                .where(FaqEntry.id == entry_id)
+                .values(topic=f"Mục {PAYLOAD}", answer=PAYLOAD, source=PAYLOAD)
+            )
             await s.commit()
+            await svc.runtime.faq.reload(s)
             household = await s.scalar(select(Household.id).where(Household.code == "TL-01"))
 
         # An approval waiting on the head of Tân Thạnh, for the approvals queue, and a rejection
@@ -90,6 +98,11 @@ async def test_a_payload_in_every_field_renders_inert_on_every_page(database_url
             "/admin/inbox",
             "/admin/audit",
             "/admin/staff",
+            "/admin/faq",
+            "/admin/faq?q=" + quote(PAYLOAD),
+            "/admin/faq?thu=" + quote(PAYLOAD),
+            f"/admin/faq/{entry_id}",
+            "/admin/faq/new?q=" + quote(PAYLOAD),
         ]
         shown = 0
         for path in admin_pages:

@@ -41,7 +41,12 @@ ALLOWED = {
 }
 # The typed keys on the aiohttp application name the runtime's type; routes read them. The
 # announcements still take the whole Runtime where they need a few of its parts.
-EXEMPT = {("platform", "bot.keys"), ("broadcasts", "bot.keys"), ("broadcasts", "bot.runtime")}
+EXEMPT = {
+    ("platform", "bot.keys"),
+    ("chat", "bot.keys"),
+    ("broadcasts", "bot.keys"),
+    ("broadcasts", "bot.runtime"),
+}
 
 
 def layer_of(module: str) -> str | None:

@@ -41,14 +41,23 @@ class FaqBook:
         """All entries, in id order."""
         return [self._items[k] for k in sorted(self._items)]
 
-    async def reload_if_changed(self, session: AsyncSession) -> bool:
-        """Rebuild the matcher when entries were imported since the last load."""
+    async def _version(self, session: AsyncSession) -> tuple[int, str]:
         count, latest = (
             await session.execute(select(func.count(), func.max(FaqEntry.updated_at)))
         ).one()
-        version = (int(count), str(latest))
+        return int(count), str(latest)
+
+    async def reload_if_changed(self, session: AsyncSession) -> bool:
+        """Rebuild the matcher when entries were imported since the last load."""
+        version = await self._version(session)
         if version == self.version:
             return False
         self._install(await load_items(session))
         self.version = version
         return True
+
+    async def reload(self, session: AsyncSession) -> None:
+        """Rebuild the matcher now, from the entries as stored (after this process changed one)."""
+        version = await self._version(session)
+        self._install(await load_items(session))
+        self.version = version
