@@ -55,7 +55,7 @@ async def test_a_payload_in_every_field_renders_inert_on_every_page(database_url
             await s.execute(
                 update(FaqEntry)
                 .where(FaqEntry.id == entry_id)
-                .values(topic=f"Mục {PAYLOAD}", answer=PAYLOAD, source=PAYLOAD)
+                .values(topic="<script>alert(1)</script>", answer=PAYLOAD, source=PAYLOAD)
             )
             await s.commit()
             await svc.runtime.faq.reload(s)
