@@ -35,6 +35,13 @@ async def _check_taker(session: AsyncSession, commune: Commune, hamlet: Hamlet, 
     if owner is None:
         return
     word = commune.hamlet_word
+    if owner.role == StaffRole.HAMLET_HEAD and owner.active and owner.hamlet_id == hamlet.id:
+        raise StaffError(
+            {
+                "phone": f"Số {normal} là của {owner.name}, đang là trưởng {word} {hamlet.name}. "
+                f"Xin ghi số của trưởng {word} mới."
+            }
+        )
     if owner.role not in TERRITORIAL:
         role = role_label(owner.role, word)
         raise StaffError(
@@ -69,7 +76,10 @@ async def hand_over_hamlet(
         ).all()
     )
     await _check_taker(session, commune, hamlet, phone)
-    change = StaffChange(name, phone, StaffRole.HAMLET_HEAD.value, hamlet.id, zalo_id)
+    # A blank Zalo id keeps the one an existing account already has.
+    change = StaffChange(
+        name, phone, StaffRole.HAMLET_HEAD.value, hamlet.id, zalo_id.strip() or None
+    )
     new_head, _ = await save_staff(
         session, commune, change, now, actor_id=actor.id, via=f"giao {hamlet.name}"
     )

@@ -73,9 +73,11 @@ async def save_staff(
     staff_id: int | None = None,
     actor_id: int | None = None,
     via: str = "trang quản trị",
+    new_only: bool = False,
 ) -> tuple[Staff, bool]:
     """Create the account with this phone, or update it (or the one `staff_id` names); audited.
 
+    With `new_only` a phone that is already someone's is refused rather than taken over.
     Returns the account and whether it is new. Every problem is found before anything changes."""
     problems: dict[str, str] = {}
     word = commune.hamlet_word
@@ -104,7 +106,12 @@ async def save_staff(
         problems["staff"] = "Không có tài khoản này."
     if phone is not None:
         owner = await session.scalar(select(Staff).where(Staff.phone == phone))
-        if target is None and staff_id is None:
+        if owner is not None and new_only:
+            problems["phone"] = (
+                f"Số {phone} đã là của {owner.name}. Muốn đổi tài khoản đó, "
+                f"bấm “Sửa” ở dòng của {owner.name} trong danh sách."
+            )
+        elif target is None and staff_id is None:
             target = owner
         elif owner is not None and owner.id != (target.id if target else None):
             problems["phone"] = f"Số {phone} đã là của {owner.name}."

@@ -150,6 +150,7 @@ async def save(request: web.Request) -> web.StreamResponse:
                 rt.clock.now(),
                 staff_id=editing.id if editing else None,
                 actor_id=desk.staff.id,
+                new_only=editing is None,
             )
         except StaffError as exc:
             await session.rollback()

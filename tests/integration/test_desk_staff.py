@@ -11,6 +11,7 @@ from tests.desk import (
     ADMIN_PHONE,
     RESIDENT,
     TAN_LAP_HEAD,
+    TAN_THANH_HEAD,
     Visitor,
     csrf_in,
     head_signed_in,
@@ -186,3 +187,46 @@ async def test_a_hamlet_is_handed_to_its_new_head_in_one_audited_action(
             approval = await s.get(HamletApproval, approval_id)
         assert approval is not None and approval.status == Status.APPROVED
         assert approval.decided_by == new.id
+
+
+async def test_the_add_form_never_takes_over_someone_elses_account(database_url: str) -> None:
+    clock = FakeClock()
+    async with running_service(database_url, clock=clock) as svc, Visitor(svc) as admin:
+        assert await admin.sign_in(ADMIN_PHONE) == 303
+        token = await admin.form_token()
+        status, page, _ = await admin.post(
+            "/admin/staff",
+            {"csrf_token": token, "name": "Ai Đó", "phone": "0901 000 002", "role": "official"},
+        )
+        assert status == 400 and "Số 0901000002 đã là của Trần Thị Mai" in page
+        mai = await staff_named(svc, "Trần Thị Mai")
+        assert mai is not None and mai.role == "hamlet_head" and mai.zalo_user_id == TAN_THANH_HEAD
+        assert await staff_named(svc, "Ai Đó") is None
+
+
+async def test_a_hand_over_to_the_sitting_head_or_a_known_account(database_url: str) -> None:
+    clock = FakeClock()
+    async with running_service(database_url, clock=clock) as svc, Visitor(svc) as admin:
+        assert await admin.sign_in(ADMIN_PHONE) == 303
+        async with svc.runtime.sessions() as s:
+            tan_lap = await s.scalar(select(Hamlet.id).where(Hamlet.name == "Ấp Tân Lập"))
+        path = f"/admin/hamlets/{tan_lap}/handover"
+        token = await admin.form_token()
+
+        status, page, _ = await admin.post(
+            path, {"csrf_token": token, "name": "Hùng", "phone": "0901000001", "zalo_id": ""}
+        )
+        assert status == 400 and "đang là trưởng ấp Ấp Tân Lập" in page
+        sitting = await staff_named(svc, "Nguyễn Văn Hùng")
+        assert sitting is not None and sitting.active and sitting.zalo_user_id == TAN_LAP_HEAD
+
+        # The team member elected head keeps the Zalo account the bot knows them by.
+        form = {"csrf_token": token, "name": "Phạm Minh Tuấn", "phone": "0901000005"}
+        status, _, _ = await admin.post(path, {**form, "zalo_id": ""})
+        assert status == 303
+        new = await staff_named(svc, "Phạm Minh Tuấn")
+        assert new is not None and new.role == "hamlet_head"
+        assert new.zalo_user_id == "3000000000000000005"
+        async with svc.runtime.sessions() as s:
+            note = await s.scalar(select(AuditEntry.note).where(AuditEntry.entity == "hamlet"))
+        assert note is not None and "Nguyễn Văn Hùng → Phạm Minh Tuấn" in note
