@@ -51,3 +51,16 @@ class SigninAttempt(Base):
     phone: Mapped[str] = mapped_column(String(32))
     address: Mapped[str] = mapped_column(String(64))
     ok: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ZaloLinkCode(Base):
+    """A one-time code an admin reads to a staff member, who sends it to the OA to link their Zalo."""
+
+    __tablename__ = "zalo_link_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -13,12 +13,14 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import VN_TZ
 from bot.directory.models import Hamlet, Staff, StaffRole
 from bot.directory.roles import Action, can, role_label
 from bot.directory.staffing import StaffChange, StaffError, save_staff, set_active
 from bot.keys import RUNTIME
 from bot.web.auth import desk_of, desk_page
 from bot.web.desk import NAV, NavItem, refuse, render_desk
+from bot.web.zalo_signin import issue_link_code
 
 PATH = "/admin/staff"
 DONE = {
@@ -84,7 +86,16 @@ async def _context(
         )
     done = request.query.get("done", "")
     who = request.query.get("who", "")
-    done_for = next((s.name for s in accounts if str(s.id) == who), "")
+    done_staff = next((s for s in accounts if str(s.id) == who), None)
+    done_for = done_staff.name if done_staff else ""
+    unlinked = (
+        done_staff
+        if done_staff is not None
+        and done_staff.active
+        and not done_staff.zalo_user_id
+        and can(desk.staff, Action.MANAGE_STAFF)
+        else None
+    )
     return {
         "title": "Cán bộ" if editing is None else f"Sửa tài khoản {editing.name}",
         "rows": rows,
@@ -95,6 +106,7 @@ async def _context(
         "errors": errors or {},
         "may_manage": can(desk.staff, Action.MANAGE_STAFF),
         "done": DONE[done].format(name=done_for) if done in DONE and done_for else "",
+        "unlinked": unlinked,
     }
 
 
@@ -187,6 +199,38 @@ async def activate(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"{PATH}?{urlencode({'done': done, 'who': account.id})}")
 
 
+@desk_page
+async def link_code(request: web.Request) -> web.StreamResponse:
+    """POST /admin/staff/{id}/zalo-code: a one-time code that links the person's own Zalo.
+
+    The code is shown once, on this answer, for the admin to read to the person; it is kept
+    hashed only."""
+    rt = request.app[RUNTIME]
+    desk = desk_of(request)
+    async with rt.sessions() as session:
+        account = await _account(request, session)
+        if account is None or not can(desk.staff, Action.MANAGE_STAFF):
+            return await refuse(request, f"mã liên kết {request.match_info['id']}")
+        if not account.active:
+            context = await _context(
+                request, session, errors={"staff": f"Tài khoản {account.name} đang bị khoá."}
+            )
+            return render_desk(request, "staff.html", context, status=400)
+        code, expires = await issue_link_code(session, account, rt.clock.now(), desk.staff.id)
+        await session.commit()
+    context = {
+        "title": f"Mã liên kết Zalo cho {account.name}",
+        "account": account,
+        "code": code,
+        "spaced": f"{code[:4]} {code[4:]}",
+        "expires": expires.astimezone(VN_TZ).strftime("%Hh%M ngày %d/%m/%Y"),
+        "replaces": bool(account.zalo_user_id),
+    }
+    response = render_desk(request, "staff_code.html", context)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def add_routes(app: web.Application) -> None:
     """The staff pages and their menu entry."""
     app.router.add_get(PATH, staff_list)
@@ -194,4 +238,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(PATH + "/{id:\\d+}", edit_form)
     app.router.add_post(PATH + "/{id:\\d+}", save)
     app.router.add_post(PATH + "/{id:\\d+}/active", activate)
+    app.router.add_post(PATH + "/{id:\\d+}/zalo-code", link_code)
     app[NAV] = [*app.get(NAV, []), NavItem("Cán bộ", PATH, Action.SEE_STAFF)]

@@ -40,6 +40,8 @@ EVENT_WORDS = {
     "disabled": "khoá tài khoản",
     "enabled": "mở lại tài khoản",
     "password_set": "đặt mật khẩu",
+    "link_code": "tạo mã liên kết Zalo",
+    "zalo_linked": "gắn Zalo bằng mã liên kết",
     "handed_over": "giao cho trưởng {word} mới",
     "draft_saved": "lưu bản nháp",
     "draft_discarded": "bỏ bản nháp",

@@ -130,6 +130,17 @@ async def _hamlet_response(
     ]
     may_see = can(staff, Action.SEE_HOUSEHOLDS, hamlet_id)
     done = request.query.get("done") == "handed_over"
+    unlinked = None
+    if done and request.query.get("who", "").isdigit() and can(staff, Action.MANAGE_STAFF):
+        async with rt.sessions() as session:
+            taker = await session.get(Staff, int(request.query["who"]))
+        if (
+            taker is not None
+            and taker.commune_id == staff.commune_id
+            and taker.active
+            and not taker.zalo_user_id
+        ):
+            unlinked = taker
     return render_desk(
         request,
         "hamlet.html",
@@ -142,6 +153,7 @@ async def _hamlet_response(
             "typed": typed or {},
             "errors": errors or {},
             "done": "handed_over" if done else "",
+            "unlinked": unlinked,
         },
         status=status,
     )
@@ -164,7 +176,7 @@ async def hand_over(request: web.Request) -> web.StreamResponse:
         ):
             return await refuse(request, f"giao ấp {hamlet_id}")
         try:
-            await hand_over_hamlet(
+            result = await hand_over_hamlet(
                 session,
                 desk.commune,
                 hamlet,
@@ -178,4 +190,5 @@ async def hand_over(request: web.Request) -> web.StreamResponse:
             await session.rollback()
             return await _hamlet_response(request, typed=typed, errors=exc.problems, status=400)
         await session.commit()
-    raise web.HTTPSeeOther(f"{PATH}/{hamlet_id}?done=handed_over")
+    who = result.new_head.id
+    raise web.HTTPSeeOther(f"{PATH}/{hamlet_id}?done=handed_over&who={who}")
