@@ -24,7 +24,7 @@ from typing import Any
 import aiohttp
 
 from bot.clock import VN_TZ, Clock, epoch_ms
-from bot.sandbox.demo import COMMUNE_GROUP_ID, COMMUNE_NAME, HAMLETS, PEOPLE
+from bot.sandbox.demo import COMMUNE_GROUP_ID, COMMUNE_NAME, HAMLETS, PEOPLE, group_link
 from bot.zalo.tokens import TokenPair
 
 log = logging.getLogger(__name__)
@@ -344,7 +344,7 @@ class SandboxPlatform:
             description=description,
             asset_id=asset,
             asset_type=asset_type,
-            group_link=f"https://zalo.me/g/sandbox{group_id[-6:]}",
+            group_link=group_link(str(group_id)),
         )
         self.groups[group.group_id] = group
         return group

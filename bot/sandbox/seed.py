@@ -29,7 +29,11 @@ async def seed_demo(session: AsyncSession, now: datetime) -> bool:
     hamlets: dict[str, Hamlet] = {}
     for name, language, group_id in demo.HAMLETS:
         hamlets[name] = Hamlet(
-            commune_id=commune.id, name=name, language=language, group_id=group_id
+            commune_id=commune.id,
+            name=name,
+            language=language,
+            group_id=group_id,
+            group_link=demo.group_link(group_id) if group_id else None,
         )
         session.add(hamlets[name])
     await session.flush()

@@ -54,6 +54,15 @@ async def forget_group(svc: Service, name: str) -> None:
         await s.commit()
 
 
+async def lose_link(svc: Service, name: str) -> None:
+    """The hamlet's group known by id only (made in the Zalo app, not yet synced)."""
+    async with svc.runtime.sessions() as s:
+        row = await s.scalar(select(Hamlet).where(Hamlet.name == name))
+        assert row is not None
+        row.group_link = None
+        await s.commit()
+
+
 async def members(svc: Service, group_id: str) -> dict[str, GroupMember]:
     async with svc.runtime.sessions() as s:
         rows = (await s.scalars(select(GroupMember).where(GroupMember.group_id == group_id))).all()
@@ -146,7 +155,8 @@ async def test_poster_and_qr_file_carry_the_group_link(database_url: str, tmp_pa
             async with http.get(f"{svc.base_url}/groups/{row.id}/poster") as resp:
                 assert resp.status == 200 and resp.content_type == "text/html"
                 page = await resp.text()
-            no_link = await hamlet(svc, "Ấp Hòa Bình")  # seeded with a group id but no link yet
+            await lose_link(svc, "Ấp Hòa Bình")
+            no_link = await hamlet(svc, "Ấp Hòa Bình")
             async with http.get(f"{svc.base_url}/groups/{no_link.id}/poster") as resp:
                 assert resp.status == 404 and "chưa có nhóm Zalo" in await resp.text()
             async with http.get(f"{svc.base_url}/groups/999/poster") as resp:
@@ -281,8 +291,9 @@ async def test_join_and_leave_events_keep_members_and_link_the_resident_hamlet(
 async def test_sync_fills_missing_links_and_reads_statuses(database_url: str) -> None:
     async with running_service(database_url) as svc:
         svc.platform.groups["5000000000000000103"].status = "disabled"
-        # The seeded places name their groups but know no links yet.
-        assert (await hamlet(svc, "Ấp Tân Lập")).group_link is None
+        # Two hamlets' groups known by id only; the commune's is seeded without a link.
+        await lose_link(svc, "Ấp Tân Lập")
+        await lose_link(svc, "Ấp Hòa Bình")
         code, out, err = await loa_groups(svc, "sync")
         assert code == 0, err
         for name, group_id in (
@@ -360,3 +371,20 @@ def test_lifecycle_names_and_shapes_from_every_source() -> None:
     one = {**base, "event_name": "user_join_group", "users": [{"id": "u1"}]}
     two = {**base, "event_name": "user_join_group", "users": [{"id": "u2"}]}
     assert dedupe_key(one) != dedupe_key(two)  # two joins in the same millisecond are two events
+
+
+async def test_the_hamlet_page_offers_a_poster_only_when_there_is_one(database_url: str) -> None:
+    from tests.desk import Visitor
+
+    async with running_service(database_url) as svc, Visitor(svc) as office:
+        assert await office.sign_in() == 303
+        await lose_link(svc, "Ấp Hòa Bình")
+        with_link, without = await hamlet(svc, "Ấp Tân Lập"), await hamlet(svc, "Ấp Hòa Bình")
+        _, page, _ = await office.get(f"/admin/hamlets/{with_link.id}")
+        poster = f"/groups/{with_link.id}/poster"
+        assert f'href="{poster}"' in page
+        assert (await office.get(poster))[0] == 200
+        _, page, _ = await office.get(f"/admin/hamlets/{without.id}")
+        assert (
+            "/poster" not in page and "chưa có đường dẫn mời" in page and "loa groups sync" in page
+        )
