@@ -29,6 +29,7 @@ from broadcasts.render import (
     PLACEHOLDER_CODE,
     AnnouncementTemplates,
     TemplateError,
+    TemplateInfo,
     new_verification_code,
 )
 from broadcasts.timing import (
@@ -36,7 +37,10 @@ from broadcasts.timing import (
     TimingError,
     after_quiet_hours,
     check_schedule,
+    dmy,
+    event_day,
     format_local,
+    to_local,
 )
 from broadcasts.tracking import ReachCache
 from broadcasts.workflow import move
@@ -93,6 +97,34 @@ def deps_for(rt: Runtime) -> Deps:
     return rt.announcements
 
 
+def first_firing(send_at: datetime | None, now: datetime, category: str) -> datetime:
+    """When the campaign's first send goes: as asked (or now), past quiet hours unless urgent."""
+    first = send_at or now
+    return first if category == CampaignCategory.URGENT else after_quiet_hours(first)
+
+
+def event_date_problems(
+    info: TemplateInfo, values: dict[str, str], first: datetime
+) -> dict[str, str]:
+    """Per variable: an announced day that is not a real day, has the wrong weekday, or is past
+    by the time the first send goes out."""
+    sent_on = to_local(first).date()
+    problems: dict[str, str] = {}
+    for var in info.variables:
+        if var.kind != "event_date" or not values.get(var.name, "").strip():
+            continue
+        day, found = event_day(values[var.name], sent_on)
+        if found:
+            problems[var.name] = " ".join(found)
+        elif day is not None and day < sent_on:
+            problems[var.name] = (
+                f"“{var.label.split(' (')[0]}” ghi ngày {dmy(day)}, mà tin gửi lúc "
+                f"{format_local(first)}: bà con nhận tin khi đã qua ngày đó. "
+                "Xin chọn giờ gửi sớm hơn, hoặc sửa ngày."
+            )
+    return problems
+
+
 async def validate(
     session: AsyncSession, req: CampaignRequest, deps: Deps, now: datetime
 ) -> tuple[Staff, Commune, list[Hamlet], list[str]]:
@@ -109,8 +141,13 @@ async def validate(
         problems.append("Đợt thông báo cần có tên.")
     try:
         deps.templates.check(req.template, req.variables)
+        info = deps.templates.info(req.template)
     except TemplateError as exc:
         problems.extend(exc.problems)
+    else:
+        category = CampaignCategory.URGENT if req.urgent else info.category
+        first = first_firing(req.send_at, now, category)
+        problems.extend(event_date_problems(info, dict(req.variables), first).values())
     hamlets = list(
         (
             await session.scalars(
@@ -168,9 +205,7 @@ async def create_campaign(
         raise CampaignError(problems)
 
     category = CampaignCategory.URGENT if req.urgent else deps.templates.info(req.template).category
-    first = req.send_at or now
-    if category != CampaignCategory.URGENT:
-        first = after_quiet_hours(first)
+    first = first_firing(req.send_at, now, category)
     campaign = Campaign(
         commune_id=commune.id,
         title=req.title.strip(),

@@ -69,6 +69,9 @@ class TemplateError(Exception):
         super().__init__("\n".join(self.problems))
 
 
+VARIABLE_KINDS = frozenset({"text", "event_date"})
+
+
 @dataclass(frozen=True)
 class Variable:
     """One variable an official fills in: its name in the template, label, whether required, example."""
@@ -77,6 +80,7 @@ class Variable:
     label: str
     required: bool
     example: str
+    kind: str = "text"  # "event_date": the day of what is announced; no send may come after it
 
 
 @dataclass(frozen=True)
@@ -276,7 +280,16 @@ class AnnouncementTemplates:
             if example is None or not str(example).strip():
                 problems.append(f"{where}: biến «{var_name}» thiếu ví dụ (example).")
                 example = ""
-            variables.append(Variable(var_name, label.strip(), required, str(example).strip()))
+            kind = raw.get("kind", "text")
+            if kind not in VARIABLE_KINDS:
+                problems.append(
+                    f"{where}: biến «{var_name}»: kind phải là một trong "
+                    f"{', '.join(sorted(VARIABLE_KINDS))}."
+                )
+                kind = "text"
+            variables.append(
+                Variable(var_name, label.strip(), required, str(example).strip(), str(kind))
+            )
 
         languages = self._languages(folder)
         if FALLBACK_LANGUAGE not in languages:

@@ -5,7 +5,7 @@ are written), ``words`` (times and weekdays as officials type them), ``recurrenc
 schedule checks) and ``dates`` (one date and time typed by an official).
 """
 
-from broadcasts.timing.dates import parse_local_datetime
+from broadcasts.timing.dates import event_day, parse_local_datetime
 from broadcasts.timing.local import (
     QUIET_END,
     QUIET_START,
@@ -13,8 +13,10 @@ from broadcasts.timing.local import (
     WEEKDAY_NAMES,
     TimingError,
     after_quiet_hours,
+    dmy,
     format_local,
     in_quiet_hours,
+    to_local,
 )
 from broadcasts.timing.recurrence import (
     RULE_MAX_LEN,
@@ -35,10 +37,13 @@ __all__ = [
     "TimingError",
     "after_quiet_hours",
     "check_schedule",
+    "dmy",
+    "event_day",
     "firings",
     "format_local",
     "in_quiet_hours",
     "parse_local_datetime",
     "parse_recurrence",
     "recurrence_from_rule",
+    "to_local",
 ]

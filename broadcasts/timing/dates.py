@@ -104,3 +104,32 @@ def parse_local_datetime(text: str, now: datetime) -> datetime:
             problems or ["Không đọc được ngày giờ gửi. Ví dụ: “20/12 19h30”, “mai 7h”."]
         )
     return utc_at(chosen, at)
+
+
+def event_day(text: str, around: date) -> tuple[date | None, list[str]]:
+    """The day named in a value such as "thứ Sáu 18/12" (the year nearest `around`) and its problems.
+
+    None with no problem when the text names no calendar day ("tối mai", "cuối tháng"): only a
+    day written out can be checked against the send time and its weekday."""
+    txt = TypedText(text)
+    days: list[tuple[re.Match[str], date | None]] = []
+    for pattern in (_DATE_NUMERIC, _DATE_WORDS):
+        for m in txt.take(pattern):
+            try:
+                picked: date | None = _pick_year(
+                    int(m.group("d")), int(m.group("m")), m.group("y"), around
+                )
+            except ValueError:
+                picked = None
+            days.append((m, picked))
+    if len(days) != 1:
+        return None, []
+    m, day = days[0]
+    if day is None:
+        return None, [f"Ngày “{txt.quote(m)}” không có thật."]
+    weekdays = [(weekday_of(w.group()), txt.quote(w)) for w in txt.take(DAY_ONE)]
+    if len(weekdays) == 1 and weekdays[0][0] != day.weekday():
+        return day, [
+            f"Ngày {dmy(day)} là {WEEKDAY_NAMES[day.weekday()]}, không phải “{weekdays[0][1]}”."
+        ]
+    return day, []

@@ -27,6 +27,8 @@ from broadcasts.campaigns import (
     CampaignRequest,
     create_campaign,
     deps_for,
+    event_date_problems,
+    first_firing,
     validate,
 )
 from broadcasts.models import CampaignCategory
@@ -35,7 +37,6 @@ from broadcasts.render import TemplateError, TemplateInfo, language_name, text_l
 from broadcasts.timing import (
     Recurrence,
     TimingError,
-    after_quiet_hours,
     firings,
     format_local,
     parse_local_datetime,
@@ -160,6 +161,12 @@ async def check_draft(
     send_at, recurrence, ends_on = _timing(draft, now, out.errors)
     if out.errors or info is None:
         return out
+    category = CampaignCategory.URGENT if draft.urgent else info.category
+    first = first_firing(send_at, now, category)
+    for name, problem in event_date_problems(info, draft.variables, first).items():
+        out.errors[f"var_{name}"] = problem
+    if out.errors:
+        return out
     req = CampaignRequest(
         title=draft.title,
         template=draft.template,
@@ -209,9 +216,6 @@ async def check_draft(
     if any(p["too_long"] for p in out.previews):
         out.problems.append(f"Tin dài quá {MAX_TEXT} ký tự, Zalo không gửi được: xin viết gọn lại.")
         out.request = None
-    first = send_at or now
-    if not draft.urgent:
-        first = after_quiet_hours(first)
     if recurrence is not None:
         out.schedule = recurrence.describe() + (f", đến hết {ends_on:%d/%m/%Y}" if ends_on else "")
         out.upcoming = [format_local(t) for t in firings(recurrence, first, ends_on, SHOWN_FIRINGS)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -148,3 +150,32 @@ async def test_heads_do_not_write_campaigns(database_url: str) -> None:
             form(token, [ids["Ấp Tân Lập"]], do="create", title="Họp", **MEETING),
         )
         assert status == 404 and await campaigns(svc) == 0
+
+
+async def test_a_meeting_day_already_past_or_misnamed_is_refused(database_url: str) -> None:
+    clock = FakeClock()  # Monday 2/11/2026
+    async with running_service(database_url, clock=clock) as svc, Visitor(svc) as office:
+        assert await office.sign_in() == 303
+        token = await office.form_token("/admin/campaigns/new")
+        ids = [(await hamlet_ids(svc))["Ấp Tân Lập"]]
+        for date_typed, at, problem in (
+            ("thứ Tư 4/11", "05/11 19h30", "ghi ngày 04/11/2026, mà tin gửi lúc 19h30 thứ Năm"),
+            ("thứ Sáu 4/11", "03/11 8h", "Ngày 04/11/2026 là thứ Tư, không phải “thứ Sáu”."),
+            ("thứ Tư 31/11", "03/11 8h", "Ngày “31/11” không có thật."),
+        ):
+            typed = {**MEETING, "var_date": date_typed, "title": "Họp ấp", "at": at}
+            for do, expected in (("preview", 200), ("create", 400)):
+                status, page, _ = await office.post(
+                    "/admin/campaigns/new", form(token, ids, do=do, **typed)
+                )
+                assert status == expected
+                shown = re.search(r'id="err-var_date">([^<]*)<', html.unescape(page))
+                assert shown is not None and problem in shown.group(1), date_typed
+        assert await campaigns(svc) == 0
+
+        # The same day, before the meeting, is what an official means.
+        typed = {**MEETING, "title": "Họp ấp", "at": "04/11 7h"}
+        status, _, _ = await office.post(
+            "/admin/campaigns/new", form(token, ids, do="create", **typed)
+        )
+        assert status == 303 and await campaigns(svc) == 1

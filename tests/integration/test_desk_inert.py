@@ -68,7 +68,7 @@ async def test_a_payload_in_every_field_renders_inert_on_every_page(database_url
         form = [("csrf_token", token), ("template", "hop-thon"), ("hamlet", str(tan_thanh))]
         form += [("channel", "group"), ("do", "create"), ("title", f"Họp {PAYLOAD}")]
         form += [(k, f"{v} {PAYLOAD}") for k, v in MEETING.items()]
-        form += [("at", "05/11 19h30")]
+        form += [("at", "03/11 19h30")]
         status, _, answer = await admin.post("/admin/campaigns/new", form)
         assert status == 303, "the campaign with the payload is created"
         meeting_id = int(answer.headers["Location"].split("/")[-1].split("?")[0])

@@ -138,7 +138,7 @@ async def test_the_installed_wheel_serves_the_demo_and_renders_its_templates_fro
             "preview",
             "hop-thon",
             "--var",
-            "date=thứ Sáu 20/12",
+            "date=thứ Sáu 18/12",
             "--var",
             "time=19h30",
             "--var",

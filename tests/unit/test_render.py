@@ -84,7 +84,7 @@ def test_shipped_templates_are_listed_with_valid_metadata(templates: Announcemen
     assert info.languages == ("vi", "km")
     assert [v.name for v in info.variables] == ["date", "time", "place", "agenda", "contact"]
     assert info.variables[0] == Variable(
-        "date", "Ngày họp (thứ, ngày/tháng)", True, "thứ Sáu 20/12"
+        "date", "Ngày họp (thứ, ngày/tháng)", True, "thứ Sáu 18/12", "event_date"
     )
     for name in SHIPPED:
         info = templates.info(name)

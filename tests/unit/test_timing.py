@@ -19,6 +19,7 @@ from broadcasts.timing import (
     TimingError,
     after_quiet_hours,
     check_schedule,
+    event_day,
     firings,
     format_local,
     in_quiet_hours,
@@ -590,3 +591,24 @@ def test_next_after_property(
             last = (wall.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
             assert wall.day in declared or (32 in declared and wall.day == last.day)
         previous = nxt
+
+
+@pytest.mark.parametrize(
+    ("typed", "day", "problem"),
+    [
+        ("thứ Sáu 18/12", date(2026, 12, 18), ""),
+        ("Thu 6, ngay 18 thang 12", date(2026, 12, 18), ""),
+        ("19h30 thứ Bảy 19/12 tại nhà văn hoá ấp", date(2026, 12, 19), ""),
+        ("thứ Sáu 20/12", date(2026, 12, 20), "Ngày 20/12/2026 là chủ nhật, không phải “thứ Sáu”."),
+        ("t2 5/1", date(2027, 1, 5), "là thứ Ba, không phải “t2”."),  # early January: next year
+        ("30/2", None, "Ngày “30/2” không có thật."),
+        ("tối mai", None, ""),  # no calendar day written: nothing to check
+        ("thứ Ba 09/12 và thứ Tư 10/12", None, ""),  # several days: none is the one
+    ],
+)
+def test_an_announced_day_is_read_and_its_weekday_checked(
+    typed: str, day: date | None, problem: str
+) -> None:
+    found, problems = event_day(typed, date(2026, 12, 7))
+    assert found == day
+    assert (problem in " ".join(problems)) if problem else problems == []
