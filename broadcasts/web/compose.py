@@ -25,6 +25,7 @@ from bot.web.desk import refuse, render_desk
 from broadcasts.campaigns import (
     CampaignError,
     CampaignRequest,
+    Deps,
     create_campaign,
     deps_for,
     event_date_problems,
@@ -108,6 +109,7 @@ class Checked:
     plan: QuotaPlan | None = None
     plan_finish: str = ""
     plan_others: list[tuple[str, int, str]] = field(default_factory=list)  # title, calls, when
+    draft_preview: bool = False  # previews with blanks marked, while fields are missing
 
     @property
     def ok(self) -> bool:
@@ -144,7 +146,7 @@ async def check_draft(
     out = Checked()
     word = commune.hamlet_word
     if not draft.title:
-        out.errors["title"] = "Đợt thông báo cần có tên, để cán bộ và trưởng ấp nhận ra."
+        out.errors["title"] = f"Đợt thông báo cần có tên, để cán bộ và trưởng {word} nhận ra."
     info = _info(deps.templates, draft.template)
     if info is None:
         out.errors["template"] = "Xin chọn một mẫu thông báo."
@@ -159,13 +161,17 @@ async def check_draft(
             f"Chọn ít nhất một kênh: nhóm Zalo của {word}, hoặc tin nhắn riêng."
         )
     send_at, recurrence, ends_on = _timing(draft, now, out.errors)
-    if out.errors or info is None:
+    if info is None:
+        return out
+    if out.errors:
+        await _draft_previews(session, deps, draft, info, commune, out)
         return out
     category = CampaignCategory.URGENT if draft.urgent else info.category
     first = first_firing(send_at, now, category)
     for name, problem in event_date_problems(info, draft.variables, first).items():
         out.errors[f"var_{name}"] = problem
     if out.errors:
+        await _draft_previews(session, deps, draft, info, commune, out)
         return out
     req = CampaignRequest(
         title=draft.title,
@@ -191,28 +197,11 @@ async def check_draft(
         return out
     out.request = req
     try:
-        texts = deps.templates.preview(
-            req.template,
-            req.variables,
-            [(h.name, h.language) for h in hamlets[:SHOWN_HAMLETS]],
-            hamlet_word=word,
-            commune_name=commune.name,
-        )
+        out.previews = _previews(deps, req.template, dict(req.variables), hamlets, commune)
     except TemplateError as exc:
         out.problems = exc.problems
         out.request = None
         return out
-    languages = {h.name: h.language for h in hamlets}
-    out.previews = [
-        {
-            "hamlet": name,
-            "language": language_name(languages[name]),
-            "text": text,
-            "length": text_length(text),
-            "too_long": text_length(text) > MAX_TEXT,
-        }
-        for name, text in texts.items()
-    ]
     if any(p["too_long"] for p in out.previews):
         out.problems.append(f"Tin dài quá {MAX_TEXT} ký tự, Zalo không gửi được: xin viết gọn lại.")
         out.request = None
@@ -236,6 +225,67 @@ async def check_draft(
     out.plan_finish = format_local(out.plan.finish)
     out.plan_others = [(o.title, o.calls, format_local(o.fire_at)) for o in out.plan.others]
     return out
+
+
+def _previews(
+    deps: Deps, template: str, values: dict[str, str], hamlets: list[Hamlet], commune: Commune
+) -> list[dict[str, Any]]:
+    """The text each of the first hamlets would get, with its language and length."""
+    texts = deps.templates.preview(
+        template,
+        values,
+        [(h.name, h.language) for h in hamlets[:SHOWN_HAMLETS]],
+        hamlet_word=commune.hamlet_word,
+        commune_name=commune.name,
+    )
+    languages = {h.name: h.language for h in hamlets}
+    return [
+        {
+            "hamlet": name,
+            "language": language_name(languages[name]),
+            "text": text,
+            "length": text_length(text),
+            "too_long": text_length(text) > MAX_TEXT,
+        }
+        for name, text in texts.items()
+    ]
+
+
+async def _draft_previews(
+    session: AsyncSession,
+    deps: Deps,
+    draft: Draft,
+    info: TemplateInfo,
+    commune: Commune,
+    out: Checked,
+) -> None:
+    """While fields are missing, the text as it stands, each blank shown as [its label].
+
+    So an official sees the message take shape as they type, before every field is right."""
+    query = select(Hamlet).where(Hamlet.commune_id == commune.id).order_by(Hamlet.id)
+    if draft.hamlet_ids:
+        query = query.where(Hamlet.id.in_(draft.hamlet_ids))
+    chosen = (await session.scalars(query.limit(SHOWN_HAMLETS if draft.hamlet_ids else 1))).all()
+    values = {
+        v.name: draft.variables.get(v.name) or (f"[{v.label.split(' (')[0]}]" if v.required else "")
+        for v in info.variables
+    }
+    try:
+        out.previews = _previews(deps, info.name, values, list(chosen), commune)
+    except TemplateError:
+        return  # a value the template refuses is already among the problems listed
+    out.draft_preview = True
+
+
+def _everyday_template(deps: Deps) -> str:
+    """The template a new form starts with: a general one, never an urgent warning by accident."""
+    infos = [i for i in (_info(deps.templates, n) for n in deps.templates.names()) if i]
+    order = [CampaignCategory.GENERAL, CampaignCategory.MEETING, CampaignCategory.POLICY]
+    for category in order:
+        for i in infos:
+            if i.category == category:
+                return i.name
+    return infos[0].name if infos else ""
 
 
 def _info(templates: Any, name: str) -> TemplateInfo | None:
@@ -286,7 +336,7 @@ async def new_form(request: web.Request) -> web.StreamResponse:
                 select(Hamlet.id).where(Hamlet.commune_id == desk_of(request).commune.id)
             )
         ).all()
-        draft = Draft(template=chosen if chosen in names else (names[0] if names else ""))
+        draft = Draft(template=chosen if chosen in names else _everyday_template(deps_for(rt)))
         draft.hamlet_ids = list(ids)
         return render_desk(request, "compose.html", await _context(request, session, draft, None))
 

@@ -179,3 +179,22 @@ async def test_a_meeting_day_already_past_or_misnamed_is_refused(database_url: s
             "/admin/campaigns/new", form(token, ids, do="create", **typed)
         )
         assert status == 303 and await campaigns(svc) == 1
+
+
+async def test_the_text_takes_shape_before_every_field_is_filled(database_url: str) -> None:
+    clock = FakeClock()
+    async with running_service(database_url, clock=clock) as svc, Visitor(svc) as office:
+        assert await office.sign_in() == 303
+        status, page, _ = await office.get("/admin/campaigns/new")
+        assert status == 200
+        chosen = re.search(r'<option value="([^"]+)" selected>', page)
+        assert chosen is not None and chosen.group(1) == "thong-bao-chung"  # never the scam alert
+        token = csrf_in(page)
+        ids = [(await hamlet_ids(svc))["Ấp Tân Thạnh"]]
+        typed = {**MEETING, "var_place": "", "title": ""}
+        status, page, _ = await office.post(
+            "/admin/campaigns/preview", form(token, ids, do="preview", **typed)
+        )
+        assert status == 200 and "Bản nháp: tin đang thành hình" in page
+        assert "Ấp Tân Thạnh tổ chức họp bà con" in page and "Địa điểm: [Nơi họp]" in page
+        assert "Cần điền nơi họp." in page and "Lượt gửi qua Zalo" not in page
