@@ -26,6 +26,7 @@ ENTITIES = {
     "hamlet": "đổi trưởng {word}",
     "handoff": "người dân chờ cán bộ",
     "faq": "câu hỏi thường gặp",
+    "household": "hộ gia đình",
     "desk": "truy cập bị từ chối",
 }
 
@@ -49,6 +50,7 @@ EVENT_WORDS = {
     "replied": "trả lời",
     "closed": "trả lại cho hệ thống",
     "denied": "từ chối truy cập",
+    "imported": "nhập danh sách hộ",
 }
 
 

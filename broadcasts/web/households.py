@@ -346,6 +346,8 @@ async def _receive_file(request: web.Request, folder: Path) -> tuple[Path | None
         if isinstance(part, BodyPartReader) and part.name == "file":
             break
     name = Path(part.filename or "").name[:200]
+    if not name:  # a browser sends the field with no file in it when none was chosen
+        return None, "", "Xin chọn tệp danh sách hộ (CSV hoặc Excel .xlsx) rồi bấm “Nhập”."
     suffix = Path(name).suffix.lower()
     if suffix not in (".csv", ".xlsx"):
         return None, name, "Tệp phải là CSV (.csv) hoặc Excel (.xlsx)."

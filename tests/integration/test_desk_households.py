@@ -135,12 +135,15 @@ async def test_an_official_imports_the_list_by_upload_all_rows_or_none(database_
         assert status == 403  # the token comes first, or nothing is read
         status, page = await upload(office, token, "ho.pdf", b"%PDF")
         assert status == 400 and "CSV (.csv) hoặc Excel (.xlsx)" in page
+        status, page = await upload(office, token, "", b"")  # "Nhập" with no file chosen
+        assert status == 400 and "Xin chọn tệp danh sách hộ" in page
 
         good = csv_file(
             ["H-01,Ấp Tân Lập,Nguyễn Văn A,nghèo", "H-02,Tân Thạnh,Trần Thị B,cận nghèo"]
         )
         status, page = await upload(office, token, "ho.csv", good)
         assert status == 200 and "2 hộ mới" in page and await count_households(svc) == 2
+        assert 'href="/admin/households">Xem danh sách hộ' in page
 
         book = Workbook()
         sheet = book.active
@@ -158,6 +161,10 @@ async def test_an_official_imports_the_list_by_upload_all_rows_or_none(database_
                 await s.scalars(select(AuditEntry).where(AuditEntry.to_status == "imported"))
             ).all()
         assert len(imported) == 2 and "ho.xlsx" in (imported[-1].note or "")
+        _, page, _ = await office.get("/admin/audit")
+        table = page[page.index('<table id="audit">') : page.index("</table>")]
+        assert "hộ gia đình" in table and "nhập danh sách hộ" in table
+        assert "household" not in table and "imported" not in table and "số 0" not in table
 
 
 async def test_the_digital_team_sees_its_hamlets_residents_and_who_zalo_lets_us_reach(
