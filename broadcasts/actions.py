@@ -23,6 +23,8 @@ class ActionError(Exception):
 
 
 OPEN = (Status.AWAITING, Status.SCHEDULED, Status.SENDING)
+# A campaign in one of these has nothing left to send, so nothing left to cancel.
+FINISHED = (Status.CANCELLED, Status.SENT, Status.FAILED, Status.MISSED)
 
 
 async def cancel_campaign(
@@ -34,7 +36,7 @@ async def cancel_campaign(
         raise ActionError(f"Không có đợt thông báo số {campaign_id}.")
     if not can(staff, Action.RUN_CAMPAIGNS):
         raise ActionError("Chỉ cán bộ xã hoặc quản trị xã mới huỷ được đợt thông báo.")
-    if campaign.status in (Status.CANCELLED, Status.SENT):
+    if campaign.status in FINISHED:
         raise ActionError(f"Đợt thông báo số {campaign_id} đã kết thúc, không huỷ được.")
     withheld = 0
     for broadcast in (

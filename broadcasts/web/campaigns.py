@@ -31,6 +31,7 @@ from broadcasts import actions
 from broadcasts.campaigns import deps_for
 from broadcasts.delivery import copies_line, unsent_copies
 from broadcasts.models import Broadcast, Campaign, HamletApproval, Status
+from broadcasts.render import TemplateError
 from broadcasts.timing import firings, format_local, recurrence_from_rule
 from broadcasts.tracking import HamletReach, ReachCache, reach
 from broadcasts.workflow import CAMPAIGN_KINDS, HOUSEHOLD_KINDS, LABELS, label
@@ -222,6 +223,30 @@ async def campaign_page(request: web.Request) -> web.StreamResponse:
     return render_desk(request, "campaign.html", context)
 
 
+def _announcement(
+    request: web.Request, campaign: Campaign, hamlets: dict[int, Hamlet]
+) -> tuple[str, str, str]:
+    """The template's title and the text as the first targeted hamlet gets it (and that hamlet)."""
+    desk = desk_of(request)
+    templates = deps_for(request.app[RUNTIME]).templates
+    first = next((hamlets[i] for i in campaign.hamlet_ids if i in hamlets), None)
+    try:
+        title = templates.info(campaign.template).title
+        if first is None:
+            return title, "", ""
+        texts = templates.preview(
+            campaign.template,
+            campaign.variables,
+            [(first.name, first.language)],
+            hamlet_word=desk.hamlet_word,
+            commune_name=desk.commune.name,
+        )
+    except TemplateError:
+        # The template was changed or removed since; the campaign still names it.
+        return campaign.template, "", ""
+    return title, texts.get(first.name, ""), first.name
+
+
 async def _page_context(
     request: web.Request, session: AsyncSession, campaign: Campaign, staff: Staff
 ) -> dict[str, Any]:
@@ -262,8 +287,12 @@ async def _page_context(
             format_local(t)
             for t in firings(rule, campaign.next_fire_at, campaign.ends_on, NEXT_SHOWN)
         ]
-    open_ = campaign.status not in (Status.CANCELLED, Status.SENT)
+    open_ = campaign.status not in actions.FINISHED
+    template_title, text, text_for = _announcement(request, campaign, hamlets)
     return {
+        "template_title": template_title,
+        "text": text,
+        "text_for": text_for,
         "title": campaign.title,
         "c": campaign,
         "status": label(campaign.status),

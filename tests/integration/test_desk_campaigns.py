@@ -92,6 +92,8 @@ async def test_an_official_sees_each_failure_with_its_reason_and_resends_it(
         assert "Tin gửi lỗi" in page and "hết hạn" in page  # the reason Zalo gave, in Vietnamese
         assert f'href="/admin/firings/{firing}/hamlets/{hamlets["Ấp Tân Lập"]}"' in page
         assert "1/4" in page  # Tân Lập: Ba Sáu's household saw the 1:1 copy, of four households
+        assert "canh-bao-lua-dao" not in page and "<b>Mẫu:</b> Cảnh báo" in page
+        assert "Huỷ đợt này" not in page  # it has been sent: there is nothing left to cancel
 
         status, _, _ = await office.post(path + "/retry", {"firing": str(firing)})
         assert status == 403  # without its CSRF token, nothing is resent
@@ -245,6 +247,8 @@ async def test_an_official_cancels_a_campaign_from_its_page(database_url: str) -
         path = f"/admin/campaigns/{campaign_id}"
         status, page, _ = await office.get(path)
         assert status == 200 and "Huỷ đợt này" in page
+        assert "<b>Mẫu:</b> Họp ấp / thôn: mời bà con đi họp" in page
+        assert "Địa điểm: nhà văn hoá ấp" in page and "tổ chức họp bà con" in page
         assert "Họp ấp &lt;b&gt;tháng 12&lt;/b&gt;" in page and "<b>tháng 12</b>" not in page
         status, _, answer = await office.post(path + "/cancel", {"csrf_token": csrf_in(page)})
         assert status == 303
