@@ -25,7 +25,7 @@ MENU = [
     NavItem("Thông báo", campaigns.PATH, Action.SEE_CAMPAIGNS, commune_wide=True),
     NavItem("Người dân chờ", inbox.PATH),
     NavItem("{Word} của tôi", "/admin/hamlets/{hamlet}", own_hamlet=True),
-    NavItem("Các {word}", hamlets.PATH, Action.SEE_CAMPAIGNS),
+    NavItem("Các {word}", hamlets.PATH, Action.SEE_CAMPAIGNS, commune_wide=True),
     NavItem("Hộ dân", households.PATH, Action.SEE_HOUSEHOLDS),
     NavItem("Người dân", residents.PATH, Action.SEE_HAMLET),
     NavItem("Nhật ký", audit.PATH, Action.SEE_AUDIT),
