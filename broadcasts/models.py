@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from bot.db.base import Base, UTCDateTime
+from bot.db.base import Base, UTCDateTime, folded_default, keep_folded
 from bot.outbound.models import OutboundMessage
 
 
@@ -66,10 +66,17 @@ class Household(Base):
     hamlet_id: Mapped[int] = mapped_column(ForeignKey("hamlets.id"), index=True)
     code: Mapped[str] = mapped_column(String(64))  # the commune's own household code
     head_name: Mapped[str] = mapped_column(String(200))
+    # code and head's name folded, for the desk's search (kept by keep_folded below)
+    search_key: Mapped[str] = mapped_column(
+        String(300), default=folded_default("code", "head_name"), server_default=""
+    )
     address: Mapped[str | None] = mapped_column(String(300))
     phone: Mapped[str | None] = mapped_column(String(32))  # private
     category: Mapped[str] = mapped_column(String(16), default=HouseholdCategory.OTHER)  # private
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+keep_folded(Household, "search_key", "code", "head_name")
 
 
 class HouseholdMember(Base):

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.engine.interfaces import ExecutionContext
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+from bot.text import fold
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -41,3 +45,29 @@ def json_text(value: Any) -> str:
 
 class Base(DeclarativeBase):
     """Declarative base of every table."""
+
+
+def folded(values: list[Any]) -> str:
+    """The search key of some text columns: joined, lowercase, without diacritics."""
+    return fold(" ".join(str(v) for v in values if v))
+
+
+def folded_default(*columns: str) -> Callable[[ExecutionContext], str]:
+    """A column default that folds these columns of the row being inserted (bulk inserts too)."""
+
+    def default(context: ExecutionContext) -> str:
+        params = context.get_current_parameters()  # type: ignore[attr-defined]
+        return folded([params.get(c) for c in columns])
+
+    return default
+
+
+def keep_folded(model: type[Base], key: str, *columns: str) -> None:
+    """Recompute `key` from `columns` whenever the ORM updates a row of `model`.
+
+    Searching "nguyen" finds "Nguyễn" on every database without an extension (SQLite's lower()
+    knows ASCII only, and PostgreSQL's unaccent is not always installed)."""
+
+    @event.listens_for(model, "before_update")
+    def refold(_mapper: Any, _connection: Any, target: Any) -> None:
+        setattr(target, key, folded([getattr(target, c) for c in columns]))

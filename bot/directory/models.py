@@ -16,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.db.base import Base, UTCDateTime
+from bot.db.base import Base, UTCDateTime, folded_default, keep_folded
 
 
 class StaffRole(StrEnum):
@@ -92,6 +92,10 @@ class Resident(Base):
     zalo_user_id: Mapped[str] = mapped_column(String(64), unique=True)
     user_id_by_app: Mapped[str | None] = mapped_column(String(64))
     display_name: Mapped[str | None] = mapped_column(String(200))
+    # display_name folded, for the desk's search (kept by keep_folded below)
+    search_name: Mapped[str] = mapped_column(
+        String(200), default=folded_default("display_name"), server_default=""
+    )
     commune_id: Mapped[int | None] = mapped_column(ForeignKey("communes.id"), index=True)
     hamlet_id: Mapped[int | None] = mapped_column(ForeignKey("hamlets.id"), index=True)
     is_follower: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -102,6 +106,9 @@ class Resident(Base):
         Boolean, default=False
     )  # "ngừng nhận": no 1:1 announcements
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+keep_folded(Resident, "search_name", "display_name")
 
 
 class AuditEntry(Base):

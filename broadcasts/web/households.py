@@ -14,13 +14,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import BodyPartReader, web
-from sqlalchemy import func, or_, select
+from sqlalchemy import false, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.directory.models import AuditEntry, Hamlet, Resident
 from bot.directory.roles import Action, can, territory
 from bot.keys import RUNTIME
+from bot.text import fold
 from bot.web.auth import UPLOAD_KEY, desk_of, desk_page
 from bot.web.desk import refuse, render_desk
 from broadcasts.households import ImportProblems, import_households, normalize_phone, vn_number
@@ -57,11 +58,9 @@ async def household_list(request: web.Request) -> web.StreamResponse:
     if hamlet_id is not None:
         query = query.where(Household.hamlet_id == hamlet_id)
     if q:
+        wanted = fold(q)  # nothing searchable in it ("_", "!!"): nothing found
         query = query.where(
-            or_(
-                Household.code.icontains(q, autoescape=True),
-                Household.head_name.icontains(q, autoescape=True),
-            )
+            Household.search_key.contains(wanted, autoescape=True) if wanted else false()
         )
     if kind in HOUSEHOLD_KINDS:
         query = query.where(Household.category == kind)

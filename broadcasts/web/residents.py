@@ -11,11 +11,12 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 from aiohttp import web
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select
 
 from bot.directory.models import Resident
 from bot.directory.roles import Action, can, territory
 from bot.keys import RUNTIME
+from bot.text import fold
 from bot.web.auth import desk_of, desk_page
 from bot.web.desk import refuse, render_desk
 from broadcasts.models import Household, HouseholdMember
@@ -54,7 +55,10 @@ async def resident_list(request: web.Request) -> web.StreamResponse:
     if hamlet_id is not None:
         query = query.where(Resident.hamlet_id == hamlet_id)
     if q:
-        query = query.where(Resident.display_name.icontains(q, autoescape=True))
+        wanted = fold(q)  # nothing searchable in it ("_", "!!"): nothing found
+        query = query.where(
+            Resident.search_name.contains(wanted, autoescape=True) if wanted else false()
+        )
     if state == "reachable":
         query = query.where(Resident.last_interaction_at > now - WINDOW)
     elif state == "outside":

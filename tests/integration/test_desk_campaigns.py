@@ -80,6 +80,9 @@ async def test_an_official_sees_each_failure_with_its_reason_and_resends_it(
 
         status, listing, _ = await office.get("/admin/campaigns?q=l%E1%BB%ABa")  # "lừa"
         assert status == 200 and "Cảnh báo lừa đảo vay vốn" in listing
+        for typed in ("canh bao lua", "CẢNH BÁO"):
+            async with office.http.get(office.url("/admin/campaigns"), params={"q": typed}) as r:
+                assert "Cảnh báo lừa đảo vay vốn" in await r.text(), typed
         status, listing, _ = await office.get("/admin/campaigns?q=h%E1%BB%8Dp")  # "họp"
         assert status == 200 and "Cảnh báo lừa đảo vay vốn" not in listing
         assert "Không có đợt thông báo nào khớp với bộ lọc" in listing

@@ -193,3 +193,22 @@ async def test_the_digital_team_sees_its_hamlets_residents_and_who_zalo_lets_us_
         _, page, _ = await office.get("/admin/residents?q=Hai")
         assert "Chị Hai Trần Thị Hoa" in page and "Ấp Tân Thạnh" in page
         assert 'href="/admin/households/' in page and "Hộ TT-01" in page
+
+
+async def test_search_ignores_case_and_diacritics(database_url: str) -> None:
+    clock = FakeClock()
+    async with running_service(database_url, clock=clock) as svc, Visitor(svc) as office:
+        await add_households(svc)
+        assert await office.sign_in() == 303
+        mine = await household(svc, "TL-03")
+        page = await office.get(f"/admin/households/{mine.id}")
+        form = {"csrf_token": csrf_in(page[1]), "head_name": "Nguyễn Thị Ánh", "category": "poor"}
+        assert (await office.post(f"/admin/households/{mine.id}", form))[0] == 303
+        for typed in ("nguyen thi anh", "NGUYỄN", "Ánh", "tl-03", "tl 03"):
+            async with office.http.get(office.url("/admin/households"), params={"q": typed}) as r:
+                found = await r.text()
+            assert "Nguyễn Thị Ánh" in found and "TL-01" not in found, typed
+        async with office.http.get(office.url("/admin/residents"), params={"q": "CHI HAI"}) as r:
+            assert "Chị Hai Trần Thị Hoa" in await r.text()
+        async with office.http.get(office.url("/admin/residents"), params={"q": "_"}) as r:
+            assert "Chị Hai Trần Thị Hoa" not in await r.text()

@@ -65,10 +65,35 @@ async def test_a_database_in_use_upgrades_with_its_data(database_url: str) -> No
                 ),
                 {"now": now},
             )
+            await conn.execute(
+                text(
+                    "insert into residents (zalo_user_id, display_name, commune_id, is_follower,"
+                    " opted_out, created_at) values ('4000', 'Bà Sáu Nguyễn Thị Đào', 1, true,"
+                    " false, :now)"
+                ),
+                {"now": now},
+            )
+            await conn.execute(
+                text(
+                    "insert into hamlets (id, commune_id, name, language) "
+                    "values (1, 1, 'Ấp Tân Lập', 'vi')"
+                )
+            )
+            await conn.execute(
+                text(
+                    "insert into households (commune_id, hamlet_id, code, head_name, category,"
+                    " updated_at) values (1, 1, 'TL-01', 'Lê Văn Đức', 'poor', :now)"
+                ),
+                {"now": now},
+            )
         await upgrade_async(database_url)
         async with engine.connect() as conn:
             staff = (await conn.execute(text("select name, phone from staff"))).all()
             audit = (await conn.execute(text("select actor_staff_id from audit_log"))).all()
+            names = (await conn.execute(text("select search_name from residents"))).all()
+            keys = (await conn.execute(text("select search_key from households"))).all()
     finally:
         await engine.dispose()
     assert staff == [("Cán bộ", None)] and audit == [(1,)]
+    # Existing rows get their folded search keys.
+    assert names == [("ba sau nguyen thi dao",)] and keys == [("tl 01 le van duc",)]
