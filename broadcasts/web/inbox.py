@@ -24,7 +24,7 @@ from bot.directory.roles import Action, can, territory
 from bot.inbound.models import InboxEvent
 from bot.keys import RUNTIME
 from bot.outbound.channels import Channel
-from bot.outbound.models import OutboundMessage
+from bot.outbound.models import OutboundMessage, OutboxStatus
 from bot.outbound.outbox import queue_message
 from bot.outbound.work import Work
 from bot.web.auth import desk_of, desk_page
@@ -44,6 +44,8 @@ class Line:
     at: datetime
     from_resident: bool
     text: str
+    who: str = "Bà con"
+    state: str = ""  # for what the OA sent: not (yet) delivered, and why
 
     @property
     def when(self) -> str:
@@ -73,6 +75,19 @@ class Waiting:
         )
 
 
+def _state(message: OutboundMessage) -> str:
+    """What the person answering must know of a message the OA has not surely delivered."""
+    if message.status in (OutboxStatus.PENDING, OutboxStatus.SENDING):
+        return "đang gửi"
+    if message.status == OutboxStatus.FAILED:
+        return f"không gửi được: {message.error_reason or 'Zalo từ chối'}"
+    if message.status == OutboxStatus.UNCERTAIN:
+        return "chưa rõ đã tới chưa (mạng lỗi lúc gửi)"
+    if message.status == OutboxStatus.CANCELLED:
+        return "đã huỷ, không gửi"
+    return ""
+
+
 async def _lines(session: AsyncSession, resident: Resident, since: datetime) -> list[Line]:
     """What the resident wrote and the OA answered since the handoff opened (the last few)."""
     sent = (
@@ -87,7 +102,17 @@ async def _lines(session: AsyncSession, resident: Resident, since: datetime) -> 
             .limit(SHOWN_MESSAGES)
         )
     ).all()
-    lines = [Line(m.created_at, False, m.text) for m in reversed(sent) if m.text]
+    lines = [
+        Line(
+            m.created_at,
+            False,
+            m.text,
+            "Cán bộ trả lời" if m.purpose == "handoff_reply" else "Trả lời tự động",
+            _state(m),
+        )
+        for m in reversed(sent)
+        if m.text
+    ]
     # Inbox rows keep Zalo's body as it came; the resident's id is in it as a quoted string.
     received = (
         await session.scalars(

@@ -513,6 +513,17 @@ async def test_a_helper_answers_a_waiting_resident_from_the_desk_once(database_u
         assert svc.oa_texts(RESIDENT).count(answer) == 1
         replied = [e for e in await audit_of(svc, "handoff") if e.to_status == "replied"]
         assert len(replied) == 1 and replied[0].actor_staff_id == await staff_id(svc, TAN_LAP_HEAD)
+        _, page, _ = await phone.get("/admin/inbox")
+        said = page[page.index(f'id="handoff-{handoff_id}"') :]
+        assert "<b>Cán bộ trả lời</b> (" in said and "<b>Trả lời tự động</b> (" in said
+        assert said.index("Cán bộ trả lời") < said.index(answer) and "<b>OA</b>" not in said
+        # A reply Zalo refuses is shown with its reason, to the person who can call instead.
+        svc.platform.inject("/v3.0/oa/message/cs", "-217", 1)
+        form["reply_key"] = page.split('name="reply_key" value="')[1].split('"')[0]
+        assert (await phone.post(path, {**form, "text": "Bà Sáu ơi, bà gọi lại giúp"}))[0] == 303
+        await svc.settled()
+        _, page, _ = await phone.get("/admin/inbox")
+        assert "không gửi được: Người nhận đã chặn tin từ OA" in page
 
         async with Visitor(svc) as other:
             await head_signed_in(svc, other, TAN_THANH_HEAD)
