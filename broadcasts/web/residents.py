@@ -13,8 +13,8 @@ from urllib.parse import urlencode
 from aiohttp import web
 from sqlalchemy import false, func, select
 
-from bot.directory.models import Resident
-from bot.directory.roles import Action, can, territory
+from bot.directory.models import Resident, Staff
+from bot.directory.roles import Action, can, role_label, territory
 from bot.keys import RUNTIME
 from bot.text import fold
 from bot.web.auth import desk_of, desk_page
@@ -94,6 +94,18 @@ async def resident_list(request: web.Request) -> web.StreamResponse:
             else {}
         )
         hamlets = await hamlets_of(session, staff.commune_id, own)
+        # Staff write to the OA too; the list says who they are, so they are not counted as
+        # households to reach.
+        zalo_ids = [r.zalo_user_id for r, _ in found]
+        roles = dict(
+            (
+                await session.execute(
+                    select(Staff.zalo_user_id, Staff.role).where(
+                        Staff.commune_id == staff.commune_id, Staff.zalo_user_id.in_(zalo_ids)
+                    )
+                )
+            ).all()
+        )
     names: dict[int, str] = {h.id: h.name for h in hamlets}
     rows = []
     for resident, household_id in found:
@@ -101,6 +113,11 @@ async def resident_list(request: web.Request) -> web.StreamResponse:
         rows.append(
             {
                 "name": resident.display_name or "người dân",
+                "staff_role": (
+                    role_label(roles[resident.zalo_user_id], desk_of(request).hamlet_word)
+                    if resident.zalo_user_id in roles
+                    else ""
+                ),
                 "hamlet": names.get(resident.hamlet_id or 0, ""),
                 "follows": resident.is_follower and resident.unfollowed_at is None,
                 "unfollowed": resident.unfollowed_at is not None,

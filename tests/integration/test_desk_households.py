@@ -183,6 +183,7 @@ async def test_the_digital_team_sees_its_hamlets_residents_and_who_zalo_lets_us_
         status, page, _ = await phone.get("/admin/residents")
         assert status == 200 and "Bà Sáu Nguyễn Thị Sáu" in page and "Chú Bảy" in page
         assert "Chị Hai" not in page  # another hamlet's
+        assert 'Nguyễn Văn Hùng <span class="note">(cán bộ: Trưởng ấp)</span>' in page
         assert "đã liên kết" in page and "Hộ TL-01" not in page  # households are not theirs to see
         _, page, _ = await phone.get("/admin/residents?state=reachable")
         assert "Bà Sáu" in page and "Chú Bảy" not in page and "nhắn riêng được" in page
