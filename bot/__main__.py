@@ -37,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     imp = faq.add_parser("import", help="upsert entries from a YAML file (all or nothing)")
     imp.add_argument("file", type=Path)
     faq.add_parser("match", help="one message per stdin line -> one JSON decision per line")
+    faq.add_parser(
+        "unanswered", help="what residents asked that the bot could not answer, grouped, counted"
+    )
     zalo = sub.add_parser("zalo", help="the Zalo OA connection").add_subparsers(
         dest="zalo_command", required=True
     )
@@ -74,6 +77,12 @@ def main(argv: list[str] | None = None) -> int:
         return upgrade(settings)
     if args.command == "faq" and args.faq_command == "import":
         return _with_db(settings, lambda sessions: faq_import(sessions, args.file))
+    if args.command == "faq" and args.faq_command == "unanswered":
+        out = open(sys.stdout.fileno(), "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+        try:
+            return _with_db(settings, lambda sessions: faq_unanswered(sessions, out))
+        finally:
+            out.flush()
     if args.command == "faq":
         # UTF-8 views of the process's own streams (closefd=False: they stay open after us).
         stdin = open(sys.stdin.fileno(), encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
@@ -147,6 +156,13 @@ async def faq_match(sessions: Sessions, stdin: TextIO, stdout: TextIO) -> int:
     from bot.chat.faq.commands import faq_match_command
 
     return await faq_match_command(sessions, stdin, stdout)
+
+
+async def faq_unanswered(sessions: Sessions, out: TextIO) -> int:
+    """`loa faq unanswered`: UTF-8 out, whatever the terminal's locale."""
+    from bot.chat.faq.commands import faq_unanswered_command
+
+    return await faq_unanswered_command(sessions, out)
 
 
 async def zalo_connect(settings: Settings, sessions: Sessions) -> int:

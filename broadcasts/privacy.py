@@ -17,6 +17,7 @@ from sqlalchemy import Text, cast, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.chat.models import Conversation, Handoff
+from bot.chat.unanswered import forget_older_than
 from bot.directory.models import Resident
 from bot.inbound.models import InboxEvent, InboxStatus
 from bot.outbound.channels import Channel
@@ -142,8 +143,11 @@ async def forget_resident(session: AsyncSession, zalo_user_id: str, now: datetim
 async def purge_chat_content(
     session: AsyncSession, older_than: timedelta, now: datetime
 ) -> tuple[int, int]:
-    """Blank inbox bodies and 1:1 outbound texts older than the retention period; (inbox, outbound) counts."""
+    """Blank inbox bodies and 1:1 outbound texts older than the retention period; (inbox, outbound) counts.
+
+    Unanswered questions kept for the FAQ (folded, without sender) go at the same age."""
     cutoff = now - older_than
+    await forget_older_than(session, cutoff)
     inbox = await session.execute(
         update(InboxEvent)
         .where(

@@ -10,6 +10,7 @@ from typing import cast
 from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.chat import unanswered
 from bot.chat.faq.book import FaqBook
 from bot.chat.faq.loader import FaqItem
 from bot.chat.models import Conversation, ConversationMode, Handoff
@@ -206,11 +207,13 @@ async def _answer_question(
     elif decision.outcome == "clarify":
         conv.misses = 0
         ids = [alt.id for alt in decision.alternatives[:3]]
-        conv.pending = {"kind": "clarify", "choices": ids}
+        # The question is kept (folded) in case none of the choices is the one they meant.
+        conv.pending = {"kind": "clarify", "choices": ids, "question": fold(text)[:500]}
         ctx.say(resident.zalo_user_id, "clarify", choices=[_title(faq, i) for i in ids])
     else:
         conv.misses += 1
         conv.pending = None
+        unanswered.record(ctx.session, text, ctx.now, unanswered.FALLBACK)
         if conv.misses >= MISSES_BEFORE_HANDOFF:
             await start_handoff(ctx, resident, conv, "misses", text)
         else:
@@ -287,6 +290,9 @@ async def _answer_pending(
             conv.misses = 0
             await _send_answer(ctx, resident, faq.entry(choices[number - 1]))
             return True
+        if kind == "clarify" and pending.get("question"):
+            # They wrote something else instead of choosing: none of the choices was it.
+            unanswered.record(ctx.session, pending["question"], ctx.now, unanswered.CLARIFY_LEFT)
     elif kind == "hamlet":
         offered = [(h, label) for h, label in await hamlet_choices(ctx.session) if h.id in choices]
         hamlets = [h for h, _ in offered]

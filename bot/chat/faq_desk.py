@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.chat.faq.loader import FaqImportError, FaqItem, import_faq, parse_items
 from bot.chat.models import FaqDraft
+from bot.chat.unanswered import mark_handled, unanswered_groups
+from bot.clock import VN_TZ
 from bot.directory.models import AuditEntry
 from bot.directory.roles import Action, can
 from bot.keys import RUNTIME
@@ -158,7 +160,15 @@ async def entry_page(request: web.Request) -> web.StreamResponse:
     async with rt.sessions() as session:
         if not rt.faq.has(entry_id) and await session.get(FaqDraft, entry_id) is None:
             return await refuse(request, f"mục {entry_id}")
-        return await _entry_page(request, session, entry_id)
+        phrasing = request.query.get("them", "").strip()[:500]
+        if not phrasing:
+            return await _entry_page(request, session, entry_id)
+        # From the unanswered questions: the entry's form with this phrasing added at the end.
+        draft = await session.get(FaqDraft, entry_id)
+        typed = _form_of(draft or rt.faq.entry(entry_id), entry_id)
+        if fold(phrasing) not in {fold(q) for q in typed["questions"].splitlines()}:
+            typed["questions"] = (typed["questions"] + "\n" + phrasing).strip()
+        return await _entry_page(request, session, entry_id, typed=typed)
 
 
 @desk_page
@@ -302,11 +312,72 @@ async def export(request: web.Request) -> web.StreamResponse:
     )
 
 
+UNANSWERED_SHOWN = 100  # groups on the page, the most asked first
+
+
+@desk_page
+async def unanswered_page(request: web.Request) -> web.StreamResponse:
+    """GET /admin/faq/unanswered: what the bot could not answer, grouped by shared words."""
+    rt = request.app[RUNTIME]
+    staff = desk_of(request).staff
+    if not can(staff, Action.SEE_FAQ):
+        return await refuse(request, "câu hỏi chưa trả lời được")
+    async with rt.sessions() as session:
+        groups = await unanswered_groups(session)
+    rows = []
+    for g in groups[:UNANSWERED_SHOWN]:
+        decision = rt.faq.decide(g.examples[0])
+        near = decision.entry_id or (decision.alternatives[0].id if decision.alternatives else "")
+        rows.append(
+            {
+                "g": g,
+                "last": g.last_at.astimezone(VN_TZ).strftime("%Hh%M %d/%m/%Y") if g.last_at else "",
+                "ids": ",".join(str(i) for i in g.ids),
+                "near": rt.faq.entry(near) if near and rt.faq.has(near) else None,
+                "new_path": f"{PATH}/new?q={quote(g.examples[0])}",
+                "phrasing_path": f"{PATH}/{near}?them={quote(g.examples[0])}" if near else "",
+            }
+        )
+    done = request.query.get("done", "")
+    return render_desk(
+        request,
+        "faq_unanswered.html",
+        {
+            "title": "Câu hỏi bot chưa trả lời được",
+            "rows": rows,
+            "more": max(0, len(groups) - UNANSWERED_SHOWN),
+            "total": sum(g.count for g in groups),
+            "may_edit": can(staff, Action.EDIT_FAQ),
+            "done": int(done) if done.isdigit() else None,
+            "retention": rt.settings.chat_retention_days,
+        },
+    )
+
+
+@desk_page
+async def unanswered_done(request: web.Request) -> web.StreamResponse:
+    """POST /admin/faq/unanswered/done: `ids` of one group, now covered by an entry or phrasing."""
+    rt = request.app[RUNTIME]
+    staff = desk_of(request).staff
+    if not can(staff, Action.EDIT_FAQ):
+        return await refuse(request, "đánh dấu câu hỏi đã xử lý")
+    form = await request.post()
+    ids = [int(i) for i in str(form.get("ids", "")).split(",")[:5000] if i.strip().isdigit()]
+    async with rt.sessions() as session:
+        count = await mark_handled(session, ids, staff.id, rt.clock.now())
+        if count:
+            _audit(request, session, f"{count} câu hỏi chưa trả lời được", "handled")
+        await session.commit()
+    raise web.HTTPSeeOther(f"{PATH}/unanswered?done={count}")
+
+
 def add_routes(app: web.Application) -> None:
     """The FAQ pages and their menu entry."""
     app.router.add_get(PATH, faq_list)
     app.router.add_get(PATH + ".yaml", export)
     app.router.add_get(PATH + "/new", new_entry)
     app.router.add_post(PATH + "/save", save_entry)
+    app.router.add_get(PATH + "/unanswered", unanswered_page)
+    app.router.add_post(PATH + "/unanswered/done", unanswered_done)
     app.router.add_get(PATH + "/{id:[a-z0-9-]+}", entry_page)
     app[NAV] = [*app.get(NAV, []), NavItem("Hỏi đáp", PATH, Action.SEE_FAQ)]

@@ -86,3 +86,18 @@ class FaqDraft(Base):
     checked: Mapped[date | None] = mapped_column(Date)
     author_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class UnansweredQuestion(Base):
+    """A message the bot could not answer, kept to improve the FAQ: folded text only, no sender.
+
+    Deleted with the chat content after LOA_CHAT_RETENTION_DAYS."""
+
+    __tablename__ = "unanswered_questions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(String(500))  # folded: lowercase, no diacritics
+    outcome: Mapped[str] = mapped_column(String(16))  # fallback / clarify (left unchosen)
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    handled_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))

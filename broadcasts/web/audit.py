@@ -44,6 +44,7 @@ EVENT_WORDS = {
     "link_code": "tạo mã liên kết Zalo",
     "zalo_linked": "gắn Zalo bằng mã liên kết",
     "handed_over": "giao cho trưởng {word} mới",
+    "handled": "đánh dấu đã xử lý",
     "draft_saved": "lưu bản nháp",
     "draft_discarded": "bỏ bản nháp",
     "published": "đăng",

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import io
+from datetime import timedelta
+from pathlib import Path
 from urllib.parse import quote
 
 import yaml
 from sqlalchemy import func, select
 
+from bot.chat.faq.commands import faq_unanswered_command
 from bot.chat.faq.loader import FaqItem
-from bot.chat.models import FaqDraft
+from bot.chat.models import FaqDraft, UnansweredQuestion
 from bot.clock import FakeClock
+from bot.text import fold
+from broadcasts.setup import purge_chat
 from tests.desk import RESIDENT, Visitor, csrf_in, head_signed_in
 from tests.service import Service, running_service
 
+DEV_SET = Path(__file__).parents[3] / "shared" / "faq" / "dev-questions.tsv"
 MARK = "Xin liên hệ cán bộ chính sách xã vào sáng thứ Hai (bản mới)."
 
 
@@ -112,3 +119,93 @@ async def test_heads_try_questions_but_do_not_edit(database_url: str) -> None:
         )
         assert status == 404
         assert svc.runtime.faq.entry(entry.id).answer == entry.answer
+
+
+ASKED = (
+    ("4000000000000000002", "Cho hỏi lịch cắt điện tuần này"),
+    ("4000000000000000003", "cho hoi lich cat dien tuan nay o ap"),
+    ("4000000000000000004", "giá lúa hôm nay bao nhiêu"),
+)
+
+
+async def test_questions_the_bot_could_not_answer_are_grouped_for_officials(
+    database_url: str,
+) -> None:
+    clock = FakeClock()
+    async with running_service(database_url, clock=clock) as svc, Visitor(svc) as office:
+        for user, text in ASKED:
+            assert svc.runtime.faq.decide(text).outcome == "fallback", text
+            await svc.platform.user_send_text(user, text)
+        await svc.settled()
+        async with svc.runtime.sessions() as s:
+            kept = (await s.scalars(select(UnansweredQuestion))).all()
+        # Folded text only: nothing in the row says who asked.
+        assert sorted(q.text for q in kept) == sorted(
+            [
+                "cho hoi lich cat dien tuan nay",
+                "cho hoi lich cat dien tuan nay o ap",
+                "gia lua hom nay bao nhieu",
+            ]
+        )
+        assert not {"zalo_user_id", "resident_id"} & set(UnansweredQuestion.__table__.c.keys())
+
+        assert await office.sign_in() == 303
+        status, page, _ = await office.get("/admin/faq/unanswered")
+        assert status == 200 and "3 câu hỏi, 2 nhóm." in page
+        first = page.index("2 lần hỏi")
+        assert first < page.index("1 lần hỏi")  # the most asked first
+        assert "“cho hoi lich cat dien tuan nay”" in page[first : page.index("1 lần hỏi")]
+        assert 'href="/admin/faq/new?q=cho%20hoi%20lich' in page
+
+        out = io.StringIO()
+        assert await faq_unanswered_command(svc.runtime.sessions, out) == 0
+        assert "3 câu hỏi bot chưa trả lời được, 2 nhóm" in out.getvalue()
+        assert "- 2 lần" in out.getvalue() and "gia lua hom nay" in out.getvalue()
+
+        token = csrf_in(page)
+        ids = page.split('name="ids" value="')[1].split('"')[0]
+        status, _, answer = await office.post(
+            "/admin/faq/unanswered/done", {"csrf_token": token, "ids": ids}
+        )
+        assert status == 303
+        _, page, _ = await office.get(answer.headers["Location"])
+        assert "Đã đánh dấu 2 câu hỏi là đã xử lý." in page and "1 câu hỏi, 1 nhóm." in page
+
+        # Past the chat retention, the questions are deleted with the chat content.
+        clock.advance(timedelta(days=svc.runtime.settings.chat_retention_days + 1))
+        await purge_chat(svc.runtime)
+        async with svc.runtime.sessions() as s:
+            left = await s.scalar(select(func.count()).select_from(UnansweredQuestion))
+        assert left == 0
+
+
+async def test_an_unanswered_question_becomes_a_phrasing_of_an_entry(database_url: str) -> None:
+    clock = FakeClock()
+    async with running_service(database_url, clock=clock) as svc, Visitor(svc) as office:
+        entry = answered_by_itself(svc)
+        assert await office.sign_in() == 303
+        status, page, _ = await office.get(
+            f"/admin/faq/{entry.id}?them=" + quote("cho hoi lich cat dien")
+        )
+        assert status == 200
+        questions = page.split('name="questions"')[1].split("</textarea>")[0]
+        assert entry.questions[0] in questions and questions.rstrip().endswith(
+            "cho hoi lich cat dien"
+        )
+
+
+async def test_a_clarify_left_without_a_choice_is_kept_too(database_url: str) -> None:
+    clock = FakeClock()
+    async with running_service(database_url, clock=clock) as svc:
+        with open(DEV_SET, encoding="utf-8") as f:
+            asked = [line.split("\t")[0] for line in f.read().splitlines()[1:]]
+        unsure = next(q for q in asked if svc.runtime.faq.decide(q).outcome == "clarify")
+        await svc.platform.user_send_text(RESIDENT, unsure)
+        await svc.platform.user_send_text(RESIDENT, "giá lúa hôm nay bao nhiêu")  # not a choice
+        await svc.settled()
+        async with svc.runtime.sessions() as s:
+            kept = (await s.scalars(select(UnansweredQuestion))).all()
+        assert {(q.outcome, q.text) for q in kept} == {
+            ("clarify", fold(unsure)),
+            ("fallback", "gia lua hom nay bao nhieu"),
+        }

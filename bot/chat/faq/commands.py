@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.chat.faq.loader import FaqImportError, import_faq, load_items, read_faq
 from bot.chat.faq.matcher import FaqMatcher
+from bot.chat.unanswered import unanswered_groups
+from bot.clock import VN_TZ
 
 
 async def faq_import_command(
@@ -57,4 +59,26 @@ async def faq_match_command(
         }
         stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
         stdout.flush()
+    return 0
+
+
+async def faq_unanswered_command(
+    session_factory: async_sessionmaker[AsyncSession], out: TextIO
+) -> int:
+    """Print the unanswered questions grouped by similarity, the most asked first."""
+    async with session_factory() as session:
+        groups = await unanswered_groups(session)
+    if not groups:
+        out.write("Chưa có câu hỏi nào bot chưa trả lời được.\n")
+        return 0
+    total = sum(g.count for g in groups)
+    out.write(f"{total} câu hỏi bot chưa trả lời được, {len(groups)} nhóm:\n")
+    for g in groups:
+        last = g.last_at.astimezone(VN_TZ).strftime("%Hh%M %d/%m/%Y") if g.last_at else ""
+        left = f", {g.left_clarify} lần bỏ qua các gợi ý" if g.left_clarify else ""
+        examples = "; ".join(f"“{e}”" for e in g.examples)
+        out.write(f"- {g.count} lần (lần cuối {last}{left}): {examples}\n")
+    out.write(
+        "Thêm mục mới hoặc cách hỏi mới ở trang Hỏi đáp của bàn làm việc, hoặc bằng loa faq import.\n"
+    )
     return 0
