@@ -230,3 +230,38 @@ async def test_a_head_on_a_phone_sees_who_to_visit_and_records_a_visit(
         assert "Đã ghi nhận hộ TL-03" in await page.locator("[role=status]").inner_text()
         assert "báo tận nhà" in await page.locator(".household", has_text="TL-03").inner_text()
         assert errors == []
+
+
+async def test_an_official_turns_an_unanswered_question_into_an_entry(
+    browser: Any, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'loa.db'}"
+    await upgrade_async(url)
+    async with running_service(url) as svc:
+        asked = "cho hỏi lịch cắt điện tuần này"
+        await svc.platform.user_send_text(RESIDENT, asked)
+        await svc.settled()
+        page = await office_signed_in(browser, svc.base_url)
+        errors = watch_errors(page)
+        await page.click("nav >> text=Hỏi đáp")
+        await page.fill("#thu", asked)
+        await page.click("#try button[type=submit]")
+        assert "chưa trả lời được" in await page.locator("#decision").inner_text()
+        await page.click("text=Câu hỏi bot chưa trả lời được")
+        group = page.locator("section.unanswered").first
+        assert "cho hoi lich cat dien tuan nay" in await group.inner_text()
+        await page.screenshot(path=str(shots(tmp_path) / "desk-unanswered-desktop.png"))
+        await group.locator("text=Tạo mục mới").click()
+        assert await page.input_value("#questions") == "cho hoi lich cat dien tuan nay"
+        await page.fill("#id", "lich-cat-dien")
+        await page.fill("#topic", "Lịch cắt điện")
+        await page.fill(
+            "#answer", "Lịch cắt điện của điện lực huyện dán ở bảng tin ấp mỗi thứ Hai."
+        )
+        await page.fill("#source", "Điện lực huyện")
+        await page.click("button[value=publish]")
+        assert "Đã đăng" in await page.locator("[role=status]").inner_text()
+        await svc.platform.user_send_text(RESIDENT, "lịch cắt điện tuần này")
+        await svc.settled()
+        assert "bảng tin ấp" in svc.oa_texts(RESIDENT)[-1]  # answered at once, no restart
+        assert errors == []
