@@ -45,6 +45,7 @@ EVENT_WORDS = {
     "zalo_linked": "gắn Zalo bằng mã liên kết",
     "handed_over": "giao cho trưởng {word} mới",
     "handled": "đánh dấu đã xử lý",
+    "replaced": "thay bằng bản sửa",
     "draft_saved": "lưu bản nháp",
     "draft_discarded": "bỏ bản nháp",
     "published": "đăng",

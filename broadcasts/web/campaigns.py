@@ -50,6 +50,10 @@ DONE_NOTES = {
     "retry": "Đã xếp {n} tin lỗi để gửi lại.",
     "resend": "Đã đưa {n} tin chưa rõ đã đến vào hàng chờ gửi lại.",
     "seen": "Đã ghi nhận {n} tin đã đến; các tin này sẽ không gửi lại.",
+    "replaced": (
+        "Đã lưu bản sửa thành đợt mới này và huỷ bản cũ; trưởng các ấp được hỏi duyệt lại bản mới."
+    ),
+    "not_editable": "Đợt này đã bắt đầu gửi hoặc đã kết thúc nên không sửa được nữa.",
 }
 
 
@@ -313,6 +317,10 @@ async def _page_context(
         "firings": views,
         "may_run": can(staff, Action.RUN_CAMPAIGNS),
         "may_cancel": can(staff, Action.RUN_CAMPAIGNS) and open_,
+        "may_edit": can(staff, Action.RUN_CAMPAIGNS)
+        and open_
+        and campaign.status in (Status.DRAFT, Status.AWAITING, Status.SCHEDULED)
+        and not any(b.started_at for b in broadcasts),
         "done": "",
         "problem": "",
     }

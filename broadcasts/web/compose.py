@@ -9,7 +9,7 @@ typing (`/static/compose.js` posts the form to the preview address); with it off
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -17,11 +17,12 @@ from multidict import MultiDictProxy
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.directory.models import Commune, Hamlet, Staff
+from bot.directory.models import AuditEntry, Commune, Hamlet, Staff
 from bot.directory.roles import Action, can
 from bot.keys import RUNTIME
 from bot.web.auth import desk_of, desk_page
 from bot.web.desk import refuse, render_desk
+from broadcasts.actions import ActionError, cancel_campaign
 from broadcasts.campaigns import (
     CampaignError,
     CampaignRequest,
@@ -32,7 +33,7 @@ from broadcasts.campaigns import (
     first_firing,
     validate,
 )
-from broadcasts.models import CampaignCategory
+from broadcasts.models import Broadcast, Campaign, CampaignCategory, Status
 from broadcasts.quota import QuotaPlan, plan_firing
 from broadcasts.render import TemplateError, TemplateInfo, language_name, text_length
 from broadcasts.timing import (
@@ -42,11 +43,14 @@ from broadcasts.timing import (
     format_local,
     parse_local_datetime,
     parse_recurrence,
+    recurrence_from_rule,
+    to_local,
 )
 from broadcasts.web.campaigns import PATH
 from broadcasts.workflow import HOUSEHOLD_KINDS
 
 NEW_PATH = PATH + "/new"
+NOW_SLACK = timedelta(minutes=1)  # a send time this close to creation was "now", not a time typed
 PREVIEW_PATH = PATH + "/preview"
 MAX_TEXT = 2000  # Zalo's limit on one text message
 SHOWN_HAMLETS = 10  # previews on one page; the others differ only by the hamlet's name
@@ -68,6 +72,7 @@ class Draft:
     until: str = ""
     urgent: bool = False
     skip_approval: bool = False
+    replaces: int | None = None  # the campaign this one replaces (an edit before it goes out)
 
 
 def draft_from(form: MultiDictProxy[Any]) -> Draft:
@@ -92,6 +97,49 @@ def draft_from(form: MultiDictProxy[Any]) -> Draft:
         until=text("until", 20),
         urgent=form.get("urgent") == "1",
         skip_approval=form.get("skip_approval") == "1",
+        replaces=int(str(form.get("replaces")))
+        if str(form.get("replaces", "")).isdigit()
+        else None,
+    )
+
+
+async def editable(session: AsyncSession, campaign: Campaign) -> bool:
+    """Whether a campaign may still be changed: nothing of it has started going out."""
+    if campaign.status not in (Status.DRAFT, Status.AWAITING, Status.SCHEDULED):
+        return False
+    started = await session.scalar(
+        select(Broadcast.id)
+        .where(Broadcast.campaign_id == campaign.id, Broadcast.started_at.is_not(None))
+        .limit(1)
+    )
+    return started is None
+
+
+def draft_of(campaign: Campaign) -> Draft:
+    """The compose form filled in from a stored campaign, to be changed and created again."""
+    asked_now = campaign.send_at is None or campaign.send_at <= campaign.created_at + NOW_SLACK
+    at = None if asked_now or campaign.send_at is None else to_local(campaign.send_at)
+    every = ""
+    if campaign.recurrence:
+        rule = campaign.recurrence
+        every = (
+            "cron: " + rule.removeprefix("cron:")
+            if rule.startswith("cron:")
+            else recurrence_from_rule(rule).describe()
+        )
+    return Draft(
+        title=campaign.title,
+        template=campaign.template,
+        variables={k: str(v) for k, v in campaign.variables.items()},
+        hamlet_ids=list(campaign.hamlet_ids),
+        categories=list(campaign.household_categories),
+        channels=list(campaign.channels),
+        at=f"{at:%d/%m/%Y} {at.hour}h{at.minute:02d}" if at else "",
+        every=every,
+        until=f"{campaign.ends_on:%d/%m/%Y}" if campaign.ends_on else "",
+        urgent=campaign.category == CampaignCategory.URGENT,
+        skip_approval=campaign.skip_approval,
+        replaces=campaign.id,
     )
 
 
@@ -277,6 +325,36 @@ async def _draft_previews(
     out.draft_preview = True
 
 
+async def _replaced(session: AsyncSession, draft: Draft, commune_id: int) -> Campaign | None:
+    """The campaign this form edits, still editable; ActionError when it can no longer be."""
+    if draft.replaces is None:
+        return None
+    old = await session.get(Campaign, draft.replaces)
+    if old is None or old.commune_id != commune_id:
+        raise ActionError(f"Không có đợt thông báo số {draft.replaces}.")
+    if not await editable(session, old):
+        raise ActionError(
+            f"Đợt thông báo số {old.id} đã bắt đầu gửi hoặc đã kết thúc, không sửa được nữa: "
+            "bản này chưa được lưu. Xin tạo đợt mới nếu cần."
+        )
+    return old
+
+
+def _audit_replaced(
+    session: AsyncSession, old: Campaign, new: Campaign, staff: Staff, now: datetime
+) -> None:
+    session.add(
+        AuditEntry(
+            at=now,
+            actor_staff_id=staff.id,
+            entity="campaign",
+            entity_id=old.id,
+            to_status="replaced",
+            note=f"sửa: thay bằng đợt số {new.id} ({new.title})"[:500],
+        )
+    )
+
+
 def _everyday_template(deps: Deps) -> str:
     """The template a new form starts with: a general one, never an urgent warning by accident."""
     infos = [i for i in (_info(deps.templates, n) for n in deps.templates.names()) if i]
@@ -331,6 +409,16 @@ async def new_form(request: web.Request) -> web.StreamResponse:
     names = deps_for(rt).templates.names()
     chosen = request.query.get("template", "")
     async with rt.sessions() as session:
+        edited = request.query.get("sua", "")
+        if edited.isdigit():
+            campaign = await session.get(Campaign, int(edited))
+            if campaign is None or campaign.commune_id != desk_of(request).commune.id:
+                return await refuse(request, f"sửa đợt thông báo {edited}")
+            if not await editable(session, campaign):
+                raise web.HTTPSeeOther(f"{PATH}/{campaign.id}?done=not_editable")
+            draft = draft_of(campaign)
+            context = await _context(request, session, draft, None)
+            return render_desk(request, "compose.html", context)
         ids = (
             await session.scalars(
                 select(Hamlet.id).where(Hamlet.commune_id == desk_of(request).commune.id)
@@ -354,16 +442,22 @@ async def submit(request: web.Request) -> web.StreamResponse:
         checked = await check_draft(request, session, draft, desk.staff, desk.commune)
         if form.get("do") == "create" and checked.ok and checked.request is not None:
             try:
+                replaced = await _replaced(session, draft, desk.commune.id)
                 campaign = await create_campaign(
                     session, checked.request, deps_for(rt), rt.clock.now()
                 )
-            except CampaignError as exc:
+                if replaced is not None:
+                    # One transaction: the new version exists exactly when the old is cancelled.
+                    await cancel_campaign(session, replaced.id, desk.staff, rt.clock.now())
+                    _audit_replaced(session, replaced, campaign, desk.staff, rt.clock.now())
+            except (CampaignError, ActionError) as exc:
                 await session.rollback()
-                checked.problems = exc.problems
+                checked.problems = exc.problems if isinstance(exc, CampaignError) else [str(exc)]
             else:
                 await session.commit()
                 rt.outbox.wake()
-                raise web.HTTPSeeOther(f"{PATH}/{campaign.id}?done=created")
+                done = "replaced" if replaced is not None else "created"
+                raise web.HTTPSeeOther(f"{PATH}/{campaign.id}?done={done}")
         status = 200 if form.get("do") != "create" else 400
         fresh = form.get("fresh") == "1" and form.get("do") != "create"  # another template chosen
         context = await _context(request, session, draft, None if fresh else checked)

@@ -198,3 +198,55 @@ async def test_the_text_takes_shape_before_every_field_is_filled(database_url: s
         assert status == 200 and "Bản nháp: tin đang thành hình" in page
         assert "Ấp Tân Thạnh tổ chức họp bà con" in page and "Địa điểm: [Nơi họp]" in page
         assert "Cần điền nơi họp." in page and "Lượt gửi qua Zalo" not in page
+
+
+async def test_a_campaign_is_edited_before_it_goes_out_and_its_heads_asked_again(
+    database_url: str,
+) -> None:
+    clock = FakeClock()
+    async with (
+        running_service(database_url, clock=clock) as svc,
+        Visitor(svc) as office,
+        Visitor(svc) as phone,
+    ):
+        assert await office.sign_in() == 303
+        token = await office.form_token("/admin/campaigns/new")
+        ids = [(await hamlet_ids(svc))["Ấp Tân Lập"]]
+        typed = {**MEETING, "title": "Họp ấp", "at": "03/11 19h30", "every": ""}
+        status, _, answer = await office.post(
+            "/admin/campaigns/new", form(token, ids, do="create", **typed)
+        )
+        assert status == 303
+        old_path = answer.headers["Location"].split("?")[0]
+        _, page, _ = await office.get(old_path)
+        assert "Sửa đợt này" in page
+        old_id = int(old_path.rsplit("/", 1)[1])
+
+        status, page, _ = await office.get(f"/admin/campaigns/new?sua={old_id}")
+        assert status == 200 and f"Sửa đợt thông báo số {old_id}" in page
+        assert 'value="03/11/2026 19h30"' in page and 'value="nhà văn hoá ấp"' in page
+        changed = {**typed, "var_place": "hội trường ấp", "replaces": str(old_id)}
+        status, _, answer = await office.post(
+            "/admin/campaigns/new", form(token, ids, do="create", **changed)
+        )
+        assert status == 303 and answer.headers["Location"].endswith("?done=replaced")
+        _, page, _ = await office.get(answer.headers["Location"])
+        assert "Đã lưu bản sửa thành đợt mới này và huỷ bản cũ" in page
+        async with svc.runtime.sessions() as s:
+            old = await s.get(Campaign, old_id)
+            approvals = (await s.scalars(select(HamletApproval))).all()
+        assert old is not None and old.status == "cancelled"
+        assert sorted(a.status for a in approvals) == ["awaiting_approval", "cancelled"]
+        # The head's queue holds only the new text.
+        await head_signed_in(svc, phone)
+        _, queue, _ = await phone.get("/admin/approvals")
+        assert "hội trường ấp" in queue and "nhà văn hoá ấp" not in queue
+
+        # The replaced one cannot be edited, or replaced, again.
+        status, _, answer = await office.get(f"/admin/campaigns/new?sua={old_id}")
+        assert status == 303 and answer.headers["Location"].endswith("?done=not_editable")
+        status, page, _ = await office.post(
+            "/admin/campaigns/new", form(token, ids, do="create", **changed)
+        )
+        assert status == 400 and "không sửa được nữa" in page
+        assert await campaigns(svc) == 2
