@@ -28,6 +28,21 @@ class HandOver:
     approvals_moved: int
 
 
+async def current_heads(session: AsyncSession, hamlet_id: int) -> list[Staff]:
+    """The hamlet's active heads (one, normally), whom a hand-over retires."""
+    return list(
+        (
+            await session.scalars(
+                select(Staff).where(
+                    Staff.hamlet_id == hamlet_id,
+                    Staff.role == StaffRole.HAMLET_HEAD,
+                    Staff.active.is_(True),
+                )
+            )
+        ).all()
+    )
+
+
 async def _check_taker(session: AsyncSession, commune: Commune, hamlet: Hamlet, phone: str) -> None:
     """An existing account takes the hamlet only if it works at a hamlet's level and is free."""
     normal = normalise_phone(phone)
@@ -64,17 +79,7 @@ async def hand_over_hamlet(
     now: datetime,
 ) -> HandOver:
     """Make this person the hamlet's head and retire the heads before them; StaffError if not."""
-    old_heads = list(
-        (
-            await session.scalars(
-                select(Staff).where(
-                    Staff.hamlet_id == hamlet.id,
-                    Staff.role == StaffRole.HAMLET_HEAD,
-                    Staff.active.is_(True),
-                )
-            )
-        ).all()
-    )
+    old_heads = await current_heads(session, hamlet.id)
     await _check_taker(session, commune, hamlet, phone)
     # A blank Zalo id keeps the one an existing account already has.
     change = StaffChange(

@@ -88,6 +88,8 @@ async def save_staff(
     if phone is None:
         problems["phone"] = (
             f"Số điện thoại “{change.phone}” chưa đúng: cần 10 số, ví dụ 0912345678."
+            if change.phone.strip()
+            else "Xin ghi số điện thoại (10 số, ví dụ 0912345678)."
         )
     known = {r.value for r in StaffRole}
     if change.role not in known:
@@ -116,7 +118,12 @@ async def save_staff(
         elif owner is not None and owner.id != (target.id if target else None):
             problems["phone"] = f"Số {phone} đã là của {owner.name}."
     zalo_id = change.zalo_id.strip() if change.zalo_id is not None else None
-    if zalo_id:
+    if zalo_id and not (zalo_id.isascii() and zalo_id.isdigit() and len(zalo_id) <= 32):
+        problems["zalo_id"] = (
+            f"Mã Zalo “{zalo_id[:40]}” chưa đúng: mã chỉ gồm chữ số. Chưa biết mã thì để trống, "
+            "rồi bấm “Tạo mã liên kết Zalo” ở danh sách cán bộ."
+        )
+    elif zalo_id:
         holder = await session.scalar(
             select(Staff).where(Staff.commune_id == commune.id, Staff.zalo_user_id == zalo_id)
         )

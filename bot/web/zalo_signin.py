@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.directory.models import Commune, Staff
-from bot.directory.people import staff_for
+from bot.directory.people import resident_for, staff_for
 from bot.directory.roles import role_label
 from bot.directory.staffing import audit_staff
 from bot.inbound.context import Context
@@ -126,6 +126,11 @@ async def on_text(ctx: Context, event: UserText) -> bool:
     code = _says_code(event)
     if code is None and fold(event.text) not in SIGNIN_WORDS:
         return False
+    if code is not None or await staff_for(ctx.session, event.user_id) is not None:
+        # Writing to the OA opens Zalo's 7-day window, whichever handler reads the message:
+        # a head who just signed in can be asked to approve 1:1.
+        resident = await resident_for(ctx.session, event.user_id, ctx.now)
+        resident.last_interaction_at = ctx.now
     staff = (
         await _link_by_code(ctx, event, code)
         if code is not None

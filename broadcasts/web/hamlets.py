@@ -15,7 +15,7 @@ from bot.directory.staffing import StaffError
 from bot.keys import RUNTIME
 from bot.web.auth import desk_of, desk_page
 from bot.web.desk import refuse, render_desk
-from broadcasts.handover import hand_over_hamlet
+from broadcasts.handover import current_heads, hand_over_hamlet
 from broadcasts.models import Broadcast, Campaign, HamletApproval, Household, HouseholdCategory
 from broadcasts.timing import format_local
 from broadcasts.web.reach import households_path
@@ -166,7 +166,7 @@ async def hand_over(request: web.Request) -> web.StreamResponse:
     desk = desk_of(request)
     hamlet_id = int(request.match_info["id"])
     form = await request.post()
-    typed = {k: str(form.get(k, ""))[:200] for k in ("name", "phone", "zalo_id")}
+    typed = {k: str(form.get(k, ""))[:200] for k in ("name", "phone", "zalo_id", "confirm")}
     async with rt.sessions() as session:
         hamlet = await session.get(Hamlet, hamlet_id)
         if (
@@ -175,6 +175,15 @@ async def hand_over(request: web.Request) -> web.StreamResponse:
             or not can(desk.staff, Action.MANAGE_STAFF)
         ):
             return await refuse(request, f"giao ấp {hamlet_id}")
+        sitting = await current_heads(session, hamlet.id)
+        if sitting and typed["confirm"] != "1":
+            names = ", ".join(s.name for s in sitting)
+            problem = (
+                f"Xin đánh dấu ô xác nhận: tài khoản của {names} sẽ bị khoá khi giao {hamlet.name}."
+            )
+            return await _hamlet_response(
+                request, typed=typed, errors={"confirm": problem}, status=400
+            )
         try:
             result = await hand_over_hamlet(
                 session,

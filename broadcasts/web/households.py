@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 from sqlalchemy import false, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,8 +22,9 @@ from bot.directory.models import AuditEntry, Hamlet, Resident
 from bot.directory.roles import Action, can, territory
 from bot.keys import RUNTIME
 from bot.text import fold
-from bot.web.auth import UPLOAD_KEY, desk_of, desk_page
+from bot.web.auth import desk_of, desk_page
 from bot.web.desk import refuse, render_desk
+from bot.web.uploads import receive_file
 from broadcasts.households import ImportProblems, import_households, normalize_phone, vn_number
 from broadcasts.models import Household, HouseholdMember
 from broadcasts.workflow import HOUSEHOLD_KINDS
@@ -335,34 +336,6 @@ def _import_context(**extra: Any) -> dict[str, Any]:
     return {"title": "Nhập danh sách hộ", "problems": [], "result": None, "name": "", **extra}
 
 
-async def _receive_file(request: web.Request, folder: Path) -> tuple[Path | None, str, str]:
-    """The uploaded file saved in `folder`: (path, its name, a problem); streamed, size capped."""
-    reader = request[UPLOAD_KEY]
-    while True:
-        part = await reader.next()
-        if part is None:
-            return None, "", "Xin chọn tệp danh sách hộ (CSV hoặc Excel .xlsx)."
-        if isinstance(part, BodyPartReader) and part.name == "file":
-            break
-    name = Path(part.filename or "").name[:200]
-    if not name:  # a browser sends the field with no file in it when none was chosen
-        return None, "", "Xin chọn tệp danh sách hộ (CSV hoặc Excel .xlsx) rồi bấm “Nhập”."
-    suffix = Path(name).suffix.lower()
-    if suffix not in (".csv", ".xlsx"):
-        return None, name, "Tệp phải là CSV (.csv) hoặc Excel (.xlsx)."
-    path = folder / f"upload{suffix}"
-    size = 0
-    with path.open("wb") as out:
-        while chunk := await part.read_chunk(64 * 1024):
-            size += len(chunk)
-            if size > MAX_UPLOAD:
-                return None, name, "Tệp lớn quá 20 MB: xin chia thành nhiều tệp nhỏ hơn."
-            out.write(chunk)
-    if size == 0:
-        return None, name, "Tệp trống."
-    return path, name, ""
-
-
 @desk_page
 async def import_file(request: web.Request) -> web.StreamResponse:
     """POST /admin/households/import: multipart, `csrf_token` first, then `file`; all or nothing."""
@@ -371,7 +344,13 @@ async def import_file(request: web.Request) -> web.StreamResponse:
     if not can(desk.staff, Action.IMPORT_HOUSEHOLDS):
         return await refuse(request, "nhập danh sách hộ")
     with tempfile.TemporaryDirectory(prefix="loa-import-") as folder:
-        path, name, problem = await _receive_file(request, Path(folder))
+        path, name, problem = await receive_file(
+            request,
+            Path(folder),
+            kinds={".csv": "CSV (.csv)", ".xlsx": "Excel (.xlsx)"},
+            max_bytes=MAX_UPLOAD,
+            what="danh sách hộ",
+        )
         if path is None:
             context = _import_context(problems=[problem], name=name)
             return render_desk(request, "households_import.html", context, status=400)

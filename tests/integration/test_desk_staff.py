@@ -137,10 +137,17 @@ async def test_a_hamlet_is_handed_to_its_new_head_in_one_audited_action(
         assert status == 200 and "Giao ấp cho trưởng ấp mới" in page
         token = csrf_in(page)
 
+        typed = {"csrf_token": token, "name": "Phạm Văn Tài", "phone": "0912000555"}
+        status, page, _ = await admin.post(path + "/handover", typed)
+        assert status == 400 and "tài khoản của Nguyễn Văn Hùng sẽ bị khoá" in page  # not ticked
         status, page, _ = await admin.post(
-            path + "/handover", {"csrf_token": token, "name": "Phạm Văn Tài", "phone": "0901000007"}
+            path + "/handover", {**typed, "confirm": "1", "phone": "0901000007"}
         )
         assert status == 400 and "là của Đặng Quốc Bảo (Cán bộ xã)" in page
+        status, page, _ = await admin.post(
+            path + "/handover", {**typed, "confirm": "1", "zalo_id": "abc-xyz"}
+        )
+        assert status == 400 and "Mã Zalo “abc-xyz” chưa đúng" in page
         old = await staff_named(svc, "Nguyễn Văn Hùng")
         assert old is not None and old.active  # nothing changed
 
@@ -151,6 +158,7 @@ async def test_a_hamlet_is_handed_to_its_new_head_in_one_audited_action(
                 "name": "Phạm Văn Tài",
                 "phone": "0912000555",
                 "zalo_id": RESIDENT,
+                "confirm": "1",
             },
         )
         assert status == 303
@@ -214,14 +222,20 @@ async def test_a_hand_over_to_the_sitting_head_or_a_known_account(database_url: 
         token = await admin.form_token()
 
         status, page, _ = await admin.post(
-            path, {"csrf_token": token, "name": "Hùng", "phone": "0901000001", "zalo_id": ""}
+            path,
+            {"csrf_token": token, "name": "Hùng", "phone": "0901000001", "confirm": "1"},
         )
         assert status == 400 and "đang là trưởng ấp Ấp Tân Lập" in page
         sitting = await staff_named(svc, "Nguyễn Văn Hùng")
         assert sitting is not None and sitting.active and sitting.zalo_user_id == TAN_LAP_HEAD
 
         # The team member elected head keeps the Zalo account the bot knows them by.
-        form = {"csrf_token": token, "name": "Phạm Minh Tuấn", "phone": "0901000005"}
+        form = {
+            "csrf_token": token,
+            "name": "Phạm Minh Tuấn",
+            "phone": "0901000005",
+            "confirm": "1",
+        }
         status, _, _ = await admin.post(path, {**form, "zalo_id": ""})
         assert status == 303
         new = await staff_named(svc, "Phạm Minh Tuấn")

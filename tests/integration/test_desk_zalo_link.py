@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot.clock import FakeClock
-from bot.directory.models import AuditEntry, Hamlet, Staff
+from bot.directory.models import AuditEntry, Hamlet, Resident, Staff
 from tests.desk import ADMIN_PHONE, RESIDENT, Visitor, csrf_in, last_link
 from tests.service import Service, running_service
 
@@ -48,7 +48,12 @@ async def test_a_new_head_links_their_zalo_with_a_code_and_signs_in(database_url
         _, page, _ = await admin.get(f"/admin/hamlets/{tan_lap}")
         status, _, answer = await admin.post(
             f"/admin/hamlets/{tan_lap}/handover",
-            {"csrf_token": csrf_in(page), "name": "Phạm Văn Tài", "phone": "0912000555"},
+            {
+                "csrf_token": csrf_in(page),
+                "name": "Phạm Văn Tài",
+                "phone": "0912000555",
+                "confirm": "1",
+            },
         )
         assert status == 303
         _, page, _ = await admin.get(answer.headers["Location"])
@@ -68,6 +73,11 @@ async def test_a_new_head_links_their_zalo_with_a_code_and_signs_in(database_url
         said = svc.oa_texts(NEW_HEAD_ZALO)
         assert "Đã gắn Zalo này với tài khoản Phạm Văn Tài (Trưởng ấp)" in said[-2]
         assert (await account(svc, "0912000555")).zalo_user_id == NEW_HEAD_ZALO
+        async with svc.runtime.sessions() as s:
+            wrote = await s.scalar(
+                select(Resident.last_interaction_at).where(Resident.zalo_user_id == NEW_HEAD_ZALO)
+            )
+        assert wrote == clock.now()  # Zalo's 7-day window is open: approvals can go 1:1
         link = last_link(svc, NEW_HEAD_ZALO)
         _, page, _ = await phone.get(link)
         assert "Phạm Văn Tài" in page
