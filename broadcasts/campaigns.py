@@ -104,11 +104,12 @@ def first_firing(send_at: datetime | None, now: datetime, category: str) -> date
 
 
 def event_date_problems(
-    info: TemplateInfo, values: dict[str, str], first: datetime
+    info: TemplateInfo, values: dict[str, str], first: datetime, now: datetime
 ) -> dict[str, str]:
-    """Per variable: an announced day that is not a real day, has the wrong weekday, or is past
-    by the time the first send goes out."""
+    """Per variable: an announced day that is not a real day, has the wrong weekday, is already
+    past, or is past by the time the first send goes out."""
     sent_on = to_local(first).date()
+    today = to_local(now).date()
     problems: dict[str, str] = {}
     for var in info.variables:
         if var.kind != "event_date" or not values.get(var.name, "").strip():
@@ -116,6 +117,10 @@ def event_date_problems(
         day, found = event_day(values[var.name], sent_on)
         if found:
             problems[var.name] = " ".join(found)
+        elif day is not None and day < today:
+            problems[var.name] = (
+                f"“{var.label.split(' (')[0]}” ghi ngày {dmy(day)}, ngày đó đã qua. Xin sửa ngày."
+            )
         elif day is not None and day < sent_on:
             problems[var.name] = (
                 f"“{var.label.split(' (')[0]}” ghi ngày {dmy(day)}, mà tin gửi lúc "
@@ -147,7 +152,7 @@ async def validate(
     else:
         category = CampaignCategory.URGENT if req.urgent else info.category
         first = first_firing(req.send_at, now, category)
-        problems.extend(event_date_problems(info, dict(req.variables), first).values())
+        problems.extend(event_date_problems(info, dict(req.variables), first, now).values())
     hamlets = list(
         (
             await session.scalars(

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.directory.models import Commune, Staff
 from bot.directory.people import resident_for, staff_for
-from bot.directory.roles import role_label
+from bot.directory.roles import POLICY, Action, role_label
 from bot.directory.staffing import audit_staff
 from bot.inbound.context import Context
 from bot.inbound.events import UserText
@@ -141,7 +141,10 @@ async def on_text(ctx: Context, event: UserText) -> bool:
     commune = await ctx.session.scalar(select(Commune).where(Commune.id == staff.commune_id))
     role = role_label(staff.role, commune.hamlet_word if commune else "ấp")
     if code is not None:
-        ctx.say(event.user_id, "link_code_done", staff_name=staff.name, role=role)
+        approves = staff.role in POLICY[Action.APPROVE]
+        ctx.say(
+            event.user_id, "link_code_done", staff_name=staff.name, role=role, approves=approves
+        )
     token = new_token()
     await create_link(ctx.session, staff, ctx.now, token)
     ctx.say(

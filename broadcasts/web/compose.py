@@ -211,13 +211,12 @@ async def check_draft(
     send_at, recurrence, ends_on = _timing(draft, now, out.errors)
     if info is None:
         return out
-    if out.errors:
-        await _draft_previews(session, deps, draft, info, commune, out)
-        return out
     category = CampaignCategory.URGENT if draft.urgent else info.category
     first = first_firing(send_at, now, category)
-    for name, problem in event_date_problems(info, draft.variables, first).items():
-        out.errors[f"var_{name}"] = problem
+    if not {"at", "every", "until"} & out.errors.keys():
+        # Checked as soon as the day is typed, whatever else is still missing.
+        for name, problem in event_date_problems(info, draft.variables, first, now).items():
+            out.errors[f"var_{name}"] = problem
     if out.errors:
         await _draft_previews(session, deps, draft, info, commune, out)
         return out

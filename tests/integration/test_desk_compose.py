@@ -162,8 +162,10 @@ async def test_a_meeting_day_already_past_or_misnamed_is_refused(database_url: s
             ("thứ Tư 4/11", "05/11 19h30", "ghi ngày 04/11/2026, mà tin gửi lúc 19h30 thứ Năm"),
             ("thứ Sáu 4/11", "03/11 8h", "Ngày 04/11/2026 là thứ Tư, không phải “thứ Sáu”."),
             ("thứ Tư 31/11", "03/11 8h", "Ngày “31/11” không có thật."),
+            ("thứ Sáu 30/10", "03/11 8h", "ghi ngày 30/10/2026, ngày đó đã qua. Xin sửa ngày."),
         ):
-            typed = {**MEETING, "var_date": date_typed, "title": "Họp ấp", "at": at}
+            # The day is checked while other fields are still empty (no title, no place yet).
+            typed = {**MEETING, "var_date": date_typed, "title": "", "var_place": "", "at": at}
             for do, expected in (("preview", 200), ("create", 400)):
                 status, page, _ = await office.post(
                     "/admin/campaigns/new", form(token, ids, do=do, **typed)
