@@ -77,7 +77,9 @@ async def refuse(request: web.Request, what: str) -> web.Response:
                 entity="desk",
                 entity_id=0,
                 to_status="denied",
-                note=f"{request.method} {request.path} ({what})"[:500],
+                note=f"{'mở' if request.method == 'GET' else 'gửi lệnh'}: {what} ({request.path})"[
+                    :500
+                ],
             )
         )
         await session.commit()

@@ -6,12 +6,14 @@ from datetime import date, datetime, time, timedelta
 
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.directory.models import AuditEntry, Staff
+from bot.directory.models import AuditEntry, Hamlet, Staff
 from bot.directory.roles import Action, can
 from bot.keys import RUNTIME
 from bot.web.auth import desk_of, desk_page
 from bot.web.desk import refuse, render_desk
+from broadcasts.models import Campaign, Household
 from broadcasts.timing import VN_TZ, format_local
 from broadcasts.workflow import label
 
@@ -78,6 +80,31 @@ def _day(typed: str, problems: list[str], field: str) -> date | None:
         return None
 
 
+async def _entity_names(
+    session: AsyncSession, entries: list[AuditEntry]
+) -> dict[tuple[str, int], str]:
+    """What each entry is about, by name: the account, the campaign, the household, the hamlet."""
+    wanted: dict[str, set[int]] = {}
+    for e in entries:
+        if e.entity_id:
+            wanted.setdefault(e.entity, set()).add(e.entity_id)
+    names: dict[tuple[str, int], str] = {}
+    sources = (
+        (("staff", "signin"), Staff.id, Staff.name),
+        (("campaign",), Campaign.id, Campaign.title),
+        (("household",), Household.id, Household.code),
+        (("hamlet",), Hamlet.id, Hamlet.name),
+    )
+    for kinds, key, column in sources:
+        ids = set().union(*(wanted.get(k, set()) for k in kinds))
+        if not ids:
+            continue
+        for row_id, name in (await session.execute(select(key, column).where(key.in_(ids)))).all():
+            for kind in kinds:
+                names[(kind, row_id)] = name
+    return names
+
+
 @desk_page
 async def audit_log(request: web.Request) -> web.StreamResponse:
     """GET /admin/audit?staff=&entity=&from=&to=: the newest entries that match."""
@@ -115,12 +142,14 @@ async def audit_log(request: web.Request) -> web.StreamResponse:
             )
         ).all()
         rows = [] if problems else (await session.execute(query)).all()
+        named = await _entity_names(session, [e for e, _ in rows])
     entries = [
         {
             "at": format_local(entry.at),
             "who": actor.name if actor else "hệ thống",
             "what": ENTITIES.get(entry.entity, entry.entity).format(word=word),
             "id": entry.entity_id,
+            "name": named.get((entry.entity, entry.entity_id), ""),
             "change": " → ".join(
                 _word(s).format(word=word) for s in (entry.from_status, entry.to_status) if s
             ),

@@ -563,11 +563,12 @@ async def test_the_audit_log_is_filtered_for_officials_and_closed_to_heads(
         assert status == 200
         table = page.split('<table id="audit">')[1]
         assert table.count("<tr>") == 3  # the header, the failure, the sign-in
-        assert "Đặng Quốc Bảo" in table and "đăng nhập số" in table and "duyệt số" not in table
+        assert "Đặng Quốc Bảo" in table and "duyệt" not in table
+        assert "đăng nhập: Đặng Quốc Bảo" in table and "đăng nhập số" not in table  # named
         assert "sai mật khẩu" in table and "đăng nhập được" in table
 
         status, page, _ = await office.get("/admin/audit?entity=campaign&from=02/11/2026")
-        assert status == 200 and "đợt thông báo số 1" in page and "chờ duyệt" in page
+        assert status == 200 and "đợt thông báo: Họp ấp tháng 12" in page and "chờ duyệt" in page
         assert "awaiting_approval" not in page  # statuses in Vietnamese
         status, page, _ = await office.get("/admin/audit?entity=campaign&from=03/11/2026")
         assert "Không có mục nào khớp" in page  # the entries are from 02/11 (Vietnam time)
@@ -578,3 +579,5 @@ async def test_the_audit_log_is_filtered_for_officials_and_closed_to_heads(
             await head_signed_in(svc, phone)
             status, _, _ = await phone.get("/admin/audit")
             assert status == 404
+        _, page, _ = await office.get("/admin/audit?entity=desk")
+        assert "mở: nhật ký (/admin/audit)" in page and "GET " not in page
