@@ -25,6 +25,8 @@ class ActionError(Exception):
 OPEN = (Status.AWAITING, Status.SCHEDULED, Status.SENDING)
 # A campaign in one of these has nothing left to send, so nothing left to cancel.
 FINISHED = (Status.CANCELLED, Status.SENT, Status.FAILED, Status.MISSED)
+# A campaign in one of these may still be edited, as long as none of its firings has started.
+EDITABLE = (Status.DRAFT, Status.AWAITING, Status.SCHEDULED)
 
 
 async def cancel_campaign(

@@ -319,7 +319,7 @@ async def _page_context(
         "may_cancel": can(staff, Action.RUN_CAMPAIGNS) and open_,
         "may_edit": can(staff, Action.RUN_CAMPAIGNS)
         and open_
-        and campaign.status in (Status.DRAFT, Status.AWAITING, Status.SCHEDULED)
+        and campaign.status in actions.EDITABLE
         and not any(b.started_at for b in broadcasts),
         "done": "",
         "problem": "",

@@ -22,7 +22,7 @@ from bot.directory.roles import Action, can
 from bot.keys import RUNTIME
 from bot.web.auth import desk_of, desk_page
 from bot.web.desk import refuse, render_desk
-from broadcasts.actions import ActionError, cancel_campaign
+from broadcasts.actions import EDITABLE, ActionError, cancel_campaign
 from broadcasts.campaigns import (
     CampaignError,
     CampaignRequest,
@@ -33,7 +33,7 @@ from broadcasts.campaigns import (
     first_firing,
     validate,
 )
-from broadcasts.models import Broadcast, Campaign, CampaignCategory, Status
+from broadcasts.models import Broadcast, Campaign, CampaignCategory
 from broadcasts.quota import QuotaPlan, plan_firing
 from broadcasts.render import TemplateError, TemplateInfo, language_name, text_length
 from broadcasts.timing import (
@@ -105,7 +105,7 @@ def draft_from(form: MultiDictProxy[Any]) -> Draft:
 
 async def editable(session: AsyncSession, campaign: Campaign) -> bool:
     """Whether a campaign may still be changed: nothing of it has started going out."""
-    if campaign.status not in (Status.DRAFT, Status.AWAITING, Status.SCHEDULED):
+    if campaign.status not in EDITABLE:
         return False
     started = await session.scalar(
         select(Broadcast.id)
