@@ -69,6 +69,15 @@ class Visitor:
         async with self.http.post(self.url(path), data=data, allow_redirects=False) as r:
             return r.status, await r.text(), r
 
+    async def upload(self, path: str, token: str | None, name: str, data: bytes) -> tuple[int, str]:
+        """POST a file as the desk's upload forms send it: the CSRF token first, then `file`."""
+        form = aiohttp.FormData()
+        if token is not None:
+            form.add_field("csrf_token", token)
+        form.add_field("file", data, filename=name)
+        async with self.http.post(self.url(path), data=form, allow_redirects=False) as r:
+            return r.status, await r.text()
+
     async def sign_in(self, phone: str = OFFICIAL_PHONE, password: str = DEMO_PASSWORD) -> int:
         """Fill in the sign-in form; the status of the answer (303 when signed in)."""
         _, page, _ = await self.get("/admin/login")

@@ -8,7 +8,9 @@ within a minute). The try box asks the same `FaqBook.decide` the bot asks.
 
 from __future__ import annotations
 
+import tempfile
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -17,7 +19,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.chat.faq.loader import FaqImportError, FaqItem, import_faq, parse_items
+from bot.chat.faq.loader import FaqImportError, FaqItem, import_faq, parse_items, read_faq
 from bot.chat.models import FaqDraft
 from bot.chat.unanswered import mark_handled, unanswered_groups
 from bot.clock import VN_TZ
@@ -27,8 +29,12 @@ from bot.keys import RUNTIME
 from bot.text import fold
 from bot.web.auth import desk_of, desk_page
 from bot.web.desk import NAV, NavItem, refuse, render_desk
+from bot.web.uploads import receive_file
 
 PATH = "/admin/faq"
+MAX_UPLOAD = (
+    5 * 1024 * 1024
+)  # the bundled FAQ is 60 kB; a commune's own is not a hundred times more
 CHECK_EVERY = timedelta(days=365)  # an answer not checked for a year is flagged
 OUTCOMES = {
     "answer": "trả lời bằng mục này",
@@ -312,6 +318,65 @@ async def export(request: web.Request) -> web.StreamResponse:
     )
 
 
+def _import_context(**extra: Any) -> dict[str, Any]:
+    return {"title": "Nhập câu hỏi thường gặp", "problems": [], "result": None, "name": "", **extra}
+
+
+@desk_page
+async def import_form(request: web.Request) -> web.StreamResponse:
+    """GET /admin/faq/import: the upload form for a FAQ file (the format of the export)."""
+    if not can(desk_of(request).staff, Action.EDIT_FAQ):
+        return await refuse(request, "nhập câu hỏi thường gặp")
+    return render_desk(request, "faq_import.html", _import_context())
+
+
+@desk_page
+async def import_file(request: web.Request) -> web.StreamResponse:
+    """POST /admin/faq/import: multipart, `csrf_token` first, then `file`; all entries or none."""
+    rt = request.app[RUNTIME]
+    if not can(desk_of(request).staff, Action.EDIT_FAQ):
+        return await refuse(request, "nhập câu hỏi thường gặp")
+    with tempfile.TemporaryDirectory(prefix="loa-faq-") as folder:
+        path, name, problem = await receive_file(
+            request,
+            Path(folder),
+            kinds={".yaml": "YAML (.yaml)", ".yml": "YAML (.yml)"},
+            max_bytes=MAX_UPLOAD,
+            what="câu hỏi thường gặp",
+        )
+        if path is None:
+            context = _import_context(problems=[problem], name=name)
+            return render_desk(request, "faq_import.html", context, status=400)
+        try:
+            items = read_faq(path)
+        except FaqImportError as exc:
+            # read_faq names the temporary path; the official knows the file by its own name.
+            problems = [p.replace(str(path), name) for p in exc.problems]
+            context = _import_context(problems=problems, name=name)
+            return render_desk(request, "faq_import.html", context, status=400)
+    async with rt.sessions() as session:
+        created, updated = await import_faq(session, items, rt.clock.now())
+        ids = [item.id for item in items]
+        drafts = (
+            await session.scalars(
+                select(FaqDraft.entry_id)
+                .where(FaqDraft.entry_id.in_(ids))
+                .order_by(FaqDraft.entry_id)
+            )
+        ).all()
+        summary = f"{name}: {created} mục mới, {updated} cập nhật"
+        _audit(request, session, summary, "imported")
+        await session.commit()
+        await rt.faq.reload(session)  # this process answers from the file at once
+    result = {
+        "created": created,
+        "updated": updated,
+        "unchanged": len(items) - created - updated,
+        "drafts": [rt.faq.entry(i) for i in drafts if rt.faq.has(i)],
+    }
+    return render_desk(request, "faq_import.html", _import_context(result=result, name=name))
+
+
 UNANSWERED_SHOWN = 100  # groups on the page, the most asked first
 
 
@@ -377,6 +442,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(PATH + ".yaml", export)
     app.router.add_get(PATH + "/new", new_entry)
     app.router.add_post(PATH + "/save", save_entry)
+    app.router.add_get(PATH + "/import", import_form)
+    app.router.add_post(PATH + "/import", import_file)
     app.router.add_get(PATH + "/unanswered", unanswered_page)
     app.router.add_post(PATH + "/unanswered/done", unanswered_done)
     app.router.add_get(PATH + "/{id:[a-z0-9-]+}", entry_page)

@@ -209,3 +209,85 @@ async def test_a_clarify_left_without_a_choice_is_kept_too(database_url: str) ->
             ("clarify", fold(unsure)),
             ("fallback", "gia lua hom nay bao nhieu"),
         }
+
+
+def faq_file(entries: list[dict[str, object]]) -> bytes:
+    return yaml.safe_dump(entries, allow_unicode=True, sort_keys=False).encode()
+
+
+async def test_an_official_imports_a_faq_file_all_entries_or_none(database_url: str) -> None:
+    clock = FakeClock()
+    async with (
+        running_service(database_url, clock=clock) as svc,
+        Visitor(svc) as office,
+        Visitor(svc) as phone,
+    ):
+        entry = answered_by_itself(svc)
+        before = len(svc.runtime.faq.entries())
+        assert await office.sign_in() == 303
+        status, page, _ = await office.get("/admin/faq")
+        assert 'href="/admin/faq/import"' in page
+        status, page, _ = await office.get("/admin/faq/import")
+        assert status == 200 and 'enctype="multipart/form-data"' in page
+        token = csrf_in(page)
+        changed = {
+            "id": entry.id,
+            "topic": entry.topic,
+            "questions": list(entry.questions),
+            "answer": f"{MARK}\n{entry.answer}",
+            "source": entry.source,
+        }
+        new = {
+            "id": "bo-lac",
+            "topic": "Báo mất bò",
+            "questions": ["con bò nhà tôi bị lạc mất rồi"],
+            "answer": "Bà con báo công an xã và trưởng ấp.",
+            "source": "Công an xã",
+        }
+        broken = {"id": "Sai Mã", "topic": "", "questions": [], "answer": "x", "source": "y"}
+
+        status, page = await office.upload(
+            "/admin/faq/import", token, "faq.yaml", faq_file([changed, new, broken])
+        )
+        assert status == 400 and "mục 3 (id Sai Mã)" in page and "bot vẫn trả lời như cũ" in page
+        assert "/tmp" not in page and "loa-faq-" not in page
+        assert len(svc.runtime.faq.entries()) == before and not svc.runtime.faq.has("bo-lac")
+        status, page = await office.upload("/admin/faq/import", token, "faq.yaml", b"- id: [")
+        assert status == 400 and "YAML (dòng" in page
+        status, page = await office.upload("/admin/faq/import", token, "faq.docx", b"PK")
+        assert status == 400 and "YAML (.yaml)" in page
+        status, page = await office.upload("/admin/faq/import", token, "", b"")
+        assert status == 400 and "Xin chọn tệp câu hỏi thường gặp" in page
+        reserved = {**new, "id": "new"}
+        status, page = await office.upload(
+            "/admin/faq/import", token, "faq.yaml", faq_file([reserved])
+        )
+        assert status == 400 and "tên một trang" in page
+        status, _ = await office.upload("/admin/faq/import", None, "faq.yaml", faq_file([new]))
+        assert status == 403
+
+        # A draft of the changed entry is someone's pending edit: the import keeps it, and says so.
+        status, page, _ = await office.get(f"/admin/faq/{entry.id}")
+        form = {**{k: str(v) for k, v in changed.items()}, "questions": "\n".join(entry.questions)}
+        form.update(
+            csrf_token=csrf_in(page), keywords="", checked="", answer=entry.answer, do="draft"
+        )
+        assert (await office.post("/admin/faq/save", form))[0] == 303
+
+        status, page = await office.upload(
+            "/admin/faq/import", token, "faq.yaml", faq_file([changed, new])
+        )
+        assert status == 200 and "1 mục mới, 1 mục cập nhật" in page
+        assert "còn bản nháp chưa đăng" in page and f'href="/admin/faq/{entry.id}"' in page
+        assert len(svc.runtime.faq.entries()) == before + 1
+        await svc.platform.user_send_text(RESIDENT, entry.questions[0])
+        await svc.settled()
+        assert MARK in svc.oa_texts(RESIDENT)[-1]  # answered from the file at once, no restart
+        async with svc.runtime.sessions() as s:
+            assert await s.get(FaqDraft, entry.id) is not None
+        _, page, _ = await office.get("/admin/audit")
+        assert "faq.yaml: 1 mục mới, 1 cập nhật" in page
+
+        await head_signed_in(svc, phone)
+        status, _, _ = await phone.get("/admin/faq/import")
+        assert status == 404  # heads try questions; officials change what the bot says

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 
-import aiohttp
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
@@ -106,12 +105,7 @@ def csv_file(rows: list[str]) -> bytes:
 
 
 async def upload(office: Visitor, token: str | None, name: str, data: bytes) -> tuple[int, str]:
-    form = aiohttp.FormData()
-    if token is not None:
-        form.add_field("csrf_token", token)
-    form.add_field("file", data, filename=name)
-    async with office.http.post(office.url("/admin/households/import"), data=form) as r:
-        return r.status, await r.text()
+    return await office.upload("/admin/households/import", token, name, data)
 
 
 async def count_households(svc: Service) -> int:

@@ -20,6 +20,8 @@ BUNDLED_FAQ = Path(__file__).resolve().parent / "data" / "poverty-faq.yaml"
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _MAX_ID = 128  # the column's width
 _MAX_TOPIC = 64
+# The desk's FAQ pages live beside the entries' (/admin/faq/new): an entry may not take their names.
+RESERVED_IDS = frozenset({"new", "import", "unanswered", "save"})
 _TEXT_FIELDS = ("topic", "answer", "source")
 
 
@@ -117,6 +119,9 @@ def parse_items(data: Any) -> list[FaqItem]:
             problems.append(
                 f"{where}: 'id' chỉ gồm chữ thường không dấu, số và dấu gạch ngang (ví dụ vay-ho-ngheo)"
             )
+            entry_id = ""
+        elif entry_id.strip() in RESERVED_IDS:
+            problems.append(f"{where}: 'id' không được là “{entry_id.strip()}” (tên một trang)")
             entry_id = ""
         else:
             entry_id = entry_id.strip()
