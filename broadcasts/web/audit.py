@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.directory.models import AuditEntry, Hamlet, Staff
+from bot.chat.models import Handoff
+from bot.directory.models import AuditEntry, Hamlet, Resident, Staff
 from bot.directory.roles import Action, can
 from bot.keys import RUNTIME
 from bot.web.auth import desk_of, desk_page
 from bot.web.desk import refuse, render_desk
-from broadcasts.models import Campaign, Household
+from broadcasts.models import Broadcast, Campaign, HamletApproval, Household
 from broadcasts.timing import VN_TZ, format_local
 from broadcasts.workflow import label
 
@@ -54,7 +55,7 @@ EVENT_WORDS = {
     "replied": "trả lời",
     "closed": "trả lại cho hệ thống",
     "denied": "từ chối truy cập",
-    "imported": "nhập danh sách hộ",
+    "imported": "nhập từ tệp",
 }
 
 
@@ -105,9 +106,57 @@ async def _entity_names(
     return names
 
 
+async def _about_hamlet(
+    session: AsyncSession, commune_id: int, hamlet_id: int
+) -> ColumnElement[bool]:
+    """Entries that concern one hamlet: done by its staff, or about its head, households,
+    residents' handoffs, approvals, or a campaign (and its sends) that targets it."""
+    # A campaign keeps its hamlets as a JSON list, read here rather than in each database's JSON SQL.
+    campaigns = [
+        cid
+        for cid, hamlets in (
+            await session.execute(
+                select(Campaign.id, Campaign.hamlet_ids).where(Campaign.commune_id == commune_id)
+            )
+        ).all()
+        if hamlet_id in (hamlets or ())
+    ]
+    its_staff = select(Staff.id).where(Staff.hamlet_id == hamlet_id)
+    return or_(
+        AuditEntry.actor_staff_id.in_(its_staff),
+        and_(AuditEntry.entity == "hamlet", AuditEntry.entity_id == hamlet_id),
+        and_(AuditEntry.entity.in_(("staff", "signin")), AuditEntry.entity_id.in_(its_staff)),
+        and_(
+            AuditEntry.entity == "household",
+            AuditEntry.entity_id.in_(select(Household.id).where(Household.hamlet_id == hamlet_id)),
+        ),
+        and_(
+            AuditEntry.entity == "handoff",
+            AuditEntry.entity_id.in_(
+                select(Handoff.id)
+                .join(Resident, Resident.id == Handoff.resident_id)
+                .where(Resident.hamlet_id == hamlet_id)
+            ),
+        ),
+        and_(
+            AuditEntry.entity == "approval",
+            AuditEntry.entity_id.in_(
+                select(HamletApproval.id).where(HamletApproval.hamlet_id == hamlet_id)
+            ),
+        ),
+        and_(AuditEntry.entity == "campaign", AuditEntry.entity_id.in_(campaigns)),
+        and_(
+            AuditEntry.entity == "broadcast",
+            AuditEntry.entity_id.in_(
+                select(Broadcast.id).where(Broadcast.campaign_id.in_(campaigns))
+            ),
+        ),
+    )
+
+
 @desk_page
 async def audit_log(request: web.Request) -> web.StreamResponse:
-    """GET /admin/audit?staff=&entity=&from=&to=: the newest entries that match."""
+    """GET /admin/audit?staff=&hamlet=&entity=&from=&to=: the newest entries that match."""
     rt = request.app[RUNTIME]
     me = desk_of(request).staff
     if not can(me, Action.SEE_AUDIT):
@@ -135,12 +184,22 @@ async def audit_log(request: web.Request) -> web.StreamResponse:
             AuditEntry.at < datetime.combine(end + timedelta(days=1), time(), VN_TZ)
         )
     word = desk_of(request).hamlet_word
+    hamlet_filter = q.get("hamlet", "")
     async with rt.sessions() as session:
         people = (
             await session.scalars(
                 select(Staff).where(Staff.commune_id == me.commune_id).order_by(Staff.name)
             )
         ).all()
+        hamlets = (
+            await session.scalars(
+                select(Hamlet).where(Hamlet.commune_id == me.commune_id).order_by(Hamlet.name)
+            )
+        ).all()
+        if hamlet_filter.isdigit() and int(hamlet_filter) in {h.id for h in hamlets}:
+            query = query.where(await _about_hamlet(session, me.commune_id, int(hamlet_filter)))
+        else:
+            hamlet_filter = ""
         rows = [] if problems else (await session.execute(query)).all()
         named = await _entity_names(session, [e for e, _ in rows])
     entries = [
@@ -167,9 +226,11 @@ async def audit_log(request: web.Request) -> web.StreamResponse:
             "title": "Nhật ký",
             "entries": entries,
             "people": people,
+            "hamlets": hamlets,
             "entities": {k: v.format(word=word) for k, v in ENTITIES.items()},
             "chosen": {
                 "staff": staff_filter,
+                "hamlet": hamlet_filter,
                 "entity": entity,
                 "from": q.get("from", ""),
                 "to": q.get("to", ""),

@@ -581,3 +581,17 @@ async def test_the_audit_log_is_filtered_for_officials_and_closed_to_heads(
             assert status == 404
         _, page, _ = await office.get("/admin/audit?entity=desk")
         assert "mở: nhật ký (/admin/audit)" in page and "GET " not in page
+
+        # By hamlet: what its staff did and what concerns it (here, the campaign sent to it).
+        async with svc.runtime.sessions() as s:
+            ids = {h.name: h.id for h in (await s.scalars(select(Hamlet))).all()}
+        _, page, _ = await office.get(f"/admin/audit?hamlet={ids['Ấp Tân Lập']}")
+        table = page.split('<table id="audit">')[1]
+        assert "Họp ấp tháng 12" in table and "mở: nhật ký" in table and "Nguyễn Văn Hùng" in table
+        assert "sai mật khẩu" not in table  # the official's own sign-in is not the hamlet's
+        assert f'<option value="{ids["Ấp Tân Lập"]}" selected>' in page
+        _, page, _ = await office.get(f"/admin/audit?hamlet={ids['Ấp Tân Thạnh']}")
+        table = page.split('<table id="audit">')[1]
+        assert "Họp ấp tháng 12" in table and "mở: nhật ký" not in table
+        _, page, _ = await office.get(f"/admin/audit?hamlet={ids['Ấp Hòa Bình']}")
+        assert "Không có mục nào khớp" in page

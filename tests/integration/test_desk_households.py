@@ -157,7 +157,7 @@ async def test_an_official_imports_the_list_by_upload_all_rows_or_none(database_
         assert len(imported) == 2 and "ho.xlsx" in (imported[-1].note or "")
         _, page, _ = await office.get("/admin/audit")
         table = page[page.index('<table id="audit">') : page.index("</table>")]
-        assert "hộ gia đình" in table and "nhập danh sách hộ" in table
+        assert "hộ gia đình" in table and "nhập từ tệp" in table
         assert "household" not in table and "imported" not in table and "số 0" not in table
 
 
