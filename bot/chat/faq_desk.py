@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import aiohttp_jinja2
 import yaml
 from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.chat.faq.loader import FaqImportError, FaqItem, import_faq, parse_items, read_faq
+from bot.chat.faq.topics import TOPIC_NAMES, topic_name
 from bot.chat.models import FaqDraft
 from bot.chat.unanswered import mark_handled, unanswered_groups
 from bot.clock import VN_TZ
@@ -44,7 +46,7 @@ OUTCOMES = {
 FIELDS = ("topic", "questions", "keywords", "answer", "source", "checked")
 FIELD_LABELS = {
     "id": "mã mục",
-    "topic": "tên mục",
+    "topic": "chủ đề",
     "questions": "các cách hỏi",
     "keywords": "từ khoá",
     "answer": "câu trả lời",
@@ -141,7 +143,8 @@ async def _entry_page(
         request,
         "faq_entry.html",
         {
-            "title": published.topic if published else "Mục mới",
+            "title": published.questions[0] if published else "Mục mới",
+            "topics": TOPIC_NAMES,
             "entry_id": entry_id,
             "published": published,
             "draft": draft,
@@ -448,3 +451,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(PATH + "/unanswered/done", unanswered_done)
     app.router.add_get(PATH + "/{id:[a-z0-9-]+}", entry_page)
     app[NAV] = [*app.get(NAV, []), NavItem("Hỏi đáp", PATH, Action.SEE_FAQ)]
+    aiohttp_jinja2.get_env(app).filters["topic_name"] = topic_name

@@ -14,7 +14,7 @@ VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 QUIET_START = time(21, 0)
 QUIET_END = time(6, 0)
 
-WEEKDAY_NAMES = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "chủ nhật")
+WEEKDAY_NAMES = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật")
 
 
 class TimingError(ValueError):

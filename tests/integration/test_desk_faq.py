@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import yaml
+from markupsafe import escape
 from sqlalchemy import func, select
 
 from bot.chat.faq.commands import faq_unanswered_command
@@ -46,6 +47,10 @@ async def test_the_try_box_shows_the_bots_decision(database_url: str) -> None:
         assert (made.outcome == "answer") == ("trả lời bằng mục này" in page)
         if made.outcome != "answer":
             assert "Tạo mục mới với câu hỏi này" in page
+        _, page, _ = await office.get("/admin/faq")
+        # Entries read by their first question and their topic's name, not by internal slugs.
+        assert f'href="/admin/faq/{entry.id}">{escape(entry.questions[0])}</a>' in page
+        assert "<td>Vay vốn</td>" in page and ">vay-von<" not in page
         status, body, _ = await office.get("/admin/faq.yaml")
         exported = yaml.safe_load(body)
         assert status == 200 and len(exported) == len(svc.runtime.faq.entries())

@@ -515,7 +515,7 @@ def test_unreadable_local_datetime(text: str, fragment: str) -> None:
 
 def test_format_local() -> None:
     assert format_local(vn(2026, 12, 18, 19, 30)) == "19h30 thứ Sáu 18/12/2026"
-    assert format_local(datetime(2026, 12, 20, 1, 0, tzinfo=UTC)) == "8h chủ nhật 20/12/2026"
+    assert format_local(datetime(2026, 12, 20, 1, 0, tzinfo=UTC)) == "8h Chủ nhật 20/12/2026"
     assert format_local(vn(2027, 1, 4, 7, 5)) == "7h05 thứ Hai 04/01/2027"
 
 
@@ -599,7 +599,7 @@ def test_next_after_property(
         ("thứ Sáu 18/12", date(2026, 12, 18), ""),
         ("Thu 6, ngay 18 thang 12", date(2026, 12, 18), ""),
         ("19h30 thứ Bảy 19/12 tại nhà văn hoá ấp", date(2026, 12, 19), ""),
-        ("thứ Sáu 20/12", date(2026, 12, 20), "Ngày 20/12/2026 là chủ nhật, không phải “thứ Sáu”."),
+        ("thứ Sáu 20/12", date(2026, 12, 20), "Ngày 20/12/2026 là Chủ nhật, không phải “thứ Sáu”."),
         ("t2 5/1", date(2027, 1, 5), "là thứ Ba, không phải “t2”."),  # early January: next year
         ("30/2", None, "Ngày “30/2” không có thật."),
         ("tối mai", None, ""),  # no calendar day written: nothing to check
