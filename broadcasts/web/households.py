@@ -233,10 +233,14 @@ async def save(request: web.Request) -> web.StreamResponse:
             errors["phone"] = (
                 f"Số điện thoại “{typed['phone']}” chưa đúng: cần 10 số, ví dụ 0912345678."
             )
+        commune_wide = territory(staff) is None
+        if not commune_wide:
+            # Poor and near-poor are the commune's review decision, not a head's to change.
+            typed["category"] = household.category
         if typed["category"] not in HOUSEHOLD_KINDS:
             errors["category"] = "Xin chọn nhóm hộ."
         hamlet_id = household.hamlet_id
-        if territory(staff) is None and typed["hamlet"].isdigit():
+        if commune_wide and typed["hamlet"].isdigit():
             moved = await session.get(Hamlet, int(typed["hamlet"]))
             if moved is None or moved.commune_id != staff.commune_id:
                 errors["hamlet"] = "Không có nơi này trong xã."

@@ -53,8 +53,9 @@ async def test_a_head_sees_edits_and_links_only_their_own_hamlets_households(
         status, page, _ = await phone.get(path)
         assert status == 200 and "Hộ chưa có ai nhận tin qua Zalo" in page
         assert 'name="hamlet"' not in page  # a head does not move households to another hamlet
+        assert 'name="category"' not in page and "Nhóm hộ: <b>hộ nghèo</b>" in page
         token = csrf_in(page)
-        form = {"csrf_token": token, "head_name": "Hộ TL-03", "phone": "12", "category": "poor"}
+        form = {"csrf_token": token, "head_name": "Hộ TL-03", "phone": "12", "category": "other"}
         status, page, _ = await phone.post(path, form)
         assert status == 400 and 'id="err-phone"' in page
         status, _, _ = await phone.post(
@@ -63,10 +64,11 @@ async def test_a_head_sees_edits_and_links_only_their_own_hamlets_households(
         )
         assert status == 303
         saved = await household(svc, "TL-03")
-        assert (saved.phone, saved.address, saved.hamlet_id) == (
+        assert (saved.phone, saved.address, saved.hamlet_id, saved.category) == (
             "0912345678",
             "Tổ 3",
             mine.hamlet_id,
+            "poor",  # the commune's review decides poor and near-poor, not a head's form
         )
 
         tuan = await resident_named(svc, "Phạm Minh Tuấn")
