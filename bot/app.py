@@ -39,7 +39,7 @@ from bot.outbound.outbox import OutboxSender
 from bot.outbound.replies import Replies
 from bot.runtime import Runtime
 from bot.sandbox.seed import seed_demo
-from bot.web import signin, staff, zalo_signin
+from bot.web import account, signin, staff, zalo_signin
 from bot.web.pages import STATIC_PATH, setup_pages
 from bot.web.security import desk_headers
 from bot.zalo.limiter import RateLimiter
@@ -71,6 +71,7 @@ def create_app(
     app.router.add_get("/zalo/oauth/callback", oauth_callback)
     app.router.add_static(STATIC_PATH, settings.templates_dir / "static")
     signin.add_routes(app)
+    account.add_routes(app)
     broadcasts_setup.add_routes(app)
     staff.add_routes(app)
     faq_desk.add_routes(app)

@@ -75,7 +75,7 @@ def audit(
     )
 
 
-async def _failures(
+async def failures(
     session: AsyncSession, by: InstrumentedAttribute[str], value: str, since: datetime
 ) -> int:
     """Wrong passwords since `since` for one phone or one address (`by` says which)."""
@@ -180,8 +180,8 @@ async def login(request: web.Request) -> web.StreamResponse:
         await session.commit()
         since = now - ATTEMPT_WINDOW
         if (
-            await _failures(session, SigninAttempt.phone, phone, since) > PHONE_LIMIT
-            or await _failures(session, SigninAttempt.address, address, since) > ADDRESS_LIMIT
+            await failures(session, SigninAttempt.phone, phone, since) > PHONE_LIMIT
+            or await failures(session, SigninAttempt.address, address, since) > ADDRESS_LIMIT
         ):
             audit(session, now, None, "limited", f"{phone} từ {address}: đang tạm khoá")
             await session.commit()

@@ -44,6 +44,8 @@ async def test_an_admin_adds_changes_and_disables_an_account(database_url: str) 
         assert status == 400
         assert 'id="err-name"' in page and 'id="err-phone"' in page and 'id="err-hamlet"' in page
         assert 'value="12345"' in page  # what was typed comes back
+        # The form is at the foot of the list: the top of the page says so, and links down to it.
+        assert page.index('href="#add-staff"') < page.index("<table")
         head = await staff_named(svc, "Nguyễn Văn Hùng")
         assert head is not None
         taken = {**bad, "name": "Ai Đó", "phone": "0901000007", "role": "official"}
