@@ -16,7 +16,7 @@ from bot.directory.roles import Action, can
 from bot.outbound.channels import Channel
 from bot.outbound.notices import notify_staff
 from bot.outbound.outbox import queue_message
-from bot.outbound.replies import Replies
+from bot.outbound.replies import MAX_TEXT, Replies
 from broadcasts.models import (
     Broadcast,
     Campaign,
@@ -407,6 +407,28 @@ def render_for(
     )
 
 
+def vietnamese_for(
+    deps: Deps, campaign: Campaign, broadcast: Broadcast, hamlet: Hamlet, commune: Commune
+) -> str:
+    """The Vietnamese text beside a hamlet's own-language variant, for a head who may not read it;
+    empty when the hamlet gets Vietnamese already."""
+    if (
+        hamlet.language in ("", "vi")
+        or hamlet.language not in deps.templates.info(campaign.template).languages
+    ):
+        return ""
+    return deps.templates.render(
+        campaign.template,
+        campaign.variables,
+        hamlet_name=hamlet.name,
+        hamlet_word=commune.hamlet_word,
+        commune_name=commune.name,
+        language="vi",
+        code=broadcast.code,
+        link=None,
+    )
+
+
 async def approver_for(session: AsyncSession, hamlet: Hamlet, author_staff_id: int) -> Staff | None:
     """The hamlet's head; a commune admin (then an official) when the head wrote it or there is none."""
     candidates = [
@@ -443,7 +465,10 @@ async def request_approval(
         "when": format_local(broadcast.fire_at),
         "deadline": format_local(broadcast.approval_deadline),
         "text": approval.text,
+        "vietnamese": vietnamese_for(deps, campaign, broadcast, hamlet, commune),
     }
+    if len(approval.text) + len(details["vietnamese"]) > MAX_TEXT - 400:
+        details["vietnamese"] = ""  # both would not fit one Zalo message: the desk shows both
     title = f"Trưởng {commune.hamlet_word}" if approver.role == StaffRole.HAMLET_HEAD else "Anh/chị"
     await notify_staff(
         session,

@@ -13,13 +13,14 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.directory.models import Hamlet, Staff
+from bot.directory.models import Commune, Hamlet, Staff
 from bot.directory.roles import Action, can, territory
 from bot.keys import RUNTIME
 from bot.outbound.work import Work
 from bot.web.auth import desk_of, desk_page
 from bot.web.desk import refuse, render_desk
 from broadcasts.actions import ActionError, approve_for_hamlet
+from broadcasts.campaigns import deps_for, vietnamese_for
 from broadcasts.models import Broadcast, Campaign, HamletApproval, Status
 from broadcasts.timing import format_local
 
@@ -36,6 +37,7 @@ class Pending:
     hamlet: Hamlet
     fire_at: str
     deadline: str
+    vietnamese: str = ""  # beside a variant in the hamlet's own language
 
 
 async def pending_for_staff(session: AsyncSession, staff: Staff) -> list[Pending]:
@@ -71,8 +73,15 @@ async def _queue_page(
 ) -> web.Response:
     rt = request.app[RUNTIME]
     staff = desk_of(request).staff
+    deps = deps_for(rt)
     async with rt.sessions() as session:
         pending = await pending_for_staff(session, staff)
+        communes = {p.hamlet.commune_id for p in pending}
+        found = {c: await session.get(Commune, c) for c in communes}
+    for p in pending:
+        commune = found[p.hamlet.commune_id]
+        if commune is not None:
+            p.vietnamese = vietnamese_for(deps, p.campaign, p.broadcast, p.hamlet, commune)
     done = request.query.get("done", "")
     return render_desk(
         request,

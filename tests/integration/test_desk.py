@@ -41,8 +41,13 @@ async def audit_of(svc: Service, entity: str) -> list[AuditEntry]:
         )
 
 
-async def meeting(svc: Service, clock: FakeClock, title: str = "Họp ấp tháng 12") -> int:
-    """A campaign to Tân Lập and Tân Thạnh, waiting for both heads; its first firing's id."""
+async def meeting(
+    svc: Service,
+    clock: FakeClock,
+    title: str = "Họp ấp tháng 12",
+    to: tuple[str, ...] = ("Ấp Tân Lập", "Ấp Tân Thạnh"),
+) -> int:
+    """A campaign to Tân Lập and Tân Thạnh (or `to`), waiting for the heads; its first firing's id."""
     rt = svc.runtime
     async with rt.sessions() as s:
         official = await s.scalar(select(Staff).where(Staff.phone == OFFICIAL_PHONE))
@@ -60,7 +65,7 @@ async def meeting(svc: Service, clock: FakeClock, title: str = "Họp ấp thán
                     "agenda": "bình xét hộ nghèo năm 2026",
                 },
                 author_staff_id=official.id,
-                hamlet_ids=[hamlets["Ấp Tân Lập"], hamlets["Ấp Tân Thạnh"]],
+                hamlet_ids=[hamlets[name] for name in to],
                 send_at=clock.now() + timedelta(hours=3),
             ),
             deps_for(rt),
@@ -68,7 +73,7 @@ async def meeting(svc: Service, clock: FakeClock, title: str = "Họp ấp thán
         )
         await s.commit()
         approval = await s.scalar(
-            select(HamletApproval).where(HamletApproval.hamlet_id == hamlets["Ấp Tân Lập"])
+            select(HamletApproval).where(HamletApproval.hamlet_id == hamlets[to[0]])
         )
     assert approval is not None
     rt.outbox.wake()
@@ -286,6 +291,32 @@ async def test_a_head_approves_on_the_web_with_the_rules_of_chat(database_url: s
 
         status, page, _ = await phone.post(path, {"csrf_token": token, "decision": "approve"})
         assert status == 409 and "đã được trả lời" in page  # a second tap decides nothing twice
+
+
+async def test_a_head_approving_a_variant_in_the_hamlets_language_reads_it_in_vietnamese_too(
+    database_url: str,
+) -> None:
+    clock = FakeClock()
+    phu_loi_head = "3000000000000000004"  # Thạch Sô Phên; Ấp Phú Lợi gets the Khmer variant
+    async with running_service(database_url, clock=clock) as svc, Visitor(svc) as phone:
+        await svc.platform.user_send_text(phu_loi_head, "chào")  # opens Zalo's 1:1 window
+        await svc.settled()
+        await meeting(svc, clock, to=("Ấp Phú Lợi",))
+        await svc.settled()
+        request = next(t for t in reversed(svc.oa_texts(phu_loi_head)) if "[Duyệt thông báo]" in t)
+        khmer, vietnamese = request.index("អញ្ជើញប្រជុំ"), request.index("Mời họp ấp")
+        assert khmer < request.index("Bản tiếng Việt để đối chiếu") < vietnamese
+
+        await head_signed_in(svc, phone, phu_loi_head)
+        _, page, _ = await phone.get("/admin/approvals")
+        assert page.index('lang="km"') < page.index("Bản tiếng Việt để đối chiếu")
+        assert "Mời họp ấp" in page and "អញ្ជើញប្រជុំ" in page
+
+        async with Visitor(svc) as other:
+            await meeting(svc, clock, title="Họp Tân Lập", to=("Ấp Tân Lập",))
+            await head_signed_in(svc, other)
+            _, page, _ = await other.get("/admin/approvals")
+            assert "Mời họp ấp" in page and "đối chiếu" not in page  # Vietnamese already
 
 
 async def test_a_head_never_sees_another_hamlet(database_url: str) -> None:
