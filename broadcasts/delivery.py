@@ -443,7 +443,9 @@ async def copies_line(
             await session.scalars(
                 select(OutboundMessage.id)
                 .where(
-                    OutboundMessage.status != OutboxStatus.SENT,
+                    # Named states, not "!= sent": the status index finds the few rows in them,
+                    # where "!=" reads every copy ever sent.
+                    OutboundMessage.status.in_([s for s in OutboxStatus if s != OutboxStatus.SENT]),
                     OutboundMessage.purpose == "broadcast",
                 )
                 .limit(open_counted + 1)

@@ -292,20 +292,24 @@ async def reach(
         (sizes, hits), _ = await cache[0].counts(session, broadcast_id, targets, cache[1])
     else:
         sizes, hits = await _reach_counts(session, broadcast_id, targets, whole=hamlet_ids is None)
-    group_hamlets = set(
-        (
+    # The hamlets are kept out of the SQL: with them, a database may walk every copy of the firing
+    # by its hamlet index instead of the few group copies by (firing, kind).
+    wanted = set(targets)
+    group_hamlets = {
+        hamlet_id
+        for hamlet_id in (
             await session.scalars(
                 select(Delivery.hamlet_id)
                 .join(OutboundMessage, OutboundMessage.id == Delivery.outbound_id)
                 .where(
                     Delivery.broadcast_id == broadcast_id,
                     Delivery.kind == "group",
-                    Delivery.hamlet_id.in_(targets),
                     OutboundMessage.sent_at.is_not(None),
                 )
             )
         ).all()
-    )
+        if hamlet_id in wanted
+    }
     names = (
         await session.execute(
             select(Hamlet.id, Hamlet.name).where(Hamlet.id.in_(targets)).order_by(Hamlet.id)

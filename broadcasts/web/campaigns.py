@@ -277,14 +277,14 @@ async def _page_context(
         )
     ).all()
     staff_ids = {campaign.author_staff_id}
-    for a in (
-        await session.scalars(
-            select(HamletApproval).where(
-                HamletApproval.broadcast_id.in_([b.id for b in broadcasts])
-            )
+    for decided_by, approver in (
+        await session.execute(
+            select(HamletApproval.decided_by, HamletApproval.approver_staff_id)
+            .where(HamletApproval.broadcast_id.in_([b.id for b in broadcasts]))
+            .distinct()
         )
     ).all():
-        staff_ids |= {a.decided_by or 0, a.approver_staff_id or 0}
+        staff_ids |= {decided_by or 0, approver or 0}
     names = await _names(session, staff_ids)
     views = [
         await _firing_view(session, b, hamlets, names, with_reach=i < REACH_SHOWN, cache=cache)
