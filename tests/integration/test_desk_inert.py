@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+import yaml
 from sqlalchemy import select, update
 
 from bot.chat.models import FaqEntry
@@ -55,7 +56,12 @@ async def test_a_payload_in_every_field_renders_inert_on_every_page(database_url
             await s.execute(
                 update(FaqEntry)
                 .where(FaqEntry.id == entry_id)
-                .values(topic="<script>alert(1)</script>", answer=PAYLOAD, source=PAYLOAD)
+                .values(
+                    topic="<script>alert(1)</script>",
+                    questions=[f"Hỏi {PAYLOAD}"],
+                    answer=PAYLOAD,
+                    source=PAYLOAD,
+                )
             )
             await s.commit()
             await svc.runtime.faq.reload(s)
@@ -103,6 +109,8 @@ async def test_a_payload_in_every_field_renders_inert_on_every_page(database_url
             "/admin/faq?thu=" + quote(PAYLOAD),
             f"/admin/faq/{entry_id}",
             "/admin/faq/new?q=" + quote(PAYLOAD),
+            f"/admin/audit?hamlet={tan_thanh}",
+            "/admin/account",
         ]
         shown = 0
         for path in admin_pages:
@@ -111,6 +119,12 @@ async def test_a_payload_in_every_field_renders_inert_on_every_page(database_url
             assert inert(page), path
             shown += "&lt;script&gt;alert(1)&lt;/script&gt;" in page
         assert shown >= 12  # the payload is on most of them, as text
+        # An uploaded file's name and its entries' ids are shown back in the import's answer.
+        token = await admin.form_token("/admin/faq/import")
+        bad = yaml.safe_dump([{"id": PAYLOAD, "topic": "x"}], allow_unicode=True).encode()
+        status, page = await admin.upload("/admin/faq/import", token, f"{PAYLOAD}.yaml", bad)
+        assert status == 400 and inert(page)
+        assert "&lt;script&gt;" in page and "&lt;img src=x" in page  # the id, and the file's name
 
         await head_signed_in(svc, head, TAN_THANH_HEAD)
         for path in ("/admin/", "/admin/approvals", f"/admin/hamlets/{tan_thanh}"):
