@@ -88,6 +88,8 @@ async def approve_for_hamlet(
     )
     if approval is None:
         raise ActionError("Đợt gửi này không gửi tới ấp đã chọn.")
+    if approval.status == Status.MISSED:
+        raise ActionError("Đã quá hạn duyệt: ấp này không nhận thông báo lần này.")
     if approval.status != Status.AWAITING:
         raise ActionError("Ấp này đã được trả lời rồi.")
     if staff.id != approval.approver_staff_id:
@@ -101,7 +103,13 @@ async def approve_for_hamlet(
     if reject_reason is not None and not reject_reason.strip():
         raise ActionError("Từ chối cần kèm lý do.")
     broadcast = await work.session.get(Broadcast, broadcast_id)
-    if broadcast is None or broadcast.status not in (Status.AWAITING, Status.SCHEDULED):
+    # Sending already: a post sent "now" goes out to the hamlets approved so far, and to each
+    # other hamlet as soon as its head approves, until the deadline.
+    if broadcast is None or broadcast.status not in (
+        Status.AWAITING,
+        Status.SCHEDULED,
+        Status.SENDING,
+    ):
         raise ActionError("Đợt gửi này không còn chờ duyệt.")
     # Two answers at once (two taps, two devices): the first to claim the row decides; the other
     # waits on the row's lock, then finds it no longer awaiting.

@@ -23,7 +23,8 @@ async def pending_for(session: AsyncSession, staff: Staff) -> HamletApproval | N
         .where(
             HamletApproval.approver_staff_id == staff.id,
             HamletApproval.status == Status.AWAITING,
-            Broadcast.status.in_([Status.AWAITING, Status.SCHEDULED]),
+            # Sending: a post sent "now" that other hamlets already have.
+            Broadcast.status.in_([Status.AWAITING, Status.SCHEDULED, Status.SENDING]),
         )
         .order_by(HamletApproval.id)
         .limit(1)

@@ -40,6 +40,7 @@ from broadcasts.timing import (
     dmy,
     event_day,
     format_local,
+    in_quiet_hours,
     to_local,
 )
 from broadcasts.tracking import ReachCache
@@ -53,6 +54,7 @@ log = logging.getLogger(__name__)
 CHANNELS = ("group", "resident")
 APPROVAL_LEAD = timedelta(hours=2)  # default deadline: two hours before the send time
 MIN_NOTICE = timedelta(minutes=10)
+AT_ONCE_WINDOW = timedelta(minutes=30)  # how long heads have to approve a post sent "now"
 
 
 class CampaignError(Exception):
@@ -324,7 +326,11 @@ async def spawn_firing(
         return existing
     deadline = fire_at - APPROVAL_LEAD
     if deadline < now + MIN_NOTICE:
-        deadline = fire_at + timedelta(minutes=30)  # sent "now": heads get half the grace window
+        # Sent "now": each hamlet gets it as its head approves, for half an hour (past quiet hours,
+        # when those hold it anyway: a head may answer until 06:00, and it goes out then).
+        deadline = fire_at + AT_ONCE_WINDOW
+        if campaign.category != CampaignCategory.URGENT:
+            deadline = after_quiet_hours(deadline)
 
     async def taken(code: str) -> bool:
         return await session.scalar(select(Broadcast.id).where(Broadcast.code == code)) is not None
@@ -407,6 +413,26 @@ def render_for(
     )
 
 
+def sends_as_approved(broadcast: Broadcast) -> bool:
+    """A post sent "now": each hamlet gets it as soon as its head approves, until the deadline."""
+    return broadcast.approval_deadline > broadcast.fire_at
+
+
+def send_words(broadcast: Broadcast, campaign: Campaign, word: str) -> str:
+    """When the firing goes out, as heads and authors are told: "gửi lúc …" or "gửi ngay khi …"."""
+    if not sends_as_approved(broadcast):
+        return f"gửi lúc {format_local(broadcast.fire_at)}"
+    at_once = f"gửi ngay tới từng {word} khi được duyệt"
+    if campaign.category == CampaignCategory.URGENT:
+        return at_once
+    start = after_quiet_hours(broadcast.fire_at)
+    if start > broadcast.fire_at:  # posted in quiet hours
+        return f"gửi lúc {format_local(start)} (hết giờ nghỉ đêm) tới các {word} đã được duyệt"
+    if in_quiet_hours(broadcast.fire_at + AT_ONCE_WINDOW):  # the half hour runs into the night
+        return f"{at_once}; duyệt sau 21h thì gửi lúc {format_local(broadcast.approval_deadline)}"
+    return at_once
+
+
 def vietnamese_for(
     deps: Deps, campaign: Campaign, broadcast: Broadcast, hamlet: Hamlet, commune: Commune
 ) -> str:
@@ -462,7 +488,7 @@ async def request_approval(
     details = {
         "title": campaign.title,
         "hamlet": hamlet.name,
-        "when": format_local(broadcast.fire_at),
+        "when": send_words(broadcast, campaign, commune.hamlet_word),
         "deadline": format_local(broadcast.approval_deadline),
         "text": approval.text,
         "vietnamese": vietnamese_for(deps, campaign, broadcast, hamlet, commune),

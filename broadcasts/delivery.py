@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, func, insert, select
+from sqlalchemy import ColumnElement, Select, Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.directory.models import Commune, Hamlet, Resident, Staff, StaffRole
@@ -52,23 +52,15 @@ async def fan_out(
 
     Each row is committed before its copy can leave. A crash part-way leaves whole chunks behind;
     running again skips the targets already written, so nothing is queued twice, and memory stays
-    flat however many residents there are.
+    flat however many residents there are. Only approved hamlets not yet written are visited, each
+    marked when done: a hamlet approved after the firing started is written by the next run.
     """
     async with sessions() as session:
         broadcast = await session.get(Broadcast, broadcast_id)
         assert broadcast is not None
         campaign = await session.get(Campaign, broadcast.campaign_id)
         assert campaign is not None
-        approved = list(
-            (
-                await session.scalars(
-                    select(HamletApproval.hamlet_id).where(
-                        HamletApproval.broadcast_id == broadcast.id,
-                        HamletApproval.status == Status.APPROVED,
-                    )
-                )
-            ).all()
-        )
+        approved = list((await session.scalars(unwritten_hamlets(broadcast.id))).all())
     written = 0
     for hamlet_id in approved:
         async with sessions() as session:
@@ -91,11 +83,9 @@ async def fan_out(
                     _HamletText(deps, campaign, broadcast, hamlet, commune),
                 )
             await session.commit()
-        if "resident" not in campaign.channels:
-            continue
         last_id = 0
         texts: _HamletText | None = None  # rendered once per hamlet, not once per resident
-        while True:
+        while "resident" in campaign.channels:
             async with sessions() as session:
                 broadcast, campaign, hamlet, commune = await _load(session, broadcast_id, hamlet_id)
                 batch = await _recipients(
@@ -118,17 +108,45 @@ async def fan_out(
                     texts,
                 )
                 await session.commit()
-        if campaign.household_categories:
-            async with sessions() as session:
-                broadcast, campaign, hamlet, _ = await _load(session, broadcast_id, hamlet_id)
+        async with sessions() as session:
+            broadcast, campaign, hamlet, _ = await _load(session, broadcast_id, hamlet_id)
+            if campaign.household_categories:
                 await _offline_list(session, deps, campaign, broadcast, hamlet, now)
-                await session.commit()
+            # In the offline list's transaction: a crash before it redoes the hamlet, after it
+            # never sends the head the list twice.
+            await session.execute(
+                update(HamletApproval)
+                .where(
+                    HamletApproval.broadcast_id == broadcast_id,
+                    HamletApproval.hamlet_id == hamlet_id,
+                )
+                .values(fanned_out_at=now)
+            )
+            await session.commit()
     async with sessions() as session:
         broadcast = await session.get(Broadcast, broadcast_id)
         assert broadcast is not None
         broadcast.fanned_out = True
         await session.commit()
     return written
+
+
+def in_states(*states: OutboxStatus) -> ColumnElement[bool]:
+    """Outbox rows in these states, the states written into the SQL: bound as parameters,
+    PostgreSQL's generic plan cannot tell rare states from "sent" and reads the whole table."""
+    values = [str(s) for s in states]
+    return OutboundMessage.status.in_(
+        bindparam("states", values, expanding=True, literal_execute=True)
+    )
+
+
+def unwritten_hamlets(broadcast_id: int) -> Select[int]:
+    """The approved hamlets of a firing whose copies are not all written yet."""
+    return select(HamletApproval.hamlet_id).where(
+        HamletApproval.broadcast_id == broadcast_id,
+        HamletApproval.status == Status.APPROVED,
+        HamletApproval.fanned_out_at.is_(None),
+    )
 
 
 async def _load(
@@ -384,7 +402,7 @@ async def unsent_copies(session: AsyncSession, broadcast_id: int) -> list[Unsent
     # Found from the few rows in those states (an index on status), then kept if they are this
     # firing's: the other way round reads every copy of a firing to 100,000 residents.
     unsent = select(OutboundMessage.id).where(
-        OutboundMessage.status.in_([OutboxStatus.FAILED, OutboxStatus.UNCERTAIN]),
+        in_states(OutboxStatus.FAILED, OutboxStatus.UNCERTAIN),
         OutboundMessage.purpose == "broadcast",
     )
     ids = list((await session.scalars(unsent)).all())
@@ -445,7 +463,7 @@ async def copies_line(
                 .where(
                     # Named states, not "!= sent": the status index finds the few rows in them,
                     # where "!=" reads every copy ever sent.
-                    OutboundMessage.status.in_([s for s in OutboxStatus if s != OutboxStatus.SENT]),
+                    in_states(*(s for s in OutboxStatus if s != OutboxStatus.SENT)),
                     OutboundMessage.purpose == "broadcast",
                 )
                 .limit(open_counted + 1)

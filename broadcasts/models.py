@@ -160,6 +160,9 @@ class HamletApproval(Base):
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When every copy for this hamlet was written: a hamlet approved after its firing started
+    # sending (a post sent "now") has none yet, and the next tick writes its copies.
+    fanned_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Delivery(Base):

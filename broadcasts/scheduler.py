@@ -12,8 +12,14 @@ from bot.clock import VN_TZ
 from bot.directory.models import AuditEntry, Hamlet, Staff
 from bot.outbound.models import OutboxStatus
 from bot.outbound.notices import notify_staff
-from broadcasts.campaigns import Deps, spawn_firing
-from broadcasts.delivery import fan_out, finished, uncertain_summary, unsent_copies
+from broadcasts.campaigns import Deps, sends_as_approved, spawn_firing
+from broadcasts.delivery import (
+    fan_out,
+    finished,
+    uncertain_summary,
+    unsent_copies,
+    unwritten_hamlets,
+)
 from broadcasts.models import (
     Broadcast,
     Campaign,
@@ -21,7 +27,12 @@ from broadcasts.models import (
     HamletApproval,
     Status,
 )
-from broadcasts.timing import format_local, in_quiet_hours, recurrence_from_rule
+from broadcasts.timing import (
+    after_quiet_hours,
+    format_local,
+    in_quiet_hours,
+    recurrence_from_rule,
+)
 from broadcasts.workflow import label, move
 
 log = logging.getLogger(__name__)
@@ -49,26 +60,57 @@ async def tick(sessions: async_sessionmaker[AsyncSession], deps: Deps, now: date
             if await _step(session, broadcast, deps, now):
                 done += 1
             await session.commit()
-            resume = broadcast.status == Status.SENDING and not broadcast.fanned_out
-        if resume:  # just started, or a crash interrupted the fan-out: it picks up where it stopped
+            resume = broadcast.status == Status.SENDING and (
+                not broadcast.fanned_out
+                or (
+                    await _unwritten(session, broadcast)
+                    and not await _held(session, broadcast, now)
+                )
+            )
+        # Just started, a crash interrupted the fan-out, or a hamlet was approved since: it picks
+        # up where it stopped.
+        if resume:
             await fan_out(sessions, ident, deps, now)
     return done
+
+
+def release_time(broadcast: Broadcast, campaign: Campaign) -> datetime:
+    """The latest the firing may rightly still be waiting: its send time (or, for a post sent
+    "now", its heads' deadline), moved past quiet hours unless urgent. Later than this plus
+    GRACE, only downtime explains it: the firing is bỏ lỡ."""
+    wait = max(broadcast.fire_at, broadcast.approval_deadline)
+    if campaign.category == CampaignCategory.URGENT:
+        return wait
+    return after_quiet_hours(wait)
 
 
 async def _step(session: AsyncSession, broadcast: Broadcast, deps: Deps, now: datetime) -> bool:
     campaign = await session.get(Campaign, broadcast.campaign_id)
     assert campaign is not None
-    if broadcast.status == Status.SENDING:
-        return broadcast.fanned_out and await _finish(session, broadcast, campaign, deps, now)
     if (
-        broadcast.status == Status.AWAITING
+        broadcast.status in (Status.AWAITING, Status.SENDING)
         and not broadcast.deadline_notified
         and now >= broadcast.approval_deadline
     ):
         await _deadline_passed(session, broadcast, campaign, deps, now)
+    if broadcast.status == Status.SENDING:
+        # A post sent "now" goes to each hamlet as its head approves: the firing stays open for
+        # the others until their deadline, and only then can it finish.
+        if now >= broadcast.approval_deadline:
+            await _miss_undecided(session, broadcast, now)
+        elif await _any_in(session, broadcast, Status.AWAITING):
+            return False
+        return (
+            broadcast.fanned_out
+            and not await _unwritten(session, broadcast)
+            and await _finish(session, broadcast, campaign, deps, now)
+        )
     if now < broadcast.fire_at:
         return False
-    if now - broadcast.fire_at > GRACE:
+    latest = release_time(broadcast, campaign) + GRACE
+    if campaign.category != CampaignCategory.URGENT and in_quiet_hours(latest):
+        latest = after_quiet_hours(latest) + GRACE  # the night held it, not downtime
+    if now > latest:
         move(session, broadcast, Status.MISSED, now, note="quá hạn gửi sau khi hệ thống ngừng")
         skipped = await _next_firing(session, campaign, broadcast, deps, now)
         await _tell_missed(
@@ -80,19 +122,12 @@ async def _step(session: AsyncSession, broadcast: Broadcast, deps: Deps, now: da
         return False  # quiet hours hold non-urgent sends until 06:00
     if (
         broadcast.status == Status.AWAITING
-        and await _undecided(session, broadcast)
         and now < broadcast.approval_deadline
+        and not await _any_in(session, broadcast, Status.APPROVED)
     ):
-        return False  # sent "now": heads still have time to answer
-    for approval in (
-        await session.scalars(
-            select(HamletApproval).where(
-                HamletApproval.broadcast_id == broadcast.id,
-                HamletApproval.status == Status.AWAITING,
-            )
-        )
-    ).all():
-        move(session, approval, Status.MISSED, now, note="chưa được duyệt đến giờ gửi")
+        return False  # sent "now": nobody has approved yet, and the heads still have time
+    if now >= broadcast.approval_deadline:
+        await _miss_undecided(session, broadcast, now)
     move(session, broadcast, Status.SENDING, now)
     broadcast.started_at = now
     move(session, campaign, Status.SENDING, now)
@@ -102,17 +137,38 @@ async def _step(session: AsyncSession, broadcast: Broadcast, deps: Deps, now: da
     return True
 
 
-async def _undecided(session: AsyncSession, broadcast: Broadcast) -> bool:
-    return (
-        await session.scalar(
-            select(HamletApproval.id)
-            .where(
+async def _miss_undecided(session: AsyncSession, broadcast: Broadcast, now: datetime) -> None:
+    for approval in (
+        await session.scalars(
+            select(HamletApproval).where(
                 HamletApproval.broadcast_id == broadcast.id,
                 HamletApproval.status == Status.AWAITING,
             )
+        )
+    ).all():
+        move(session, approval, Status.MISSED, now, note="chưa được duyệt đến hạn")
+
+
+async def _any_in(session: AsyncSession, broadcast: Broadcast, status: Status) -> bool:
+    """Whether any hamlet's approval of the firing is in this status."""
+    return (
+        await session.scalar(
+            select(HamletApproval.id)
+            .where(HamletApproval.broadcast_id == broadcast.id, HamletApproval.status == status)
             .limit(1)
         )
     ) is not None
+
+
+async def _held(session: AsyncSession, broadcast: Broadcast, now: datetime) -> bool:
+    """Quiet hours hold a hamlet approved late, as they hold any send that is not urgent."""
+    campaign = await session.get(Campaign, broadcast.campaign_id)
+    assert campaign is not None
+    return campaign.category != CampaignCategory.URGENT and in_quiet_hours(now)
+
+
+async def _unwritten(session: AsyncSession, broadcast: Broadcast) -> bool:
+    return (await session.scalar(unwritten_hamlets(broadcast.id).limit(1))) is not None
 
 
 async def _next_firing(
@@ -184,6 +240,7 @@ async def _deadline_passed(
             title=campaign.title,
             when=format_local(broadcast.fire_at),
             hamlets=", ".join(waiting),
+            closed=sends_as_approved(broadcast),  # a post sent "now": too late to remind anyone
         )
         await notify_staff(session, now, author, text, key=f"bc:{broadcast.id}:deadline")
 

@@ -112,12 +112,19 @@ async def on_group_text(ctx: Context, event: GroupText) -> bool:
     staff = await staff_for(ctx.session, event.user_id)
     if approval is None and staff is not None:
         approval = await pending_for(ctx.session, staff)
-    if approval is None or approval.status != Status.AWAITING:
+    if approval is None or approval.status not in (Status.AWAITING, Status.MISSED):
         return False
     decision = read_decision(event.text)
     if decision is None:
         return False
     names = await approval_names(ctx.session, approval)
+    if approval.status == Status.MISSED:  # an answer to a request past its deadline
+        if staff is not None and staff.id == approval.approver_staff_id:
+            ctx.send_group(
+                event.group_id, ctx.replies.render("approval_too_late", **names), purpose="approval"
+            )
+            return True
+        return False
     if staff is None or staff.id != approval.approver_staff_id:
         approver = (
             await ctx.session.get(Staff, approval.approver_staff_id)

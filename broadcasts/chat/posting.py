@@ -12,7 +12,14 @@ from bot.directory.roles import Action, can
 from bot.inbound.context import Context
 from bot.inbound.events import GroupText
 from bot.zalo.mentions import escape_mentions
-from broadcasts.campaigns import CampaignError, CampaignRequest, Deps, create_campaign
+from broadcasts.campaigns import (
+    CampaignError,
+    CampaignRequest,
+    Deps,
+    create_campaign,
+    send_words,
+)
+from broadcasts.models import Broadcast
 from broadcasts.render import TemplateError
 from broadcasts.timing import format_local
 
@@ -58,10 +65,19 @@ async def on_commune_post(ctx: Context, event: GroupText, deps: Deps) -> bool:
     except (CampaignError, TemplateError) as exc:
         reply = "Chưa tạo được thông báo: " + " ".join(exc.problems)
     else:
-        when = format_local(campaign.send_at or ctx.now)
+        firing = await ctx.session.scalar(
+            select(Broadcast).where(Broadcast.campaign_id == campaign.id).order_by(Broadcast.id)
+        )
+        word = commune.hamlet_word
+        if firing is None:
+            when = f"gửi lúc {format_local(campaign.send_at or ctx.now)}"
+            deadline = ""
+        else:
+            when = send_words(firing, campaign, word)
+            deadline = f" Hạn duyệt: {format_local(firing.approval_deadline)}."
         reply = (
-            f'Đã nhận thông báo "{campaign.title}" (đợt số {campaign.id}), gửi các ấp lúc {when}. '
-            "Trưởng các ấp vui lòng duyệt trong tin nhắn riêng hoặc trả lời ngay tại đây."
+            f'Đã nhận thông báo "{campaign.title}" (đợt số {campaign.id}): {when}.{deadline} '
+            f"Trưởng các {word} vui lòng duyệt trong tin nhắn riêng hoặc trả lời ngay tại đây."
         )
     ctx.send_group(event.group_id, escape_mentions(reply), purpose="notice")
     return True

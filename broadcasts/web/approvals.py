@@ -20,7 +20,7 @@ from bot.outbound.work import Work
 from bot.web.auth import desk_of, desk_page
 from bot.web.desk import refuse, render_desk
 from broadcasts.actions import ActionError, approve_for_hamlet
-from broadcasts.campaigns import deps_for, vietnamese_for
+from broadcasts.campaigns import deps_for, send_words, vietnamese_for
 from broadcasts.models import Broadcast, Campaign, HamletApproval, Status
 from broadcasts.timing import format_local
 
@@ -35,7 +35,7 @@ class Pending:
     campaign: Campaign
     broadcast: Broadcast
     hamlet: Hamlet
-    fire_at: str
+    fire_at: str  # "gửi lúc …", or "gửi ngay … khi được duyệt" for a post sent "now"
     deadline: str
     vietnamese: str = ""  # beside a variant in the hamlet's own language
 
@@ -50,7 +50,7 @@ async def pending_for_staff(session: AsyncSession, staff: Staff) -> list[Pending
         .where(
             HamletApproval.approver_staff_id == staff.id,
             HamletApproval.status == Status.AWAITING,
-            Broadcast.status.in_([Status.AWAITING, Status.SCHEDULED]),
+            Broadcast.status.in_([Status.AWAITING, Status.SCHEDULED, Status.SENDING]),
         )
         .order_by(Broadcast.fire_at, HamletApproval.id)
     )
@@ -58,8 +58,17 @@ async def pending_for_staff(session: AsyncSession, staff: Staff) -> list[Pending
     if own is not None:  # a head moved to another hamlet answers for that one only
         query = query.where(HamletApproval.hamlet_id == own)
     rows = (await session.execute(query)).all()
+    communes = {h.commune_id for _, _, _, h in rows}
+    words = {c: (await session.get(Commune, c)) for c in communes}
     return [
-        Pending(a, c, b, h, format_local(b.fire_at), format_local(b.approval_deadline))
+        Pending(
+            a,
+            c,
+            b,
+            h,
+            send_words(b, c, w.hamlet_word if (w := words[h.commune_id]) else "ấp"),
+            format_local(b.approval_deadline),
+        )
         for a, b, c, h in rows
     ]
 
