@@ -39,6 +39,7 @@ from broadcasts.timing import (
     check_schedule,
     dmy,
     event_day,
+    firings,
     format_local,
     in_quiet_hours,
     to_local,
@@ -99,9 +100,18 @@ def deps_for(rt: Runtime) -> Deps:
     return rt.announcements
 
 
-def first_firing(send_at: datetime | None, now: datetime, category: str) -> datetime:
-    """When the campaign's first send goes: as asked (or now), past quiet hours unless urgent."""
+def first_firing(
+    send_at: datetime | None,
+    now: datetime,
+    category: str,
+    recurrence: Recurrence | None = None,
+    ends_on: date | None = None,
+) -> datetime:
+    """When the campaign's first send goes: as asked (or now), past quiet hours unless urgent;
+    for a recurring one, its first time on the schedule from then, as the compose form shows."""
     first = send_at or now
+    if recurrence is not None:
+        first = next(iter(firings(recurrence, first, ends_on, 1)), first)
     return first if category == CampaignCategory.URGENT else after_quiet_hours(first)
 
 
@@ -153,7 +163,7 @@ async def validate(
         problems.extend(exc.problems)
     else:
         category = CampaignCategory.URGENT if req.urgent else info.category
-        first = first_firing(req.send_at, now, category)
+        first = first_firing(req.send_at, now, category, req.recurrence, req.ends_on)
         problems.extend(event_date_problems(info, dict(req.variables), first, now).values())
     hamlets = list(
         (
@@ -212,7 +222,7 @@ async def create_campaign(
         raise CampaignError(problems)
 
     category = CampaignCategory.URGENT if req.urgent else deps.templates.info(req.template).category
-    first = first_firing(req.send_at, now, category)
+    first = first_firing(req.send_at, now, category, req.recurrence, req.ends_on)
     campaign = Campaign(
         commune_id=commune.id,
         title=req.title.strip(),

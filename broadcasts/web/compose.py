@@ -212,7 +212,7 @@ async def check_draft(
     if info is None:
         return out
     category = CampaignCategory.URGENT if draft.urgent else info.category
-    first = first_firing(send_at, now, category)
+    first = first_firing(send_at, now, category, recurrence, ends_on)
     if not {"at", "every", "until"} & out.errors.keys():
         # Checked as soon as the day is typed, whatever else is still missing.
         for name, problem in event_date_problems(info, draft.variables, first, now).items():
@@ -255,7 +255,6 @@ async def check_draft(
     if recurrence is not None:
         out.schedule = recurrence.describe() + (f", đến hết {ends_on:%d/%m/%Y}" if ends_on else "")
         out.upcoming = [format_local(t) for t in firings(recurrence, first, ends_on, SHOWN_FIRINGS)]
-        first = next(iter(firings(recurrence, first, ends_on, 1)), first)
     else:
         out.schedule = "Gửi một lần"
         out.upcoming = [format_local(first)]

@@ -108,7 +108,13 @@ async def test_an_official_previews_plans_and_creates_a_campaign(database_url: s
                 token,
                 chosen,
                 do="preview",
-                **{**typed, "every": "hằng tuần vào thứ Sáu lúc 19h30", "until": "31/12/2026"},
+                **{
+                    **typed,
+                    # The first send is now the first Friday: the meeting must come after it.
+                    "var_date": "thứ Hai 30/11",
+                    "every": "hằng tuần vào thứ Sáu lúc 19h30",
+                    "until": "31/12/2026",
+                },
             ),
         )
         assert "Hằng tuần vào thứ Sáu lúc 19h30, đến hết 31/12/2026" in page

@@ -11,6 +11,7 @@ from bot.directory.models import Staff
 from broadcasts.campaigns import CampaignRequest, create_campaign
 from broadcasts.models import Broadcast, HamletApproval, Status
 from broadcasts.setup import deps_for, run_tick
+from broadcasts.timing import parse_recurrence
 from tests.integration.test_announcements import COMMUNE_GROUP, GROUPS, HEADS, OFFICIAL
 from tests.service import Service, running_service
 
@@ -172,29 +173,34 @@ async def test_posted_at_night_it_waits_for_six_and_goes_to_every_hamlet_approve
         assert status == Status.SENT
 
 
+async def create(svc: Service, **extra: object) -> None:
+    """A campaign by the official with BODY as its text, created at the clock's time."""
+    rt = svc.runtime
+    async with rt.sessions() as s:
+        official = await s.scalar(select(Staff).where(Staff.zalo_user_id == OFFICIAL))
+        assert official is not None
+        await create_campaign(
+            s,
+            CampaignRequest(
+                title="Tạm ngưng cấp nước",
+                template="thong-bao-chung",
+                variables={"title": "Tạm ngưng cấp nước", "body": BODY},
+                author_staff_id=official.id,
+                **extra,  # type: ignore[arg-type]
+            ),
+            deps_for(rt),
+            rt.clock.now(),
+        )
+        await s.commit()
+    await svc.settled()
+
+
 async def test_a_send_set_just_before_nine_that_the_night_holds_goes_at_six(
     database_url: str,
 ) -> None:
     clock = FakeClock(vn(3, 15).astimezone(VN_TZ))
     async with running_service(database_url, clock=clock) as svc:
-        rt = svc.runtime
-        async with rt.sessions() as s:
-            official = await s.scalar(select(Staff).where(Staff.zalo_user_id == OFFICIAL))
-            assert official is not None
-            await create_campaign(
-                s,
-                CampaignRequest(
-                    title="Tạm ngưng cấp nước",
-                    template="thong-bao-chung",
-                    variables={"title": "Tạm ngưng cấp nước", "body": BODY},
-                    author_staff_id=official.id,
-                    send_at=vn(3, 20, 59),
-                ),
-                deps_for(rt),
-                clock.now(),
-            )
-            await s.commit()
-        await svc.settled()
+        await create(svc, send_at=vn(3, 20, 59))
         requests = approval_requests(svc)
         assert "gửi lúc 20h59" in requests["Ấp Tân Lập"]["text"]
         await approve(svc, requests, "Ấp Tân Lập")
@@ -206,3 +212,33 @@ async def test_a_send_set_just_before_nine_that_the_night_holds_goes_at_six(
         assert got_it(svc, "Ấp Tân Lập")
         status, _ = await statuses(svc)
         assert status == Status.SENT
+
+
+async def test_an_urgent_post_at_night_goes_at_once_to_every_hamlet(database_url: str) -> None:
+    clock = FakeClock(vn(3, 22).astimezone(VN_TZ))
+    async with running_service(database_url, clock=clock) as svc:
+        await create(svc, urgent=True, skip_approval=True)
+        await tick(svc)
+        assert all(got_it(svc, hamlet) for hamlet in HEADS)
+        assert not approval_requests(svc)  # nobody was asked
+
+
+async def test_a_weekly_send_the_night_holds_goes_at_six_and_the_next_week_stays_due(
+    database_url: str,
+) -> None:
+    clock = FakeClock(vn(3, 15).astimezone(VN_TZ))  # a Thursday
+    async with running_service(database_url, clock=clock) as svc:
+        await create(svc, recurrence=parse_recurrence("hằng tuần vào thứ Năm lúc 20h55"))
+        requests = approval_requests(svc)
+        assert "gửi lúc 20h55 thứ Năm 03/12/2026" in requests["Ấp Tân Lập"]["text"]
+        await approve(svc, requests, "Ấp Tân Lập")
+        clock.set(vn(3, 21, 2))
+        await tick(svc)
+        assert not got_it(svc, "Ấp Tân Lập")
+        clock.set(vn(4, 6, 0))
+        await tick(svc)
+        assert got_it(svc, "Ấp Tân Lập")
+        async with svc.runtime.sessions() as s:
+            firings = (await s.scalars(select(Broadcast).order_by(Broadcast.fire_at))).all()
+        assert [f.status for f in firings] == [Status.SENT, Status.AWAITING]
+        assert firings[1].fire_at == vn(10, 20, 55)
