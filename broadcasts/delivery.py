@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.directory.models import Commune, Hamlet, Resident, Staff, StaffRole
 from bot.directory.people import may_follow
 from bot.outbound.channels import Channel
-from bot.outbound.models import OutboundMessage, OutboxStatus
+from bot.outbound.models import NOT_SENT, OutboundMessage, OutboxStatus
 from bot.outbound.notices import notify_staff
 from bot.outbound.outbox import outbound_row
 from bot.outbound.replies import Replies
@@ -461,9 +461,7 @@ async def copies_line(
             await session.scalars(
                 select(OutboundMessage.id)
                 .where(
-                    # Named states, not "!= sent": the status index finds the few rows in them,
-                    # where "!=" reads every copy ever sent.
-                    in_states(*(s for s in OutboxStatus if s != OutboxStatus.SENT)),
+                    NOT_SENT,  # written as the partial index ix_outbound_open is, so it is used
                     OutboundMessage.purpose == "broadcast",
                 )
                 .limit(open_counted + 1)
