@@ -409,15 +409,18 @@ def render_for(
     hamlet: Hamlet,
     commune: Commune,
     link: str | None,
+    *,
+    language: str | None = None,
 ) -> str:
-    """The announcement text for one hamlet (its language), with the firing's code and link."""
+    """The announcement text for one hamlet (its language, or `language`), with the firing's
+    code and link."""
     return deps.templates.render(
         campaign.template,
         campaign.variables,
         hamlet_name=hamlet.name,
         hamlet_word=commune.hamlet_word,
         commune_name=commune.name,
-        language=hamlet.language,
+        language=language or hamlet.language,
         code=broadcast.code,
         link=link,
     )
@@ -453,16 +456,7 @@ def vietnamese_for(
         or hamlet.language not in deps.templates.info(campaign.template).languages
     ):
         return ""
-    return deps.templates.render(
-        campaign.template,
-        campaign.variables,
-        hamlet_name=hamlet.name,
-        hamlet_word=commune.hamlet_word,
-        commune_name=commune.name,
-        language="vi",
-        code=broadcast.code,
-        link=None,
-    )
+    return render_for(deps, campaign, broadcast, hamlet, commune, link=None, language="vi")
 
 
 async def approver_for(session: AsyncSession, hamlet: Hamlet, author_staff_id: int) -> Staff | None:

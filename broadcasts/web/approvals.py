@@ -58,17 +58,10 @@ async def pending_for_staff(session: AsyncSession, staff: Staff) -> list[Pending
     if own is not None:  # a head moved to another hamlet answers for that one only
         query = query.where(HamletApproval.hamlet_id == own)
     rows = (await session.execute(query)).all()
-    communes = {h.commune_id for _, _, _, h in rows}
-    words = {c: (await session.get(Commune, c)) for c in communes}
+    commune = await session.get(Commune, staff.commune_id)  # every approver works in one commune
+    word = commune.hamlet_word if commune else "ấp"
     return [
-        Pending(
-            a,
-            c,
-            b,
-            h,
-            send_words(b, c, w.hamlet_word if (w := words[h.commune_id]) else "ấp"),
-            format_local(b.approval_deadline),
-        )
+        Pending(a, c, b, h, send_words(b, c, word), format_local(b.approval_deadline))
         for a, b, c, h in rows
     ]
 
@@ -81,16 +74,12 @@ async def _queue_page(
     status: int = 200,
 ) -> web.Response:
     rt = request.app[RUNTIME]
-    staff = desk_of(request).staff
+    desk = desk_of(request)
     deps = deps_for(rt)
     async with rt.sessions() as session:
-        pending = await pending_for_staff(session, staff)
-        communes = {p.hamlet.commune_id for p in pending}
-        found = {c: await session.get(Commune, c) for c in communes}
+        pending = await pending_for_staff(session, desk.staff)
     for p in pending:
-        commune = found[p.hamlet.commune_id]
-        if commune is not None:
-            p.vietnamese = vietnamese_for(deps, p.campaign, p.broadcast, p.hamlet, commune)
+        p.vietnamese = vietnamese_for(deps, p.campaign, p.broadcast, p.hamlet, desk.commune)
     done = request.query.get("done", "")
     return render_desk(
         request,
