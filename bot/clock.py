@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+WEEKDAY_NAMES = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật")
 
 
 class Clock(Protocol):
@@ -51,3 +53,14 @@ def epoch_ms(when: datetime) -> str:
 def from_epoch_ms(value: str | int) -> datetime:
     """Parse Zalo's epoch-millisecond timestamp into an aware UTC datetime."""
     return datetime.fromtimestamp(int(value) / 1000, UTC)
+
+
+def hm(at: time) -> str:
+    """A time of day as Vietnamese write it: "19h30", "7h"."""
+    return f"{at.hour}h{at.minute:02d}" if at.minute else f"{at.hour}h"
+
+
+def day_and_time(when: datetime) -> str:
+    """A moment in Vietnam time, for residents: "19h30 thứ Sáu 20/12"."""
+    local = when.astimezone(VN_TZ)
+    return f"{hm(local.time())} {WEEKDAY_NAMES[local.weekday()]} {local.day}/{local.month}"

@@ -22,6 +22,7 @@ from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.exceptions import TemplateError as JinjaTemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from bot.directory.roles import head_title
 from bot.zalo.mentions import escape_mentions
 from broadcasts.models import CampaignCategory
 
@@ -147,10 +148,6 @@ def _tidy(text: str) -> str:
     while lines and not lines[-1]:
         lines.pop()
     return "\n".join(lines)
-
-
-def _hamlet_head(hamlet_word: str) -> str:
-    return "tổ trưởng" if hamlet_word.strip().lower() == "tổ dân phố" else f"trưởng {hamlet_word}"
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):
@@ -456,7 +453,7 @@ class AnnouncementTemplates:
         }
         context["hamlet_name"] = _clean_value(hamlet_name)
         context["hamlet_word"] = _clean_value(hamlet_word)
-        context["hamlet_head"] = _clean_value(_hamlet_head(hamlet_word))
+        context["hamlet_head"] = _clean_value(head_title(hamlet_word))
         context["commune_name"] = _clean_value(commune_name)
         try:
             body = self._env.get_template(f"{info.name}/{language}.j2").render(context)

@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import VN_TZ
-from bot.directory.models import AuditEntry, Hamlet, Staff
+from bot.directory.models import AuditEntry, Commune, Hamlet, Staff
+from bot.directory.roles import head_title
 from bot.outbound.models import OutboxStatus
 from bot.outbound.notices import notify_staff
 from broadcasts.campaigns import Deps, sends_as_approved, spawn_firing
@@ -235,8 +236,10 @@ async def _deadline_passed(
     ).all()
     author = await session.get(Staff, campaign.author_staff_id)
     if waiting and author is not None:
+        commune = await session.get(Commune, author.commune_id)
         text = deps.replies.render(
             "approval_deadline_notice",
+            head=head_title(commune.hamlet_word if commune else "ấp"),
             title=campaign.title,
             when=format_local(broadcast.fire_at),
             hamlets=", ".join(waiting),

@@ -14,6 +14,9 @@ from bot.chat import unanswered
 from bot.chat.faq.book import FaqBook
 from bot.chat.faq.loader import FaqItem
 from bot.chat.models import Conversation, ConversationMode, Handoff
+from bot.chat.person_asks import asks_for_a_person
+from bot.chat.voice import in_commune_voice
+from bot.clock import day_and_time
 from bot.directory.hamlet_names import HamletNames
 from bot.directory.models import Commune, Hamlet, Resident, Staff, StaffRole
 from bot.directory.people import (
@@ -61,19 +64,6 @@ MAX_CHOICES = 9
 MISSES_BEFORE_HANDOFF = 2
 ECHO_MATCH_WINDOW = timedelta(minutes=10)
 
-HANDOFF_WORDS = {
-    "0",
-    "gap can bo",
-    "nguoi that",
-    "gap nguoi that",
-    "can bo",
-    "gap truong ap",
-    "gap truong thon",
-    "noi chuyen voi can bo",
-    "cho gap can bo",
-    "toi muon gap can bo",
-    "gap nhan vien",
-}
 DONE_WORDS = {"xong", "da xong", "xong roi", "ket thuc"}
 OPT_OUT_WORDS = {"ngung nhan", "ngung nhan tin", "ngung nhan thong bao", "dung nhan", "huy nhan"}
 OPT_IN_WORDS = {"nhan lai", "nhan lai thong bao", "nhan lai tin"}
@@ -166,10 +156,11 @@ async def on_text(ctx: Context, event: UserText, faq: FaqBook) -> None:
         await _helper_done(ctx, staff)
         return
     if await _human_is_answering(ctx, conv):
-        return  # a person has the conversation; the bot keeps quiet
+        await _say_who_has_it(ctx, resident, conv)
+        return
     if conv.pending and await _answer_pending(ctx, resident, conv, event.text, faq):
         return
-    if folded in HANDOFF_WORDS:
+    if folded == "0" or asks_for_a_person(event.text):
         await start_handoff(ctx, resident, conv, "asked", event.text)
         return
     if folded in OPT_OUT_WORDS or folded in OPT_IN_WORDS:
@@ -209,7 +200,12 @@ async def _answer_question(
         ids = [alt.id for alt in decision.alternatives[:3]]
         # The question is kept (folded) in case none of the choices is the one they meant.
         conv.pending = {"kind": "clarify", "choices": ids, "question": fold(text)[:500]}
-        ctx.say(resident.zalo_user_id, "clarify", choices=[_title(faq, i) for i in ids])
+        _, hamlet_word = await _commune_name(ctx, resident)
+        ctx.say(
+            resident.zalo_user_id,
+            "clarify",
+            choices=[_title(faq, i, hamlet_word) for i in ids],
+        )
     else:
         conv.misses += 1
         conv.pending = None
@@ -221,18 +217,18 @@ async def _answer_question(
             ctx.say(resident.zalo_user_id, "not_understood", commune=commune)
 
 
-def _title(faq: FaqBook, entry_id: str) -> str:
-    return faq.entry(entry_id).questions[0]
+def _title(faq: FaqBook, entry_id: str, hamlet_word: str) -> str:
+    return in_commune_voice(faq.entry(entry_id).questions[0], hamlet_word)
 
 
 async def _send_answer(ctx: Context, resident: Resident, entry: FaqItem) -> None:
-    commune, _ = await _commune_name(ctx, resident)
+    commune, hamlet_word = await _commune_name(ctx, resident)
     checked = entry.checked.strftime("%d/%m/%Y") if entry.checked else None
     ctx.say(
         resident.zalo_user_id,
         "answer",
         commune=commune,
-        answer=entry.answer,
+        answer=in_commune_voice(entry.answer, hamlet_word),
         source=entry.source,
         checked=checked,
     )
@@ -274,16 +270,18 @@ async def _answer_pending(
             label, topics = MENU[number - 1]
             ids = [e.id for e in faq.entries() if e.topic in topics][:MAX_CHOICES]
             conv.pending = {"kind": "topic", "choices": ids}
+            _, hamlet_word = await _commune_name(ctx, resident)
             ctx.say(
                 resident.zalo_user_id,
                 "topic",
                 topic=label.lower(),
-                choices=[_title(faq, i) for i in ids],
+                choices=[_title(faq, i, hamlet_word) for i in ids],
             )
             return True
     elif kind in ("clarify", "topic"):
         if number is None:
-            titles = [fold(_title(faq, i)) for i in choices if faq.has(i)]
+            _, hamlet_word = await _commune_name(ctx, resident)
+            titles = [fold(_title(faq, i, hamlet_word)) for i in choices if faq.has(i)]
             number = titles.index(folded) + 1 if folded in titles else None
         if number is not None and 1 <= number <= len(choices) and faq.has(choices[number - 1]):
             conv.pending = None
@@ -345,11 +343,40 @@ async def _human_is_answering(ctx: Context, conv: Conversation) -> bool:
     return False
 
 
+# While a person has the conversation, `pending` says whether the resident was told who has it:
+# told once, so a resident who writes again is not left in silence, nor answered every time.
+WAITING = {"kind": "handoff", "told": False}
+TOLD = {"kind": "handoff", "told": True}
+
+
+async def _say_who_has_it(ctx: Context, resident: Resident, conv: Conversation) -> None:
+    """Once per handoff: the request is with this person, who answers here by this time."""
+    if conv.pending == TOLD:
+        return
+    conv.pending = dict(TOLD)
+    helper = await ctx.session.get(Staff, conv.helper_staff_id) if conv.helper_staff_id else None
+    _, hamlet_word = await _commune_name(ctx, resident)
+    ctx.say(
+        resident.zalo_user_id,
+        "handoff_waiting",
+        helper=_title_of(helper, hamlet_word) + " " + helper.name if helper else None,
+        until=day_and_time(conv.human_until) if conv.human_until else None,
+    )
+
+
+async def person_answered(session: AsyncSession, resident: Resident) -> None:
+    """A helper wrote to the resident (from the desk): the bot has nothing to add to the handoff."""
+    conv = await session.scalar(select(Conversation).where(Conversation.resident_id == resident.id))
+    if conv is not None and conv.mode == ConversationMode.HUMAN:
+        conv.pending = dict(TOLD)
+
+
 async def _release(work: Work, conv: Conversation, *, closed_by: str) -> None:
     conv.mode = ConversationMode.BOT
     conv.human_until = None
     conv.helper_staff_id = None
     conv.misses = 0
+    conv.pending = None
     await work.session.execute(
         update(Handoff)
         .where(Handoff.resident_id == conv.resident_id, Handoff.closed_at.is_(None))
@@ -392,7 +419,7 @@ async def start_handoff(
     conv.human_until = ctx.now + timedelta(hours=ctx.settings.handoff_hours)
     conv.helper_staff_id = helper.id if helper else None
     conv.misses = 0
-    conv.pending = None
+    conv.pending = dict(WAITING)
     ctx.session.add(
         Handoff(
             resident_id=resident.id, staff_id=conv.helper_staff_id, reason=reason, opened_at=ctx.now
@@ -432,7 +459,13 @@ async def start_handoff(
             log.warning(
                 "handoff for resident %s: no helper and no commune group to tell", resident.id
             )
-    ctx.say(resident.zalo_user_id, "handoff_started", commune=commune_name, helper=helper_title)
+    ctx.say(
+        resident.zalo_user_id,
+        "handoff_started",
+        commune=commune_name,
+        helper=helper_title,
+        until=day_and_time(conv.human_until),
+    )
 
 
 def _title_of(staff: Staff, hamlet_word: str) -> str:
@@ -501,6 +534,7 @@ async def on_media(ctx: Context, event: UserMedia) -> None:
     """A photo, voice note, sticker or file: a kind reply and the offer of a person."""
     resident, conv = await _touch(ctx, event.user_id)
     if await _human_is_answering(ctx, conv):
+        await _say_who_has_it(ctx, resident, conv)
         return
     commune, _ = await _commune_name(ctx, resident)
     conv.pending = {"kind": "media"}
@@ -677,7 +711,7 @@ async def on_echo(ctx: Context, event: OAEcho) -> None:
         )
     conv.mode = ConversationMode.HUMAN
     conv.human_until = ctx.now + timedelta(hours=ctx.settings.handoff_hours)
-    conv.pending = None
+    conv.pending = dict(TOLD)  # a person is talking with them: the bot has nothing to add
     log.info("a person answered resident %s in OA Manager; the bot keeps quiet there", resident.id)
 
 

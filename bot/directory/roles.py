@@ -82,6 +82,12 @@ ROLE_LABELS = {
 }
 
 
+def head_title(hamlet_word: str) -> str:
+    """The hamlet head's title in the commune's own word: "trưởng ấp", "trưởng thôn", "tổ trưởng"."""
+    word = hamlet_word.strip().lower()
+    return "tổ trưởng" if word in ("tổ", "tổ dân phố") else f"trưởng {word}"
+
+
 def role_label(role: str, hamlet_word: str = "ấp") -> str:
     """A role as staff read it: "Trưởng ấp" (in the commune's own word), "Cán bộ xã", …"""
     if role == StaffRole.HAMLET_HEAD:

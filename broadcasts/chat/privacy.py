@@ -58,5 +58,6 @@ async def on_text(ctx: Context, event: UserText) -> bool:
     resident = await resident_for(ctx.session, event.user_id, ctx.now)
     conv = await conversation_for(ctx.session, resident, ctx.now)
     conv.pending = {"kind": "forget"}
-    ctx.say(event.user_id, "forget_confirm", commune=name)
+    word = commune.hamlet_word if commune else "ấp"
+    ctx.say(event.user_id, "forget_confirm", commune=name, hamlet_word=word)
     return True

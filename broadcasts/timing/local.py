@@ -7,14 +7,14 @@ never in the machine's zone.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
-VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+# Re-exported: the announcements read the zone and the words for days and times from here.
+from bot.clock import VN_TZ as VN_TZ
+from bot.clock import WEEKDAY_NAMES as WEEKDAY_NAMES
+from bot.clock import hm as hm
 
 QUIET_START = time(21, 0)
 QUIET_END = time(6, 0)
-
-WEEKDAY_NAMES = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật")
 
 
 class TimingError(ValueError):
@@ -37,10 +37,6 @@ def to_local(when: datetime) -> datetime:
 
 def utc_at(day: date, at: time) -> datetime:
     return datetime.combine(day, at.replace(second=0, microsecond=0, tzinfo=VN_TZ)).astimezone(UTC)
-
-
-def hm(at: time) -> str:
-    return f"{at.hour}h{at.minute:02d}" if at.minute else f"{at.hour}h"
 
 
 def dmy(day: date) -> str:

@@ -16,7 +16,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.chat.conversation import REASONS, hand_back
+from bot.chat.conversation import REASONS, hand_back, person_answered
 from bot.chat.models import Handoff
 from bot.directory.models import AuditEntry, Hamlet, Resident, Staff
 from bot.directory.people import within_window
@@ -281,6 +281,7 @@ async def reply(request: web.Request) -> web.StreamResponse:
             purpose="handoff_reply",
             now=now,
         )
+        await person_answered(session, resident)
         _audit(session, now, staff, handoff, "replied", text[:500])
         await session.commit()
     rt.outbox.wake()

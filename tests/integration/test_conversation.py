@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bot.chat.models import Conversation, ConversationMode, Handoff
 from bot.clock import FakeClock
 from bot.db.engine import make_engine, make_sessionmaker
-from bot.directory.models import Resident
+from bot.directory.models import Commune, Resident
 from bot.outbound.models import OutboundMessage
 from tests.chat import Chat
 
@@ -77,8 +77,11 @@ async def test_asking_for_a_person_hands_over_and_the_bot_keeps_quiet_until_xong
     # The head has not written to the OA in 7 days, so Zalo would refuse 1:1: the commune group is told.
     assert [(m.channel, m.recipient_id) for m in notice] == [("group", COMMUNE_GROUP)]
     assert f"[@{HEAD_TAN_LAP}]" in notice[0].text and "Ấp Tân Lập" in notice[0].text
-    assert await chat.say(BA_SAU, "alo có ai không") == []
+    # Written to during the handoff: told once who has it and by when, then the bot keeps quiet.
+    waiting = await chat.reply_to(BA_SAU, "alo có ai không")
+    assert "trưởng ấp Nguyễn Văn Hùng" in waiting and "chậm nhất" in waiting
     assert await chat.say(BA_SAU, "vay vốn hộ nghèo") == []
+    assert await chat.say(BA_SAU, "còn đó không") == []
     done = await chat.say(HEAD_TAN_LAP, "xong")
     assert {m.recipient_id for m in done} == {BA_SAU, HEAD_TAN_LAP}
     assert "hỗ trợ xong" in next(m.text for m in done if m.recipient_id == BA_SAU)
@@ -98,6 +101,7 @@ async def test_helper_reached_one_to_one_when_they_wrote_recently(chat: Chat) ->
 
 async def test_handoff_window_expires_after_24_hours(chat: Chat) -> None:
     await chat.say(BA_SAU, "người thật")
+    await chat.say(BA_SAU, "còn đó không")  # told once who has it
     assert await chat.say(BA_SAU, "còn đó không") == []
     chat.clock.advance(timedelta(hours=24, minutes=1))
     assert "xin trả lời" in await chat.reply_to(BA_SAU, "thẻ bảo hiểm y tế hộ nghèo")
@@ -227,3 +231,61 @@ async def test_a_receipt_after_the_seen_event_is_done_at_once_and_keeps_the_firs
     async with chat.sessions() as s:
         row = await s.get(OutboundMessage, reply.id)
         assert row is not None and first is not None and row.received_at == first
+
+
+@pytest.mark.parametrize(
+    "text", ["e muon gap can bo xa", "cho tôi gặp người thật", "có ai trực không"]
+)
+async def test_asking_for_a_person_in_everyday_words_hands_over(chat: Chat, text: str) -> None:
+    sent = await chat.say(BA_SAU, text)
+    [to_resident] = [m for m in sent if m.recipient_id == BA_SAU]
+    assert "đã chuyển câu hỏi của bà con cho trưởng ấp Nguyễn Văn Hùng" in to_resident.text
+    assert "xin trả lời" not in to_resident.text  # not an FAQ entry about which staff do what
+    assert any(m.recipient_id != BA_SAU for m in sent)  # the helper is told
+
+
+async def test_a_question_about_staff_is_still_answered(chat: Chat) -> None:
+    reply = await chat.reply_to(BA_SAU, "số điện thoại ủy ban xã là bao nhiêu")
+    assert "chuyển câu hỏi" not in reply
+
+
+async def test_during_a_handoff_the_resident_is_told_once_who_has_it_and_by_when(
+    chat: Chat,
+) -> None:
+    chat.clock.set(datetime(2026, 12, 7, 3, 0, tzinfo=UTC))  # 10h thứ Hai, Vietnam time
+    started = await chat.reply_to(BA_SAU, "0")
+    assert "chậm nhất 10h thứ Ba 8/12" in started
+    chat.clock.advance(timedelta(hours=2))
+    told = await chat.reply_to(BA_SAU, "Sao chưa thấy ai trả lời vậy")
+    assert "trưởng ấp Nguyễn Văn Hùng" in told and "chậm nhất 10h thứ Ba 8/12" in told
+    assert "gõ 0" in told
+    vietnamese_only(told)
+    # Then quiet, for text and for a photo alike, until the handoff ends.
+    assert await chat.say(BA_SAU, "alo alo") == []
+    photo = {"msg_id": "p1", "attachments": [{"type": "image", "payload": {"url": "x"}}]}
+    assert await chat.other("user_send_image", BA_SAU, message=photo) == []
+    await chat.say(HEAD_TAN_LAP, "xong")
+    # A new handoff tells them again.
+    await chat.say(BA_SAU, "cho tôi gặp cán bộ")
+    assert "chậm nhất" in await chat.reply_to(BA_SAU, "còn đó không")
+
+
+async def test_after_a_person_answered_in_oa_manager_the_bot_says_nothing(chat: Chat) -> None:
+    await chat.say(BA_SAU, "0")
+    await chat.other("oa_send_text", BA_SAU, message={"msg_id": "oa1", "text": "Chào bà Sáu"})
+    assert await chat.say(BA_SAU, "dạ cảm ơn cán bộ") == []
+
+
+async def test_answers_use_the_communes_hamlet_word_and_one_form_of_address(chat: Chat) -> None:
+    question = "Kết quả rà soát hộ nghèo dán ở đâu, thấy sai thì khiếu nại với ai?"
+    southern = await chat.reply_to(BA_SAU, question)
+    # The corpus says "trưởng thôn", "nhà văn hóa thôn" and "anh chị"; the demo commune has ấp.
+    assert "trưởng ấp" in southern and "thôn" not in southern.replace("nông thôn", "")
+    assert "anh chị" not in southern.lower() and "bà con" in southern
+    async with chat.sessions() as s:
+        commune = await s.scalar(select(Commune))
+        assert commune is not None
+        commune.hamlet_word = "bản"
+        await s.commit()
+    northern = await chat.reply_to(BA_SAU, question)
+    assert "trưởng bản" in northern and "trưởng ấp" not in northern

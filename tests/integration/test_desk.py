@@ -542,6 +542,11 @@ async def test_a_helper_answers_a_waiting_resident_from_the_desk_once(database_u
             assert status == 303 and response.headers["Location"] == "/admin/inbox?done=replied"
         await svc.settled()
         assert svc.oa_texts(RESIDENT).count(answer) == 1
+        # The resident thanks the helper: a person is talking with them, the bot adds nothing.
+        before = len(svc.oa_texts(RESIDENT))
+        await svc.platform.user_send_text(RESIDENT, "Dạ cảm ơn cán bộ")
+        await svc.settled()
+        assert len(svc.oa_texts(RESIDENT)) == before
         replied = [e for e in await audit_of(svc, "handoff") if e.to_status == "replied"]
         assert len(replied) == 1 and replied[0].actor_staff_id == await staff_id(svc, TAN_LAP_HEAD)
         _, page, _ = await phone.get("/admin/inbox")
