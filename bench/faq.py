@@ -2,10 +2,12 @@
 """Accuracy and latency of the FAQ matcher on the development questions and other question sets.
 
 Usage: bench/faq.py [TSV ...] [--corpus FAQ_YAML] [--runs N] [--synthetic N]
-Without TSV files it reads the shared dev questions and bench/data/paraphrases.tsv.
-Prints a readable report per set, then exactly one JSON line with the figures: the first set's
-figures under plain keys (top1, wrong_answer, ...), every further set's under its file name
-("paraphrases_top1", ...). Latency is measured on the first set.
+Without TSV files it reads the shared dev questions, the frozen evaluation set
+bench/data/frozen-eval.tsv and bench/data/paraphrases.tsv (see bench/data/README.md).
+Prints a readable report and a per-topic error table per set, then exactly one JSON line with the
+figures: the first set's figures under plain keys (top1, wrong_answer, ...), every further set's
+under its file name ("frozen_eval_top1", "paraphrases_top1", ...). Latency is measured on the
+first set.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import random
 import statistics
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -28,11 +30,13 @@ if _VENV_PYTHON.exists() and Path(sys.prefix).resolve() != _VENV_PYTHON.parent.p
 sys.path.insert(0, str(REPO))
 
 from bot.chat.faq.loader import BUNDLED_FAQ, FaqItem, read_faq  # noqa: E402
-from bot.chat.faq.matcher import FaqMatcher  # noqa: E402
+from bot.chat.faq.matcher import Decision, FaqMatcher  # noqa: E402
 from bot.chat.faq.normalize import analyze  # noqa: E402
 
 DEFAULT_DEV = REPO / ".." / "shared" / "faq" / "dev-questions.tsv"
 DEFAULT_CORPUS = REPO / ".." / "shared" / "faq" / "poverty-faq.yaml"
+# Written apart from the dev set and the matcher and never tuned on: the figure to report.
+DEFAULT_FROZEN = REPO / "bench" / "data" / "frozen-eval.tsv"
 DEFAULT_PARAPHRASES = REPO / "bench" / "data" / "paraphrases.tsv"
 
 # Words mixed into synthetic entries so that 10,000 of them do not collapse into 69 distinct ones.
@@ -106,13 +110,17 @@ def synthetic_corpus(items: list[FaqItem], size: int, seed: int = 7) -> list[Faq
     return out[:size]
 
 
-def accuracy(matcher: FaqMatcher, rows: list[tuple[str, str]]) -> dict[str, float]:
+def decide_all(matcher: FaqMatcher, rows: list[tuple[str, str]]) -> list[Decision]:
+    """The matcher's decision on every message, in row order."""
+    return [matcher.decide(text) for text, _ in rows]
+
+
+def accuracy(rows: list[tuple[str, str]], decisions: list[Decision]) -> dict[str, float]:
     """Top-1, answered-right, clarify, wrong and fallback precision/recall, in percent."""
     answerable = [(t, e) for t, e in rows if e != "none"]
     out_of_scope = [(t, e) for t, e in rows if e == "none"]
     top1 = right = clarify = clarify_hit = wrong = fb_true = fb_false = 0
-    for text, expected in rows:
-        d = matcher.decide(text)
+    for (_, expected), d in zip(rows, decisions, strict=True):
         ids = [a.id for a in d.alternatives]
         if expected == "none":
             fb_true += d.outcome == "fallback"
@@ -140,6 +148,69 @@ def accuracy(matcher: FaqMatcher, rows: list[tuple[str, str]]) -> dict[str, floa
         "fallback_precision": pct(fb_true, fallbacks),
         "fallback_recall": pct(fb_true, len(out_of_scope)),
     }
+
+
+@dataclass
+class TopicErrors:
+    """How the answerable messages of one topic fared, and the out-of-scope ones its entries took."""
+
+    answerable: int = 0
+    top1: int = 0
+    wrong: int = 0  # answered with another entry
+    clarify: int = 0  # asked to choose instead of answering
+    fallback: int = 0  # handed to a person although the corpus holds the answer
+    oos_answered: int = 0  # out-of-scope messages answered with one of this topic's entries
+
+    def add(self, other: TopicErrors) -> None:
+        """Add another topic's counts to this one."""
+        self.answerable += other.answerable
+        self.top1 += other.top1
+        self.wrong += other.wrong
+        self.clarify += other.clarify
+        self.fallback += other.fallback
+        self.oos_answered += other.oos_answered
+
+
+@dataclass
+class OutOfScopeErrors:
+    """How the messages labelled 'none' fared."""
+
+    messages: int = 0
+    answered: int = 0  # answered with some entry: a wrong answer sent to a resident
+    clarify: int = 0
+    fallback: int = 0
+
+
+def topic_errors(
+    rows: list[tuple[str, str]], decisions: list[Decision], topic_of: dict[str, str]
+) -> tuple[dict[str, TopicErrors], OutOfScopeErrors]:
+    """Errors per topic of the expected entry (or of the wrongly given one, for 'none' rows)."""
+    # Corpus order first, so that tables of different sets line up row by row.
+    per_topic = {topic: TopicErrors() for topic in dict.fromkeys(topic_of.values())}
+    oos = OutOfScopeErrors()
+    for (_, expected), d in zip(rows, decisions, strict=True):
+        if expected == "none":
+            oos.messages += 1
+            if d.outcome == "answer":
+                oos.answered += 1
+                given = topic_of.get(d.entry_id or "", "?")
+                per_topic.setdefault(given, TopicErrors()).oos_answered += 1
+            elif d.outcome == "clarify":
+                oos.clarify += 1
+            else:
+                oos.fallback += 1
+            continue
+        # An id the corpus does not hold (a set written for another corpus) counts under "?".
+        t = per_topic.setdefault(topic_of.get(expected, "?"), TopicErrors())
+        t.answerable += 1
+        t.top1 += bool(d.alternatives) and d.alternatives[0].id == expected
+        if d.outcome == "answer":
+            t.wrong += d.entry_id != expected
+        elif d.outcome == "clarify":
+            t.clarify += 1
+        else:
+            t.fallback += 1
+    return per_topic, oos
 
 
 def latency(matcher: FaqMatcher, texts: list[str], runs: int) -> tuple[float, float]:
@@ -175,6 +246,31 @@ def _report(name: str, path: Path, figures: dict[str, float | int]) -> None:
     )
 
 
+def _topic_report(per_topic: dict[str, TopicErrors], oos: OutOfScopeErrors) -> None:
+    """The per-topic error table of one question set."""
+    print(
+        f"  {'topic':<16}{'answerable':>11}{'top-1':>7}{'wrong':>7}{'clarify':>9}"
+        f"{'fallback':>10}{'none answered here':>20}"
+    )
+    total = TopicErrors()
+    for topic, t in per_topic.items():
+        if not t.answerable and not t.oos_answered:
+            continue
+        print(
+            f"  {topic:<16}{t.answerable:>11}{t.top1:>7}{t.wrong:>7}{t.clarify:>9}"
+            f"{t.fallback:>10}{t.oos_answered:>20}"
+        )
+        total.add(t)
+    print(
+        f"  {'all':<16}{total.answerable:>11}{total.top1:>7}{total.wrong:>7}{total.clarify:>9}"
+        f"{total.fallback:>10}{total.oos_answered:>20}"
+    )
+    print(
+        f"  none: {oos.messages} messages, {oos.answered} answered wrongly, "
+        f"{oos.clarify} clarified, {oos.fallback} fell back"
+    )
+
+
 def _set_names(paths: list[Path]) -> list[str]:
     """A distinct key prefix per question set, from its file name."""
     names: list[str] = []
@@ -201,10 +297,12 @@ def main(argv: list[str] | None = None) -> int:
         os.sched_setaffinity(0, {cpus[0]})
     corpus_path = args.corpus or (DEFAULT_CORPUS if DEFAULT_CORPUS.exists() else BUNDLED_FAQ)
     items = read_faq(corpus_path)
-    paths: list[Path] = args.sets or [p for p in (DEFAULT_DEV, DEFAULT_PARAPHRASES) if p.exists()]
+    defaults = (DEFAULT_DEV, DEFAULT_FROZEN, DEFAULT_PARAPHRASES)
+    paths: list[Path] = args.sets or [p for p in defaults if p.exists()]
     if not paths:
         parser.error("no question set given and none found at the default paths")
     sets = [read_dev(p) for p in paths]
+    topic_of = {item.id: item.topic for item in items}
     names = _set_names(paths)
     texts = [t for t, _ in sets[0]]
 
@@ -212,11 +310,14 @@ def main(argv: list[str] | None = None) -> int:
     matcher = FaqMatcher.build(items)
     build_ms = (time.perf_counter() - start) * 1000
     per_set: list[dict[str, float | int]] = []
+    tables: list[tuple[dict[str, TopicErrors], OutOfScopeErrors]] = []
     for rows in sets:
-        fig: dict[str, float | int] = dict(accuracy(matcher, rows))
+        decisions = decide_all(matcher, rows)
+        fig: dict[str, float | int] = dict(accuracy(rows, decisions))
         fig["messages"] = len(rows)
         fig["answerable"] = sum(e != "none" for _, e in rows)
         per_set.append(fig)
+        tables.append(topic_errors(rows, decisions, topic_of))
     p50, p99 = latency(matcher, texts, args.runs)
 
     big_items = synthetic_corpus(items, args.synthetic)
@@ -241,8 +342,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, fig in zip(names[1:], per_set[1:], strict=True):
         figures.update({f"{name}_{key}": value for key, value in fig.items()})
     print(f"corpus {corpus_path} ({len(items)} entries)")
-    for name, path, fig in zip(names, paths, per_set, strict=True):
+    for name, path, fig, (per_topic, oos) in zip(names, paths, per_set, tables, strict=True):
         _report(name, path, fig)
+        _topic_report(per_topic, oos)
     print(f"latency p50/p99 ({names[0]})  {p50:.3f} / {p99:.3f} ms  (build {build_ms:.1f} ms)")
     print(
         f"{len(big_items)} entries p50/p99   {big_p50:.3f} / {big_p99:.3f} ms  (build {big_build_s:.2f} s)"
