@@ -39,7 +39,7 @@ from bot.outbound.outbox import OutboxSender
 from bot.outbound.replies import Replies
 from bot.runtime import Runtime
 from bot.sandbox.seed import seed_demo
-from bot.web import account, signin, staff, zalo_signin
+from bot.web import account, signin, staff, start, zalo_signin
 from bot.web.pages import STATIC_PATH, setup_pages
 from bot.web.security import desk_headers
 from bot.zalo.limiter import RateLimiter
@@ -67,6 +67,7 @@ def create_app(
     app[SETTINGS] = settings
     setup_pages(app, settings.templates_dir)
     app.router.add_get("/healthz", healthz)
+    start.add_routes(app)
     app.router.add_post("/zalo/webhook", zalo_webhook)
     app.router.add_get("/zalo/oauth/callback", oauth_callback)
     app.router.add_static(STATIC_PATH, settings.templates_dir / "static")

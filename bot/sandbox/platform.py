@@ -24,7 +24,15 @@ from typing import Any
 import aiohttp
 
 from bot.clock import VN_TZ, Clock, epoch_ms
-from bot.sandbox.demo import COMMUNE_GROUP_ID, COMMUNE_NAME, HAMLETS, PEOPLE, group_link
+from bot.directory.roles import role_label
+from bot.sandbox.demo import (
+    COMMUNE_GROUP_ID,
+    COMMUNE_NAME,
+    HAMLET_WORD,
+    HAMLETS,
+    PEOPLE,
+    group_link,
+)
 from bot.zalo.tokens import TokenPair
 
 log = logging.getLogger(__name__)
@@ -90,6 +98,9 @@ class SandboxUser:
     last_interaction: datetime | None = None
     hamlet: str | None = None
     user_id_by_app: str = ""
+    # What the person does in the demo commune (a StaffRole value); Zalo itself knows nothing of it,
+    # the phone page shows it so a tester knows whom they are acting as.
+    role: str | None = None
 
 
 @dataclass
@@ -271,6 +282,7 @@ class SandboxPlatform:
                 follower=person.follower,
                 last_interaction=now - timedelta(days=1) if person.follower else None,
                 hamlet=person.hamlet,
+                role=person.role,
             )
         staff = [p.zalo_user_id for p in PEOPLE if p.role is not None]
         self.add_group(COMMUNE_GROUP_ID, f"{COMMUNE_NAME} - Trưởng ấp", staff, asset_type="gmf50")
@@ -311,10 +323,11 @@ class SandboxPlatform:
         follower: bool = True,
         last_interaction: datetime | None = None,
         hamlet: str | None = None,
+        role: str | None = None,
     ) -> SandboxUser:
         """Register a Zalo user (ids are strings)."""
         by_app = str(int(hashlib.sha256(f"{self.app_id}:{user_id}".encode()).hexdigest()[:15], 16))
-        user = SandboxUser(str(user_id), name, follower, last_interaction, hamlet, by_app)
+        user = SandboxUser(str(user_id), name, follower, last_interaction, hamlet, by_app, role)
         self.users[user.user_id] = user
         self.chats.setdefault(user.user_id, [])
         return user
@@ -941,6 +954,8 @@ class SandboxPlatform:
                 "user_id": u.user_id,
                 "name": u.name,
                 "hamlet": u.hamlet,
+                "role": u.role,
+                "role_label": role_label(u.role, HAMLET_WORD) if u.role else "Người dân",
                 "follower": u.follower,
                 "last_interaction": u.last_interaction.isoformat() if u.last_interaction else None,
                 "groups": [g.group_id for g in self.groups.values() if u.user_id in g.members],

@@ -28,11 +28,15 @@ function el(tag, cls, text) {
   return node;
 }
 
-// Zalo shows links in a message as links: so does the phone page (text stays text, never HTML).
-function textWithLinks(text) {
+// Zalo shows links in a message as links, and in a group a "[@<id>]" in the text as "@Name":
+// so does the phone page (text stays text, never HTML). `mentionName` is null outside groups.
+function richText(text, mentionName) {
   const span = el("span", "text");
-  for (const part of text.split(/(https?:\/\/[^\s]+)/)) {
-    if (/^https?:\/\//.test(part)) {
+  for (const part of text.split(/(https?:\/\/[^\s]+|\[@\d+\])/)) {
+    const mention = mentionName ? /^\[@(\d+)\]$/.exec(part) : null;
+    if (mention) {
+      span.appendChild(el("span", "mention", mentionName(mention[1])));
+    } else if (/^https?:\/\//.test(part)) {
       const link = el("a", "", part);
       link.href = part;
       link.target = "_blank";
@@ -45,8 +49,28 @@ function textWithLinks(text) {
   return span;
 }
 
+// The group's own id mentions everyone; an id the sandbox does not know stays visible as it is.
+function groupMentionName(groupId) {
+  return (id) => {
+    if (id === groupId) return "@Tất cả";
+    const user = state.users.find((u) => u.user_id === id);
+    return "@" + (user ? user.name : id);
+  };
+}
+
 function currentUser() {
   return state.users.find((u) => u.user_id === state.user);
+}
+
+// "Trưởng ấp · Ấp Tân Lập", "Người dân · Ấp Phú Lợi", "Cán bộ xã": whom the tester acts as.
+function roleLine(user) {
+  return user.role_label + (user.hamlet ? " · " + user.hamlet : "");
+}
+
+function renderPerson() {
+  const user = currentUser();
+  $("person-name").textContent = user ? user.name : "";
+  $("person-role").textContent = user ? roleLine(user) : "";
 }
 
 function renderFollow() {
@@ -96,7 +120,7 @@ function renderChat(messages) {
     if (m.from === "oa") {
       node.appendChild(el("span", "who", m.sent_by === "oa_manager" ? "Cán bộ (OA Manager)" : m.sender_name));
     }
-    if (m.text) node.appendChild(textWithLinks(m.text));
+    if (m.text) node.appendChild(richText(m.text, null));
     for (const n of attachmentNodes(m)) node.appendChild(n);
     let meta = m.time_local;
     if (m.from === "oa") meta += m.seen ? " · Đã xem" : (m.received ? " · Đã nhận" : "");
@@ -119,7 +143,7 @@ function renderGroup(messages) {
     const node = el("div", cls);
     node.dataset.msgId = m.msg_id;
     node.appendChild(el("span", "who", m.sender_name));
-    if (m.text) node.appendChild(el("span", "text", m.text));
+    if (m.text) node.appendChild(richText(m.text, groupMentionName(state.group)));
     for (const n of attachmentNodes(m)) node.appendChild(n);
     node.appendChild(el("span", "meta", m.time_local));
     box.appendChild(node);
@@ -147,17 +171,41 @@ async function reloadUsers() {
   renderFollow();
 }
 
+// The box grows with its lines (up to the CSS max-height, then it scrolls), as Zalo's does.
+function fitHeight(box) {
+  box.style.height = "";
+  if (!box.value) return;
+  box.style.height = box.scrollHeight + (box.offsetHeight - box.clientHeight) + "px";
+}
+
+// Enter starts a new line, as on a phone: a post like "#thongbao" has its text on the next
+// lines. The button sends, and so does Ctrl+Enter (⌘+Enter) on a keyboard.
+function composer(box, form) {
+  box.addEventListener("input", () => fitHeight(box));
+  box.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && !event.isComposing) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+}
+
+function setBox(box, text) {
+  box.value = text;
+  fitHeight(box);
+}
+
 async function send(event) {
   event.preventDefault();
   const input = $("message-input");
   const text = input.value.trim();
   if (!text || !state.user) return;
-  input.value = "";
+  setBox(input, "");
   try {
     await call("POST", "/users/" + state.user + "/messages", { text });
     showError(null);
   } catch (err) {
-    input.value = text;
+    setBox(input, text);
     showError(err);
   }
   refresh();
@@ -181,12 +229,12 @@ async function sendGroup(event) {
   const input = $("group-input");
   const text = input.value.trim();
   if (!text || !state.group) return;
-  input.value = "";
+  setBox(input, "");
   try {
     await call("POST", "/groups/" + state.group + "/messages", { user_id: state.user, text });
     showError(null);
   } catch (err) {
-    input.value = text;
+    setBox(input, text);
     showError(err);
   }
   refresh();
@@ -229,7 +277,7 @@ async function start() {
   }
   const select = $("resident-select");
   for (const u of state.users) {
-    const opt = el("option", "", u.name + (u.hamlet ? " – " + u.hamlet : ""));
+    const opt = el("option", "", u.name + " · " + roleLine(u));
     opt.value = u.user_id;
     select.appendChild(opt);
   }
@@ -243,6 +291,7 @@ async function start() {
   state.user = state.users.some((u) => u.user_id === wanted) ? wanted : (state.users[0] || {}).user_id;
   select.value = state.user;
   pickDefaultGroup();
+  renderPerson();
   renderFollow();
 
   select.addEventListener("change", () => {
@@ -250,6 +299,7 @@ async function start() {
     state.lastChat = "";
     state.lastGroup = "";
     pickDefaultGroup();
+    renderPerson();
     renderFollow();
     refresh();
   });
@@ -260,6 +310,8 @@ async function start() {
   });
   $("send-form").addEventListener("submit", send);
   $("group-form").addEventListener("submit", sendGroup);
+  composer($("message-input"), $("send-form"));
+  composer($("group-input"), $("group-form"));
   $("seen-button").addEventListener("click", () => act("/seen"));
   $("follow-button").addEventListener("click", () => act("/follow"));
   $("unfollow-button").addEventListener("click", () => act("/unfollow"));
