@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import logging
 import os
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -62,7 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env(os.environ)
     except ConfigError as exc:
-        print("Cấu hình chưa đúng (bad configuration):", file=sys.stderr)
+        print(
+            "Cấu hình chưa đúng (sửa trong tệp .env hoặc biến môi trường, rồi chạy lại):",
+            file=sys.stderr,
+        )
         for problem in exc.problems:
             print(f"  - {problem}", file=sys.stderr)
         return 2
@@ -112,22 +117,63 @@ def upgrade(settings: Settings) -> int:
 
 
 def serve(settings: Settings) -> int:
-    """Apply migrations, then serve until interrupted."""
+    """Take the port, apply migrations, then serve until interrupted."""
     from aiohttp import web
 
     from bot.app import create_app
 
+    # The port first: when it cannot be had, nothing is migrated, seeded or started.
+    try:
+        sockets = listening_sockets(settings.host, settings.port)
+    except OSError as exc:
+        print(port_problem(settings.host, settings.port, exc), file=sys.stderr)
+        return 1
     upgrade(settings)
     web.run_app(
         create_app(settings),
-        host=settings.host,
-        port=settings.port,
+        sock=sockets,
         access_log=logging.getLogger("aiohttp.access") if settings.log_level == "DEBUG" else None,
-        print=lambda text: logging.getLogger("bot").info(
-            "serving on %s (%s)", settings.base_url, "sandbox" if settings.sandbox else "Zalo"
-        ),
+        print=None,  # the runtime logs its own start-up summary
     )
     return 0
+
+
+def listening_sockets(host: str, port: int) -> list[socket.socket]:
+    """Bound, listening sockets on every address the host names, as aiohttp would open them."""
+    found = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in dict.fromkeys(found):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:  # "::" alone, so "0.0.0.0" on the same port still binds
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.listen(128)  # now, not when serving starts: a port in use is found here
+    except OSError:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+def port_problem(host: str, port: int, exc: OSError) -> str:
+    """One line for the official when LOA_HOST:LOA_PORT cannot be had, saying what to change."""
+    where = f"Cổng {port} trên {host or 'mọi địa chỉ'}"
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"{where} đang được dùng bởi chương trình khác; "
+            "đặt LOA_PORT khác hoặc tắt chương trình kia."
+        )
+    if exc.errno == errno.EACCES:
+        return f"{where} cần quyền quản trị (cổng dưới 1024); đặt LOA_PORT khác, ví dụ 8080."
+    if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+        return (
+            f"Máy này không có địa chỉ {host}; sửa LOA_HOST "
+            "(127.0.0.1 cho riêng máy này, 0.0.0.0 cho mọi địa chỉ)."
+        )
+    return f"Không mở được {where.lower()} (lỗi hệ thống số {exc.errno}); đặt LOA_PORT khác."
 
 
 def _with_db(settings: Settings, body: Callable[[Sessions], Awaitable[int]]) -> int:

@@ -11,7 +11,8 @@ from functools import partial
 import aiohttp
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import text
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import jobs
@@ -149,6 +150,9 @@ async def start_runtime(
         settle=inbox_settler(clock),
     )
     inbox.on_stored = processor.submit
+    if settings.log_level != "DEBUG":
+        # Its INFO lines (each job added, run and done) drown the service's own: warnings only.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
     scheduler = AsyncIOScheduler(timezone="UTC")
     rt = Runtime(
         settings=settings,
@@ -189,10 +193,36 @@ async def start_runtime(
         scheduler.add_job(jobs.check_tokens, "interval", minutes=10, args=[rt])
         broadcasts_setup.schedule(scheduler, rt)
         scheduler.start()
+    log.info("%s", startup_summary(rt))
     # Everything built so far lives as long as the process: keep it out of the collector's full
     # passes, whose pauses otherwise show in the webhook's slowest answers.
     gc.freeze()
     return rt
+
+
+def startup_summary(rt: Runtime) -> str:
+    """One line for the operator: the database, the address, Zalo or the sandbox, the jobs."""
+    settings = rt.settings
+    database = make_url(settings.database_url).render_as_string(hide_password=True)
+    zalo = "sandbox on" if settings.sandbox else f"sandbox off, Zalo OA {settings.zalo_oa_id}"
+    if rt.sandbox is not None:
+        zalo += " (served by this process)"
+    jobs = [f"{job.name} {_every(job.trigger)}" for job in rt.scheduler.get_jobs()]
+    return (
+        f"started: database {database}; listening on {settings.host}:{settings.port} "
+        f"({settings.base_url}); {zalo}; jobs: {', '.join(jobs) or 'none'}"
+    )
+
+
+def _every(trigger: object) -> str:
+    """ "every 30s", "every 5min", "every 6h" for an interval; the trigger's own words otherwise."""
+    if not isinstance(trigger, IntervalTrigger):
+        return str(trigger)
+    seconds = int(trigger.interval.total_seconds())
+    for size, unit in ((3600, "h"), (60, "min")):
+        if seconds % size == 0:
+            return f"every {seconds // size}{unit}"
+    return f"every {seconds}s"
 
 
 def residents_dispatcher(faq: FaqBook, announcements: Deps) -> Dispatcher:

@@ -74,23 +74,24 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
-        """Build settings from a mapping; raise ConfigError listing every problem."""
+        """Build settings from a mapping; raise ConfigError listing every problem (in Vietnamese:
+        officials run the commands too), each naming its variable and the value it has."""
         problems: list[str] = []
 
         def get(key: str, default: str = "") -> str:
             return env.get(key, default).strip()
 
-        def integer(key: str, default: int, low: int, high: int) -> int:
+        def integer(key: str, default: int, low: int, high: int, wanted: str) -> int:
             raw = get(key)
             if not raw:
                 return default
             try:
                 value = int(raw)
             except ValueError:
-                problems.append(f"{key}: '{raw}' is not a whole number")
-                return default
+                value = low - 1
             if not low <= value <= high:
-                problems.append(f"{key}: {value} is outside {low}..{high}")
+                problems.append(f"{key}: phải là {wanted} (đang là “{raw}”)")
+                return default
             return value
 
         def base(key: str, default: str) -> str:
@@ -102,37 +103,43 @@ class Settings:
                 or parts.path not in ("", "/")
             ):
                 problems.append(
-                    f"{key}: '{raw}' must be a scheme and host only, like https://openapi.zalo.me"
+                    f"{key}: chỉ ghi giao thức và tên máy, ví dụ https://openapi.zalo.me "
+                    f"(đang là “{raw}”)"
                 )
             return raw.rstrip("/")
 
-        port = integer("LOA_PORT", 8080, 1, 65535)
+        port = integer("LOA_PORT", 8080, 1, 65535, "số cổng từ 1 đến 65535")
         # At least 2: the limiter keeps its burst out of the minute, and 1 would leave nothing.
-        rate = integer("ZALO_RATE_PER_MINUTE", 4000, 2, 1_000_000)
-        history_lag = integer("ZALO_HISTORY_LAG_SECONDS", 60, 1, 3600)
-        handoff_hours = integer("LOA_HANDOFF_HOURS", 24, 1, 24 * 30)
-        retention = integer("LOA_CHAT_RETENTION_DAYS", 180, 1, 3650)
-        web_idle = integer("LOA_WEB_IDLE_MINUTES", 480, 5, 7 * 24 * 60)
+        rate = integer(
+            "ZALO_RATE_PER_MINUTE", 4000, 2, 1_000_000, "số tin mỗi phút, từ 2 đến 1.000.000"
+        )
+        history_lag = integer("ZALO_HISTORY_LAG_SECONDS", 60, 1, 3600, "số giây, từ 1 đến 3.600")
+        handoff_hours = integer("LOA_HANDOFF_HOURS", 24, 1, 24 * 30, "số giờ, từ 1 đến 720")
+        retention = integer("LOA_CHAT_RETENTION_DAYS", 180, 1, 3650, "số ngày, từ 1 đến 3.650")
+        web_idle = integer("LOA_WEB_IDLE_MINUTES", 480, 5, 7 * 24 * 60, "số phút, từ 5 đến 10.080")
         proxies = frozenset(a.strip() for a in get("LOA_TRUSTED_PROXIES").split(",") if a.strip())
         for address in sorted(proxies):
             try:
                 ipaddress.ip_address(address)
             except ValueError:
-                problems.append(f"LOA_TRUSTED_PROXIES: '{address}' is not an IP address")
+                problems.append(f"LOA_TRUSTED_PROXIES: “{address}” không phải địa chỉ IP")
         database_url = get("LOA_DATABASE_URL") or DEFAULT_DATABASE_URL
         if urlsplit(database_url).scheme.split("+")[0] not in ("sqlite", "postgresql", "postgres"):
             problems.append(
-                f"LOA_DATABASE_URL: '{database_url}' must be a sqlite:/// or postgresql:// URL"
+                "LOA_DATABASE_URL: phải là địa chỉ sqlite:///… hoặc postgresql://… "
+                f"(đang là “{database_url}”)"
             )
         public_url = get("LOA_PUBLIC_URL")
         if public_url:
             public_url = base("LOA_PUBLIC_URL", public_url)
         seed_raw = get("LOA_SEED_DEMO").lower()
         if seed_raw not in ("", "1", "0", "true", "false", "yes", "no"):
-            problems.append(f"LOA_SEED_DEMO: '{seed_raw}' must be 1 or 0")
+            problems.append(f"LOA_SEED_DEMO: phải là 1 hoặc 0 (đang là “{get('LOA_SEED_DEMO')}”)")
         log_level = (get("LOA_LOG_LEVEL") or "INFO").upper()
         if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-            problems.append(f"LOA_LOG_LEVEL: '{log_level}' must be DEBUG, INFO, WARNING or ERROR")
+            problems.append(
+                f"LOA_LOG_LEVEL: phải là DEBUG, INFO, WARNING hoặc ERROR (đang là “{log_level}”)"
+            )
 
         app_id = get("ZALO_APP_ID")
         creds = {
@@ -143,14 +150,17 @@ class Settings:
         if app_id:
             if not app_id.isdigit():
                 problems.append(
-                    f"ZALO_APP_ID: '{app_id}' must be the numeric app id from the Zalo console"
+                    "ZALO_APP_ID: phải là mã số của ứng dụng trên trang Zalo for Developers, "
+                    f"chỉ gồm chữ số (đang là “{app_id}”)"
                 )
             for key, value in creds.items():
                 if not value:
-                    problems.append(f"{key}: required when ZALO_APP_ID is set")
+                    problems.append(f"{key}: chưa có; bắt buộc khi đã đặt ZALO_APP_ID")
             oa_id = creds["ZALO_OA_ID"]
             if oa_id and not oa_id.isdigit():
-                problems.append(f"ZALO_OA_ID: '{oa_id}' must be the numeric OA id")
+                problems.append(
+                    f"ZALO_OA_ID: phải là mã số của OA, chỉ gồm chữ số (đang là “{oa_id}”)"
+                )
             api_default, oauth_default = REAL_API_BASE, REAL_OAUTH_BASE
         else:
             app_id = SANDBOX_APP_ID

@@ -87,7 +87,9 @@ async def approve_for_hamlet(
         )
     )
     if approval is None:
-        raise ActionError("Đợt gửi này không gửi tới ấp đã chọn.")
+        if await work.session.get(Broadcast, broadcast_id) is None:
+            raise ActionError(f"Không có lần gửi mã {broadcast_id}.")
+        raise ActionError("Lần gửi này không gửi tới ấp đã chọn.")
     if approval.status == Status.MISSED:
         raise ActionError("Đã quá hạn duyệt: ấp này không nhận thông báo lần này.")
     if approval.status != Status.AWAITING:
@@ -110,7 +112,7 @@ async def approve_for_hamlet(
         Status.SCHEDULED,
         Status.SENDING,
     ):
-        raise ActionError("Đợt gửi này không còn chờ duyệt.")
+        raise ActionError("Lần gửi này không còn chờ duyệt.")
     # Two answers at once (two taps, two devices): the first to claim the row decides; the other
     # waits on the row's lock, then finds it no longer awaiting.
     claimed = await work.session.execute(
@@ -178,7 +180,7 @@ async def _settle_copies(
         raise ActionError("Chỉ cán bộ xã hoặc quản trị xã mới gửi lại được tin của đợt thông báo.")
     broadcast = await session.get(Broadcast, broadcast_id)
     if broadcast is None:
-        raise ActionError(f"Không có lần gửi số {broadcast_id}.")
+        raise ActionError(f"Không có lần gửi mã {broadcast_id}.")
     if broadcast.status not in (Status.SENT, Status.FAILED):
         raise ActionError("Chỉ gửi lại được khi lần gửi đã xong.")
     copies = select(Delivery.outbound_id).where(Delivery.broadcast_id == broadcast.id)
@@ -218,7 +220,7 @@ async def offline_reach(
     """The head records a household told off Zalo; heads record only for their own hamlet."""
     broadcast = await session.get(Broadcast, broadcast_id)
     if broadcast is None:
-        raise ActionError(f"Không có lần gửi số {broadcast_id}.")
+        raise ActionError(f"Không có lần gửi mã {broadcast_id}.")
     household = await session.scalar(
         select(Household).where(
             Household.commune_id == staff.commune_id, Household.code == household_code
@@ -230,9 +232,9 @@ async def offline_reach(
         raise ActionError("Trưởng ấp và tổ công nghệ số chỉ ghi nhận được cho hộ trong ấp mình.")
     campaign = await session.get(Campaign, broadcast.campaign_id)
     if campaign is None or household.hamlet_id not in campaign.hamlet_ids:
-        raise ActionError(f"Lần gửi số {broadcast_id} không gửi tới ấp của hộ {household_code}.")
+        raise ActionError(f"Lần gửi mã {broadcast_id} không gửi tới ấp của hộ {household_code}.")
     if not broadcast.started_at:
-        raise ActionError(f"Lần gửi số {broadcast_id} chưa gửi đi, chưa ghi nhận được.")
+        raise ActionError(f"Lần gửi mã {broadcast_id} chưa gửi đi, chưa ghi nhận được.")
     try:
         await record_offline(session, broadcast.id, household.id, method, staff.id, now)
     except ValueError as exc:

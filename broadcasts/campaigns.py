@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.directory.models import AuditEntry, Commune, Hamlet, Resident, Staff, StaffRole
@@ -400,6 +400,30 @@ async def spawn_firing(
         move(session, broadcast, Status.SCHEDULED, now, note="thông báo khẩn")
         move(session, campaign, Status.SCHEDULED, now)
     return broadcast
+
+
+async def firing_numbers(session: AsyncSession, broadcast_ids: list[int]) -> dict[int, int]:
+    """Each firing's place in its own campaign by send time: 1 for a campaign's first send."""
+    if not broadcast_ids:
+        return {}
+    numbered = (
+        select(
+            Broadcast.id,
+            func.row_number()
+            .over(partition_by=Broadcast.campaign_id, order_by=(Broadcast.fire_at, Broadcast.id))
+            .label("number"),
+        )
+        .where(
+            Broadcast.campaign_id.in_(
+                select(Broadcast.campaign_id).where(Broadcast.id.in_(broadcast_ids))
+            )
+        )
+        .subquery()
+    )
+    rows = await session.execute(
+        select(numbered.c.id, numbered.c.number).where(numbered.c.id.in_(broadcast_ids))
+    )
+    return {int(firing): int(number) for firing, number in rows.all()}
 
 
 def render_for(

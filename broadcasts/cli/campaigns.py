@@ -21,7 +21,14 @@ from bot.outbound.replies import Replies
 from bot.outbound.work import Work
 from bot.text import fold
 from broadcasts import actions
-from broadcasts.campaigns import CampaignError, CampaignRequest, Deps, create_campaign, send_test
+from broadcasts.campaigns import (
+    CampaignError,
+    CampaignRequest,
+    Deps,
+    create_campaign,
+    firing_numbers,
+    send_test,
+)
 from broadcasts.delivery import copies_line, unsent_copies, unsent_lines
 from broadcasts.models import Broadcast, Campaign, HamletApproval
 from broadcasts.render import AnnouncementTemplates, TemplateError
@@ -29,6 +36,8 @@ from broadcasts.timing import TimingError, format_local, parse_local_datetime, p
 from broadcasts.tracking import reach, reach_csv
 from broadcasts.workflow import label
 
+# The household groups as the error lists them, in the words officials read.
+CATEGORY_CHOICES = "nghèo, cận nghèo, mới thoát nghèo, khác"
 CATEGORY_WORDS = {
     "ngheo": "poor",
     "can ngheo": "near_poor",
@@ -40,6 +49,9 @@ CATEGORY_WORDS = {
     "khac": "other",
     "other": "other",
 }
+
+FIRING_HELP = "the send's id, as `loa campaign show` prints it: “mã lần gửi 7”"
+CAMPAIGN_HELP = "the campaign's number, as `loa campaign list` prints it"
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -63,7 +75,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "--categories", default="", help="household groups: ngheo, can ngheo, thoat ngheo"
     )
     create.add_argument("--channels", default="group,resident")
-    create.add_argument("--at", help='e.g. "20/12 19h30"; default now')
+    create.add_argument("--at", help='e.g. "20/12 19h30", "thứ Sáu tuần sau 8h"; default now')
     create.add_argument("--every", help='e.g. "hằng tuần vào thứ Sáu lúc 19h30"')
     create.add_argument("--until", help="end date of a recurring campaign, e.g. 31/12/2026")
     create.add_argument("--urgent", action="store_true")
@@ -73,33 +85,33 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     create.add_argument("--test", action="store_true", help="gửi thử: send it to yourself only")
     camp.add_parser("list", help="campaigns and their status")
     show = camp.add_parser("show", help="a campaign's firings, approvals and reach")
-    show.add_argument("id", type=int)
+    show.add_argument("id", type=int, help=CAMPAIGN_HELP)
     approve = camp.add_parser("approve", help="approve (or reject) one hamlet's copy of a firing")
-    approve.add_argument("firing", type=int)
+    approve.add_argument("firing", type=int, help=FIRING_HELP)
     approve.add_argument("--hamlet", required=True)
     approve.add_argument("--by", required=True)
     approve.add_argument("--reject", metavar="REASON")
     cancel = camp.add_parser("cancel", help="cancel a campaign; what has not left stays unsent")
-    cancel.add_argument("id", type=int)
+    cancel.add_argument("id", type=int, help=CAMPAIGN_HELP)
     cancel.add_argument("--by", required=True)
     retry = camp.add_parser("retry", help="gửi lại tin lỗi: resend a firing's failed copies")
-    retry.add_argument("firing", type=int)
+    retry.add_argument("firing", type=int, help=FIRING_HELP)
     retry.add_argument("--by", required=True)
     resend = camp.add_parser(
         "resend",
         help="gửi lại tin chưa rõ: after checking Zalo, resend a firing's uncertain copies",
     )
-    resend.add_argument("firing", type=int)
+    resend.add_argument("firing", type=int, help=FIRING_HELP)
     resend.add_argument("--hamlet", help="only this hamlet's copies (group and residents)")
     resend.add_argument("--by", required=True)
     seen = camp.add_parser(
         "seen", help="đã thấy tin: after checking Zalo, record a firing's uncertain copies as sent"
     )
-    seen.add_argument("firing", type=int)
+    seen.add_argument("firing", type=int, help=FIRING_HELP)
     seen.add_argument("--hamlet", help="only this hamlet's copies (group and residents)")
     seen.add_argument("--by", required=True)
     offline = camp.add_parser("offline", help="record a household told off Zalo")
-    offline.add_argument("firing", type=int)
+    offline.add_argument("firing", type=int, help=FIRING_HELP)
     offline.add_argument("--household", required=True, help="the household code")
     offline.add_argument("--method", required=True, choices=["meeting", "in_person", "loudspeaker"])
     offline.add_argument("--by", required=True)
@@ -137,6 +149,30 @@ async def _staff(session: AsyncSession, zalo_id: str) -> Staff:
     if staff is None:
         raise actions.ActionError(f"Không có cán bộ nào có mã Zalo {zalo_id}.")
     return staff
+
+
+async def _campaign_of(session: AsyncSession, commune_id: int, campaign_id: int) -> Campaign:
+    """The commune's campaign with this number; refused, naming it, when there is none."""
+    campaign = await session.get(Campaign, campaign_id)
+    if campaign is None or campaign.commune_id != commune_id:
+        raise actions.ActionError(f"Không có đợt thông báo số {campaign_id}.")
+    return campaign
+
+
+async def _firing_of(session: AsyncSession, commune_id: int, firing_id: int) -> str:
+    """The commune's send with this id, named as `show` names it; refused when there is none."""
+    found = (
+        await session.execute(
+            select(Broadcast, Campaign)
+            .join(Campaign, Campaign.id == Broadcast.campaign_id)
+            .where(Broadcast.id == firing_id, Campaign.commune_id == commune_id)
+        )
+    ).first()
+    if found is None:
+        raise actions.ActionError(f"Không có lần gửi mã {firing_id}.")
+    broadcast, campaign = found
+    number = (await firing_numbers(session, [broadcast.id]))[broadcast.id]
+    return f"“{campaign.title}”, lần gửi {number} (mã lần gửi {broadcast.id})"
 
 
 def _hamlet_named(hamlets: list[Hamlet], name: str, hamlet_word: str) -> Hamlet:
@@ -253,17 +289,20 @@ async def _campaign(
                 else:
                     missing.append(typed)
             if missing:
+                word = commune.hamlet_word
                 raise CampaignError(
                     [
-                        f"Không có {commune.hamlet_word}: {', '.join(missing)}. "
-                        f"Các {commune.hamlet_word} của xã: {', '.join(h.name for h in hamlets)}."
+                        f"Không có {word} {', '.join(f'“{m}”' for m in missing)}. "
+                        f"Các {word} của xã: {', '.join(h.name for h in hamlets)}."
                     ]
                 )
         categories = []
-        for word in [fold(x) for x in args.categories.split(",") if x.strip()]:
-            if word not in CATEGORY_WORDS:
-                raise CampaignError([f"Không có nhóm hộ '{word}'."])
-            categories.append(CATEGORY_WORDS[word])
+        for typed in [x.strip() for x in args.categories.split(",") if x.strip()]:
+            if fold(typed) not in CATEGORY_WORDS:
+                raise CampaignError(
+                    [f"Không có nhóm hộ “{typed}”. Các nhóm hộ: {CATEGORY_CHOICES}."]
+                )
+            categories.append(CATEGORY_WORDS[fold(typed)])
         request = CampaignRequest(
             title=args.title,
             template=args.template,
@@ -283,9 +322,14 @@ async def _campaign(
             print("Đã gửi thử thông báo cho riêng anh/chị qua Zalo.", file=out)
             return 0
         campaign = await create_campaign(session, request, deps, now)
+        asked = (
+            "thông báo khẩn, không qua duyệt"
+            if request.skip_approval
+            else f"đã gửi yêu cầu duyệt tới các trưởng {commune.hamlet_word}"
+        )
         print(
-            f'Đã tạo đợt thông báo số {campaign.id}: "{campaign.title}", lần gửi đầu lúc '
-            f"{format_local(campaign.send_at or now)}; đã gửi yêu cầu duyệt tới trưởng ấp.",
+            f"Đã tạo đợt thông báo số {campaign.id}: “{campaign.title}”, lần gửi đầu lúc "
+            f"{format_local(campaign.send_at or now)}; {asked}.",
             file=out,
         )
         return 0
@@ -299,20 +343,20 @@ async def _campaign(
             print(f"{c.id}. {c.title} — {label(c.status)} — lần gửi tới: {nxt}", file=out)
         return 0
     if cmd == "show":
-        shown = await session.get(Campaign, args.id)
-        if shown is None or shown.commune_id != commune.id:
-            raise actions.ActionError(f"Không có đợt thông báo số {args.id}.")
+        shown = await _campaign_of(session, commune.id, args.id)
         print(f"{shown.id}. {shown.title} — {label(shown.status)}", file=out)
         names = {h.id: h.name for h in hamlets}
-        for b in (
+        sends = (
             await session.scalars(
                 select(Broadcast)
                 .where(Broadcast.campaign_id == shown.id)
-                .order_by(Broadcast.fire_at)
+                .order_by(Broadcast.fire_at, Broadcast.id)  # as firing_numbers counts them
             )
-        ).all():
+        ).all()
+        for number, b in enumerate(sends, start=1):
             print(
-                f"  Lần gửi {b.id} lúc {format_local(b.fire_at)}, mã {b.code}: {label(b.status)}",
+                f"  Lần gửi {number} lúc {format_local(b.fire_at)} (mã lần gửi {b.id}), "
+                f"mã xác thực {b.code}: {label(b.status)}",
                 file=out,
             )
             for a in (
@@ -337,46 +381,19 @@ async def _campaign(
                         file=out,
                     )
         return 0
-    if cmd == "approve":
-        staff = await _staff(session, args.by)
-        hamlet = _hamlet_named(hamlets, args.hamlet, commune.hamlet_word)
-        work = Work(session, now, deps.replies, key_prefix=f"cli:{now.timestamp()}")
-        await actions.approve_for_hamlet(
-            work, args.firing, hamlet.id, staff, reject_reason=args.reject
-        )
-        print(
-            f"Đã ghi nhận {'từ chối' if args.reject is not None else 'duyệt'} cho {hamlet.name}.",
-            file=out,
-        )
-        return 0
     if cmd == "cancel":
+        await _campaign_of(session, commune.id, args.id)
         withheld = await actions.cancel_campaign(
             session, args.id, await _staff(session, args.by), now
         )
         print(f"Đã huỷ đợt thông báo số {args.id}; {withheld} tin chưa gửi được giữ lại.", file=out)
         return 0
-    if cmd == "retry":
-        count = await actions.retry_failed(
-            session, args.firing, await _staff(session, args.by), now
+    if cmd in ("approve", "retry", "resend", "seen", "offline"):
+        # Whatever else is wrong, a send that is not this commune's is said first, by its id.
+        firing = await _firing_of(session, commune.id, args.firing)
+        return await _firing_command(
+            args, session, deps, hamlets, commune.hamlet_word, now, out, firing
         )
-        print(f"Đã xếp {count} tin lỗi để gửi lại.", file=out)
-        return 0
-    if cmd in ("resend", "seen"):
-        only = _hamlet_named(hamlets, args.hamlet, commune.hamlet_word) if args.hamlet else None
-        settle = actions.resend_uncertain if cmd == "resend" else actions.seen_uncertain
-        by = await _staff(session, args.by)
-        count = await settle(session, args.firing, by, now, only.id if only else None)
-        if cmd == "resend":
-            print(f"Đã đưa {count} tin (chưa rõ đã đến hay chưa) vào hàng chờ gửi lại.", file=out)
-        else:
-            print(f"Đã ghi nhận {count} tin đã đến; các tin này sẽ không gửi lại.", file=out)
-        return 0
-    if cmd == "offline":
-        await actions.offline_reach(
-            session, args.firing, args.household, args.method, await _staff(session, args.by), now
-        )
-        print(f"Đã ghi nhận hộ {args.household} đã được báo.", file=out)
-        return 0
     if cmd == "reach":
         start = (
             parse_local_datetime(args.start + " 0h", now)
@@ -396,3 +413,44 @@ async def _campaign(
             out.write(data.decode("utf-8-sig"))
         return 0
     raise actions.ActionError(f"Không có lệnh {cmd}.")
+
+
+async def _firing_command(
+    args: argparse.Namespace,
+    session: AsyncSession,
+    deps: Deps,
+    hamlets: list[Hamlet],
+    hamlet_word: str,
+    now: datetime,
+    out: TextIO,
+    firing: str,
+) -> int:
+    """One of the commands on one send (FIRING); `firing` names it in the answer."""
+    cmd = args.campaign_command
+    by = await _staff(session, args.by)
+    if cmd == "approve":
+        hamlet = _hamlet_named(hamlets, args.hamlet, hamlet_word)
+        work = Work(session, now, deps.replies, key_prefix=f"cli:{now.timestamp()}")
+        await actions.approve_for_hamlet(
+            work, args.firing, hamlet.id, by, reject_reason=args.reject
+        )
+        done = "từ chối" if args.reject is not None else "duyệt"
+        print(f"Đã ghi nhận {done} cho {hamlet.name}: {firing}.", file=out)
+    elif cmd == "retry":
+        count = await actions.retry_failed(session, args.firing, by, now)
+        print(f"Đã xếp {count} tin lỗi để gửi lại: {firing}.", file=out)
+    elif cmd in ("resend", "seen"):
+        only = _hamlet_named(hamlets, args.hamlet, hamlet_word) if args.hamlet else None
+        settle = actions.resend_uncertain if cmd == "resend" else actions.seen_uncertain
+        count = await settle(session, args.firing, by, now, only.id if only else None)
+        if cmd == "resend":
+            print(
+                f"Đã đưa {count} tin (chưa rõ đã đến hay chưa) vào hàng chờ gửi lại: {firing}.",
+                file=out,
+            )
+        else:
+            print(f"Đã ghi nhận {count} tin đã đến, sẽ không gửi lại: {firing}.", file=out)
+    else:
+        await actions.offline_reach(session, args.firing, args.household, args.method, by, now)
+        print(f"Đã ghi nhận hộ {args.household} đã được báo: {firing}.", file=out)
+    return 0

@@ -23,6 +23,8 @@ _RELATIVE: tuple[tuple[re.Pattern[str], int], ...] = (
     (re.compile(r"\b(?:ngay\s+)?mai\b"), 1),
     (re.compile(r"\bngay\s+kia\b|\b(?:ngay\s+)?mot\b"), 2),
 )
+# "thứ Sáu tuần sau": the week from the coming Monday ("tuần tới" too); "tuần này": this one.
+_WEEK = re.compile(r"\btuan\s+(?P<w>sau|toi|nay)\b")
 _DATETIME_FILLERS = frozenset(["luc", "vao", "ngay", "gui", "nam", "thang", "tuan", "nay"])
 
 
@@ -42,7 +44,7 @@ def _pick_year(day: int, month: int, year: str | None, today: date) -> date:
 
 
 def parse_local_datetime(text: str, now: datetime) -> datetime:
-    """Read a date and time typed by an official ("20/12 19h30", "mai 7h") as aware UTC."""
+    """A date and time an official typed ("20/12 19h30", "mai 7h", "thứ Sáu tuần sau 8h"), in UTC."""
     now = aware(now, "now").astimezone(UTC)
     today = now.astimezone(VN_TZ).date()
     folded = " ".join(fold_chars(text or "").split())
@@ -52,6 +54,8 @@ def parse_local_datetime(text: str, now: datetime) -> datetime:
         return now
     problems: list[str] = []
     txt = TypedText(text)
+    # Before the time: the "tới" of "tuần tới" is not the evening's "tối".
+    weeks = [(0 if m.group("w") == "nay" else 1, txt.quote(m)) for m in txt.take(_WEEK)]
     at = take_time(txt, problems)
 
     days: list[tuple[date | None, str]] = []  # (date, as typed) for each date-like piece
@@ -77,6 +81,14 @@ def parse_local_datetime(text: str, now: datetime) -> datetime:
     for left in txt.leftovers(_DATETIME_FILLERS):
         problems.append(f"Không hiểu “{left}”.")
 
+    week: tuple[date, str] | None = None  # its Monday, and the words typed
+    if len(weeks) > 1:
+        shown = " và ".join(f"“{typed}”" for _, typed in weeks)
+        problems.append(f"Có nhiều tuần ({shown}); xin ghi một ngày gửi.")
+    elif weeks:
+        ahead, typed = weeks[0]
+        week = (today + timedelta(days=7 * ahead - today.weekday()), typed)
+
     chosen: date | None = None
     if len(days) > 1:
         shown = " và ".join(f"“{typed}”" for _, typed in days)
@@ -91,10 +103,23 @@ def parse_local_datetime(text: str, now: datetime) -> datetime:
             problems.append(
                 f"Ngày {dmy(chosen)} là {WEEKDAY_NAMES[chosen.weekday()]}, không phải “{typed}”."
             )
+        elif chosen is None and not days and week is not None:
+            chosen = week[0] + timedelta(days=wd)
         elif chosen is None and not days:
             chosen = today + timedelta(days=(wd - today.weekday()) % 7)
             if at is not None and utc_at(chosen, at) <= now:
                 chosen += timedelta(days=7)
+    if week is not None and not weekdays and not days:
+        problems.append(
+            f"“{week[1]}” là thứ mấy? Xin ghi thêm thứ, ví dụ “thứ Sáu {week[1]} 19h30”."
+        )
+    elif week is not None and chosen is not None:
+        monday, typed = week
+        if not monday <= chosen < monday + timedelta(days=7):
+            problems.append(
+                f"Ngày {dmy(chosen)} không thuộc “{typed}” "
+                f"(từ {dmy(monday)} đến {dmy(monday + timedelta(days=6))})."
+            )
     if chosen is None and not days and not weekdays:
         chosen = today
     if at is None and not any(p.startswith(("Có nhiều giờ", "Giờ “")) for p in problems):

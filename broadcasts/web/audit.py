@@ -14,6 +14,7 @@ from bot.directory.roles import Action, can
 from bot.keys import RUNTIME
 from bot.web.auth import desk_of, desk_page
 from bot.web.desk import refuse, render_desk
+from broadcasts.campaigns import firing_numbers
 from broadcasts.models import Broadcast, Campaign, HamletApproval, Household
 from broadcasts.timing import VN_TZ, format_local
 from broadcasts.workflow import label
@@ -84,7 +85,7 @@ def _day(typed: str, problems: list[str], field: str) -> date | None:
 async def _entity_names(
     session: AsyncSession, entries: list[AuditEntry]
 ) -> dict[tuple[str, int], str]:
-    """What each entry is about, by name: the account, the campaign, the household, the hamlet."""
+    """What each entry is about, by name: the account, the campaign, the send, the household, the hamlet."""
     wanted: dict[str, set[int]] = {}
     for e in entries:
         if e.entity_id:
@@ -103,6 +104,19 @@ async def _entity_names(
         for row_id, name in (await session.execute(select(key, column).where(key.in_(ids)))).all():
             for kind in kinds:
                 names[(kind, row_id)] = name
+    # A send by its campaign and its place there, with the id the commands and links take.
+    sends = sorted(wanted.get("broadcast", set()))
+    if not sends:
+        return names
+    numbers = await firing_numbers(session, sends)
+    for firing, title in (
+        await session.execute(
+            select(Broadcast.id, Campaign.title)
+            .join(Campaign, Campaign.id == Broadcast.campaign_id)
+            .where(Broadcast.id.in_(sends))
+        )
+    ).all():
+        names[("broadcast", firing)] = f"{title}, lần {numbers[firing]} (mã lần gửi {firing})"
     return names
 
 

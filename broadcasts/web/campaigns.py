@@ -343,7 +343,7 @@ async def act(request: web.Request) -> web.StreamResponse:
         if action != "cancel":
             firing = await session.get(Broadcast, firing_id) if firing_id else None
             if firing is None or firing.campaign_id != campaign.id:
-                return await refuse(request, f"lần gửi {firing_id}")
+                return await refuse(request, f"lần gửi mã {firing_id}")
         try:
             if action == "cancel":
                 count = await actions.cancel_campaign(session, campaign.id, staff, now)

@@ -87,7 +87,7 @@ async def _households_response(
     async with rt.sessions() as session:
         found = await _firing_in_hamlet(request, session)
         if found is None:
-            return await refuse(request, f"hộ của lần gửi {request.match_info['id']}")
+            return await refuse(request, f"hộ của lần gửi mã {request.match_info['id']}")
         broadcast, campaign, hamlet = found
         rows = await household_reach(session, broadcast.id, hamlet.id)
         summary = next(iter(await reach(session, broadcast.id, [hamlet.id])), None)
@@ -134,7 +134,7 @@ async def record_offline(request: web.Request) -> web.StreamResponse:
     async with rt.sessions() as session:
         found = await _firing_in_hamlet(request, session)
         if found is None or not can(staff, Action.RECORD_OFFLINE, found[2].id):
-            return await refuse(request, f"ghi nhận hộ của lần gửi {request.match_info['id']}")
+            return await refuse(request, f"ghi nhận hộ của lần gửi mã {request.match_info['id']}")
         broadcast, _, hamlet = found
         codes = {r.household.code for r in await household_reach(session, broadcast.id, hamlet.id)}
         problem = ""
@@ -191,7 +191,9 @@ async def households_file(request: web.Request) -> web.StreamResponse:
     async with rt.sessions() as session:
         found = await _firing_in_hamlet(request, session)
         if found is None or not can(staff, Action.EXPORT_HOUSEHOLDS, found[2].id):
-            return await refuse(request, f"tải danh sách hộ của lần gửi {request.match_info['id']}")
+            return await refuse(
+                request, f"tải danh sách hộ của lần gửi mã {request.match_info['id']}"
+            )
         broadcast, _, hamlet = found
         rows = [
             _household_cells(r) for r in await household_reach(session, broadcast.id, hamlet.id)
@@ -222,7 +224,7 @@ async def reach_file(request: web.Request) -> web.StreamResponse:
             broadcast = await session.get(Broadcast, int(firing))
             campaign = await session.get(Campaign, broadcast.campaign_id) if broadcast else None
             if broadcast is None or campaign is None or campaign.commune_id != staff.commune_id:
-                return await refuse(request, f"số liệu lần gửi {firing}")
+                return await refuse(request, f"số liệu lần gửi mã {firing}")
             start, end = broadcast.fire_at, broadcast.fire_at + timedelta(seconds=1)
         rows = await reach_table(
             session,

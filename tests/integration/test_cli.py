@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +36,30 @@ def test_bad_config_lists_every_problem_and_exits_non_zero(tmp_path: Path) -> No
     for key in ("ZALO_APP_SECRET", "ZALO_OA_SECRET_KEY", "ZALO_OA_ID", "LOA_PORT"):
         assert key in result.stderr
     assert not (tmp_path / "loa.db").exists()
+
+
+def test_bad_config_is_said_in_vietnamese(tmp_path: Path) -> None:
+    result = loa(["db", "upgrade"], {"LOA_PORT": "abc"}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "Cấu hình chưa đúng (sửa trong tệp .env hoặc biến môi trường, rồi chạy lại):",
+        "  - LOA_PORT: phải là số cổng từ 1 đến 65535 (đang là “abc”)",
+    ]
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line_and_starts_nothing(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = loa(["serve"], {"LOA_PORT": str(port)}, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"Cổng {port} trên 127.0.0.1 đang được dùng bởi chương trình khác; "
+        "đặt LOA_PORT khác hoặc tắt chương trình kia.\n"
+    )
+    assert result.stdout == ""
+    assert not (tmp_path / "loa.db").exists()  # not migrated, not seeded: nothing started
 
 
 def test_faq_import_then_match_reads_the_configured_database(

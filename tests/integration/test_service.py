@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
 import aiohttp
+import pytest
 from sqlalchemy import select
 
 from bot.inbound.models import InboxEvent
@@ -97,3 +100,23 @@ async def test_healthz_reports_the_database_and_zalo(database_url: str) -> None:
             body = await resp.json()
         assert resp.status == 200
         assert body["status"] == "ok" and body["database"] == "ok" and body["zalo"] == "ok"
+
+
+async def test_start_up_logs_one_summary_and_no_scheduler_chatter(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with running_service(database_url) as svc:
+        settings = svc.runtime.settings
+    said = [r.getMessage() for r in caplog.records]
+    assert not [m for m in said if "Adding job tentatively" in m]
+    assert not [r for r in caplog.records if r.name.startswith("apscheduler")]
+    [summary] = [r for r in caplog.records if r.name == "bot.app" and "started" in r.getMessage()]
+    assert summary.levelno == logging.INFO
+    text = summary.getMessage()
+    kind = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    assert f"database {kind}" in text
+    assert f"listening on 127.0.0.1:{settings.port}" in text and "sandbox on" in text
+    for job in ("sweep_inbox every 30s", "resolve_outbox every 1min", "run_tick", "purge_chat"):
+        assert job in text
+    assert "loa:loa@" not in text  # a PostgreSQL password stays out of the log

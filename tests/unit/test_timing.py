@@ -513,6 +513,51 @@ def test_unreadable_local_datetime(text: str, fragment: str) -> None:
     assert any(fragment in p for p in err.value.problems), err.value.problems
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("thứ sáu tuần sau 19h30", vn(2026, 12, 25, 19, 30)),
+        ("thứ 6 tuần sau 8h", vn(2026, 12, 25, 8)),
+        ("chủ nhật tuần sau lúc 7 giờ", vn(2026, 12, 27, 7)),
+        ("thu sau tuan sau 8h", vn(2026, 12, 25, 8)),
+        ("tuần sau thứ ba 8h", vn(2026, 12, 22, 8)),
+        ("T2 tuần sau 7h30", vn(2026, 12, 21, 7, 30)),
+        ("sáng thứ Hai tuần tới 7h", vn(2026, 12, 21, 7)),  # "tới", not "tối"
+        ("thứ sáu tuần sau 25/12 19h30", vn(2026, 12, 25, 19, 30)),
+        ("thứ sáu tuần này 19h30", vn(2026, 12, 18, 19, 30)),
+        ("chủ nhật tuần này 8h", vn(2026, 12, 20, 8)),
+    ],
+)
+def test_a_weekday_of_next_week_is_in_the_week_from_the_coming_monday(
+    text: str, expected: datetime
+) -> None:
+    assert parse_local_datetime(text, NOW) == expected  # NOW is Friday 18/12/2026
+
+
+def test_next_week_is_the_week_from_the_coming_monday_even_on_a_sunday() -> None:
+    sunday = vn(2026, 12, 20, 10)
+    assert parse_local_datetime("thứ sáu tuần sau 8h", sunday) == vn(2026, 12, 25, 8)
+    assert parse_local_datetime("chủ nhật tuần sau 8h", sunday) == vn(2026, 12, 27, 8)
+    assert parse_local_datetime("thứ hai tuần sau 8h", vn(2026, 12, 21, 6)) == vn(2026, 12, 28, 8)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("thứ sáu tuần sau", "Chưa có giờ gửi"),
+        ("tuần sau 8h", "“tuần sau” là thứ mấy"),
+        ("thứ sáu tuần sau 1/1 8h", "không thuộc “tuần sau” (từ 21/12/2026 đến 27/12/2026)"),
+        ("thứ sáu tuần sau tuần này 8h", "nhiều tuần"),
+    ],
+)
+def test_next_week_without_a_weekday_or_with_another_weeks_day_is_explained(
+    text: str, fragment: str
+) -> None:
+    with pytest.raises(TimingError) as err:
+        parse_local_datetime(text, NOW)
+    assert any(fragment in p for p in err.value.problems), err.value.problems
+
+
 def test_format_local() -> None:
     assert format_local(vn(2026, 12, 18, 19, 30)) == "19h30 thứ Sáu 18/12/2026"
     assert format_local(datetime(2026, 12, 20, 1, 0, tzinfo=UTC)) == "8h Chủ nhật 20/12/2026"
