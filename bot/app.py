@@ -24,6 +24,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.db.engine import make_engine, make_sessionmaker
 from bot.db.wal import WalCheckpointer
+from bot.directory.people import default_commune
 from bot.inbound.context import Context
 from bot.inbound.dispatch import Dispatcher, log_unknown
 from bot.inbound.events import Unknown, UserText, parse_event
@@ -47,6 +48,7 @@ from bot.zalo.limiter import RateLimiter
 from bot.zalo.tokens import TokenPair
 from broadcasts import setup as broadcasts_setup
 from broadcasts.campaigns import Deps
+from broadcasts.demo import seed_demo_households
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +120,10 @@ async def start_runtime(
     if settings.seed_demo:
         async with sessions() as session:
             if await seed_demo(session, clock.now()):
-                log.info("empty database: seeded the demo commune")
+                commune = await default_commune(session)
+                assert commune is not None, "the demo commune was just seeded"
+                await seed_demo_households(session, commune.id, clock.now())
+                log.info("empty database: seeded the demo commune and its households")
             await session.commit()
     faq = FaqBook()
     async with sessions() as session:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Select, Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.directory.models import Commune, Hamlet, Resident, Staff, StaffRole
-from bot.directory.people import may_follow
+from bot.directory.people import CS_WINDOW, may_follow
 from bot.outbound.channels import Channel
 from bot.outbound.models import NOT_SENT, OutboundMessage, OutboxStatus
 from bot.outbound.notices import notify_staff
@@ -28,11 +28,9 @@ from broadcasts.models import (
     HouseholdMember,
     Status,
 )
+from broadcasts.reach_gaps import count_gaps
 
 LINK_PATH = "/l/"
-CS_WINDOW = timedelta(
-    days=7
-)  # Zalo lets the OA write 1:1 only this long after the resident's last interaction
 
 
 def new_link_token() -> str:
@@ -112,6 +110,10 @@ async def fan_out(
             broadcast, campaign, hamlet, _ = await _load(session, broadcast_id, hamlet_id)
             if campaign.household_categories:
                 await _offline_list(session, deps, campaign, broadcast, hamlet, now)
+            gaps = None
+            if "resident" in campaign.channels:
+                await session.flush()
+                gaps = (await count_gaps(session, broadcast_id, campaign, hamlet_id, now)).as_json()
             # In the offline list's transaction: a crash before it redoes the hamlet, after it
             # never sends the head the list twice.
             await session.execute(
@@ -120,7 +122,7 @@ async def fan_out(
                     HamletApproval.broadcast_id == broadcast_id,
                     HamletApproval.hamlet_id == hamlet_id,
                 )
-                .values(fanned_out_at=now)
+                .values(fanned_out_at=now, reach_gaps=gaps)
             )
             await session.commit()
     async with sessions() as session:

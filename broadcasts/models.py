@@ -163,6 +163,8 @@ class HamletApproval(Base):
     # When every copy for this hamlet was written: a hamlet approved after its firing started
     # sending (a post sent "now") has none yet, and the next tick writes its copies.
     fanned_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Who got no 1:1 copy and why, counted as the copies were written (broadcasts.reach_gaps).
+    reach_gaps: Mapped[dict[str, int] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class Delivery(Base):

@@ -28,6 +28,7 @@ from broadcasts.models import (
     HamletApproval,
     Status,
 )
+from broadcasts.reach_gaps import firing_gaps
 from broadcasts.timing import (
     after_quiet_hours,
     format_local,
@@ -280,6 +281,9 @@ async def _finish(
         if rejected:
             summary += f" Không gửi ở: {', '.join(rejected)} (từ chối hoặc chưa duyệt)."
         summary += uncertain_summary(unsent, broadcast.id)
+        gaps = await firing_gaps(session, broadcast.id)
+        if any(g.gaps.without_copy or g.gaps.households_without_copy for g in gaps):
+            summary += "\nAi chưa nhận tin riêng và vì sao:\n" + "\n".join(g.words() for g in gaps)
         text = deps.replies.render(
             "broadcast_report",
             title=campaign.title,

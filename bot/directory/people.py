@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -94,6 +94,10 @@ def may_follow() -> ColumnElement[bool]:
     Someone who wrote before the service saw their follow event may well follow; Zalo answers -213
     for those who do not, and that failure is recorded with its reason rather than guessed at here."""
     return or_(Resident.is_follower.is_(True), Resident.unfollowed_at.is_(None))
+
+
+# Zalo lets the OA write 1:1 only this long after the user's last interaction with it.
+CS_WINDOW = timedelta(days=7)
 
 
 def within_window(resident: Resident | None, now: datetime, days: int = 7) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from bot.clock import FakeClock
 from bot.directory.models import AuditEntry, Hamlet, Resident, Staff
@@ -49,7 +49,10 @@ HOUSEHOLDS = [
 
 
 async def add_households(svc: Service) -> None:
+    """Replace the demo's household list with the tests' own, whose reach the tests work out."""
     async with svc.runtime.sessions() as s:
+        await s.execute(delete(HouseholdMember))
+        await s.execute(delete(Household))
         hamlets = {h.name: h for h in (await s.scalars(select(Hamlet))).all()}
         for code, hamlet, category, member in HOUSEHOLDS:
             h = Household(
