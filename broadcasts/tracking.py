@@ -23,6 +23,7 @@ from broadcasts.models import (
     HouseholdCategory,
     HouseholdMember,
 )
+from broadcasts.reach_gaps import firing_gaps
 from broadcasts.render import CODE_ALPHABET
 from broadcasts.timing import format_local
 
@@ -441,6 +442,13 @@ CSV_HEADER = [
     "Hộ cận nghèo",
     "Hộ cận nghèo đã tiếp cận",
     "Đã gửi vào nhóm Zalo",
+    # Who got no 1:1 copy and why (broadcasts.reach_gaps); empty for a firing sent to groups only.
+    "Người nhận tin riêng",
+    "Không nhận tin riêng: quá 7 ngày chưa nhắn OA",
+    "Không nhận tin riêng: đã ngừng nhận",
+    "Không nhận tin riêng: đã bỏ quan tâm OA",
+    "Hộ không có ai nhận tin riêng",
+    "Hộ chưa có ai liên kết Zalo",
 ]
 
 
@@ -470,7 +478,9 @@ async def reach_table(
         query = query.where(Broadcast.id == broadcast_id)
     rows: list[list[Cell]] = []
     for broadcast, campaign in (await session.execute(query)).all():
+        gaps = {g.hamlet_id: g.gaps for g in await firing_gaps(session, broadcast.id)}
         for row in await reach(session, broadcast.id):
+            why = gaps.get(row.hamlet_id)
             rows.append(
                 [
                     campaign.title,
@@ -485,6 +495,18 @@ async def reach_table(
                     row.near_poor,
                     row.near_poor_reached,
                     "có" if row.group_delivered else "không",
+                    *(
+                        [
+                            why.one_to_one,
+                            why.outside_window,
+                            why.opted_out,
+                            why.not_following,
+                            why.households_without_copy,
+                            why.households_off_zalo,
+                        ]
+                        if why
+                        else [""] * 6
+                    ),
                 ]
             )
     return rows

@@ -31,6 +31,7 @@ from broadcasts.campaigns import (
 )
 from broadcasts.delivery import copies_line, unsent_copies, unsent_lines
 from broadcasts.models import Broadcast, Campaign, HamletApproval
+from broadcasts.reach_gaps import firing_gaps, gaps_words
 from broadcasts.render import AnnouncementTemplates, TemplateError
 from broadcasts.timing import TimingError, format_local, parse_local_datetime, parse_recurrence
 from broadcasts.tracking import reach, reach_csv
@@ -374,12 +375,16 @@ async def _campaign(
             for line in unsent_lines(await unsent_copies(session, b.id), b.id):
                 print(f"    {line}", file=out)
             if b.started_at:
+                gaps = {g.hamlet_id: g for g in await firing_gaps(session, b.id)}
                 for r in await reach(session, b.id):
                     print(
                         f"    Tiếp cận {r.hamlet}: {r.reached}/{r.households} hộ ({100 * r.rate:.0f}%), "
                         f"hộ nghèo {r.poor_reached}/{r.poor}, cận nghèo {r.near_poor_reached}/{r.near_poor}",
                         file=out,
                     )
+                    if r.hamlet_id in gaps:
+                        why = gaps_words(gaps[r.hamlet_id].gaps, group_sent=r.group_delivered)
+                        print(f"      {why}", file=out)
         return 0
     if cmd == "cancel":
         await _campaign_of(session, commune.id, args.id)

@@ -32,6 +32,7 @@ from broadcasts import actions
 from broadcasts.campaigns import deps_for
 from broadcasts.delivery import copies_line, unsent_copies
 from broadcasts.models import Broadcast, Campaign, HamletApproval, Status
+from broadcasts.reach_gaps import firing_gaps, gaps_words
 from broadcasts.render import TemplateError
 from broadcasts.timing import firings, format_local, recurrence_from_rule
 from broadcasts.tracking import HamletReach, ReachCache, reach
@@ -150,6 +151,7 @@ class FiringView:
     reach_hamlets: int = 0  # hamlets the firing's reach covers
     reach_total: tuple[int, int] = (0, 0)  # households reached, households
     reach_as_of: str = ""  # when the figures were worked out (they are kept a minute)
+    gaps: dict[int, str] = field(default_factory=dict)  # hamlet id -> who got no 1:1 copy, why
 
 
 async def _firing_view(
@@ -190,6 +192,8 @@ async def _firing_view(
             uncertain.setdefault(c.hamlet, []).append(c.recipient)
     by_name = {h.name: h.id for h in hamlets.values()}
     rows = await reach(session, b.id, cache=cache) if b.started_at and with_reach else []
+    lowest = sorted(rows, key=lambda r: (r.rate, r.hamlet))[:LOWEST_SHOWN]
+    gaps = {g.hamlet_id: g for g in await firing_gaps(session, b.id)} if rows else {}
     as_of = cache[0].as_of(b.id)
     return FiringView(
         broadcast=b,
@@ -201,7 +205,12 @@ async def _firing_view(
         failed=failed.most_common(),
         uncertain=uncertain,
         uncertain_hamlets={name: by_name[name] for name in uncertain if name in by_name},
-        reach=sorted(rows, key=lambda r: (r.rate, r.hamlet))[:LOWEST_SHOWN],
+        reach=lowest,
+        gaps={
+            r.hamlet_id: gaps_words(gaps[r.hamlet_id].gaps, group_sent=r.group_delivered)
+            for r in lowest
+            if r.hamlet_id in gaps
+        },
         reach_hamlets=len(rows),
         reach_total=(sum(r.reached for r in rows), sum(r.households for r in rows)),
         reach_as_of=format_local(as_of) if rows and as_of else "",

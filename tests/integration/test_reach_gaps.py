@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from bot.__main__ import _parser
 from bot.clock import VN_TZ, FakeClock
 from bot.directory.models import Hamlet
+from broadcasts.cli.campaigns import run
 from broadcasts.models import Broadcast, Household, HouseholdCategory, HouseholdMember
 from broadcasts.reach_gaps import ReachGaps, firing_gaps
+from tests.desk import Visitor
 from tests.integration.test_now_posts import approve, author_texts, post_now, tick, vn
-from tests.service import running_service
+from tests.service import Service, running_service
 
 BA_SAU = "4000000000000000001"  # Ấp Tân Lập, household TL-01 (poor)
 CHU_BAY = "4000000000000000002"  # Ấp Tân Lập, household TL-02
 CHI_HAI = "4000000000000000003"  # Ấp Tân Thạnh, household TL-01
+
+
+async def loa(svc: Service, clock: FakeClock, *argv: str) -> str:
+    """What `loa campaign …` prints for the service's database."""
+    out = io.StringIO()
+    args = _parser().parse_args(["campaign", *argv])
+    assert await run(args, svc.runtime.settings, svc.runtime.sessions, out, clock) == 0
+    return out.getvalue()
 
 
 async def test_each_hamlet_says_who_got_no_copy_of_their_own_and_why(database_url: str) -> None:
@@ -61,6 +74,27 @@ async def test_each_hamlet_says_who_got_no_copy_of_their_own_and_why(database_ur
             "5/6 hộ không có ai nhận tin riêng, trong đó 2 hộ chưa có ai liên kết Zalo" in report
         )
         assert "1 đã bỏ quan tâm OA" in report
+
+        # `loa campaign show`, `loa campaign reach` and the desk's campaign page say the same.
+        why = "1 người nhận tin riêng; 3 người chỉ nhận qua nhóm (2 quá 7 ngày chưa nhắn OA"
+        shown = await loa(svc, clock, "show", "1")
+        assert "Tiếp cận Ấp Tân Lập: 0/6 hộ (0%)" in shown and why in shown
+        table = list(csv.reader(io.StringIO(await loa(svc, clock, "reach"))))
+        header, rows = table[0], {row[3]: row for row in table[1:]}
+        assert header[-6:] == [
+            "Người nhận tin riêng",
+            "Không nhận tin riêng: quá 7 ngày chưa nhắn OA",
+            "Không nhận tin riêng: đã ngừng nhận",
+            "Không nhận tin riêng: đã bỏ quan tâm OA",
+            "Hộ không có ai nhận tin riêng",
+            "Hộ chưa có ai liên kết Zalo",
+        ]
+        assert rows["Ấp Tân Lập"][-6:] == ["1", "2", "1", "0", "5", "2"]
+        assert rows["Ấp Hòa Bình"][-6:] == [""] * 6  # never approved: no copies written
+        async with Visitor(svc) as office:
+            assert await office.sign_in() == 303
+            _, page, _ = await office.get("/admin/campaigns/1")
+            assert "Ai chưa nhận tin riêng, và vì sao" in page and why in page
 
 
 async def test_the_demo_commune_has_households_in_every_hamlet_linked_to_its_people(
