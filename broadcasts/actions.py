@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.directory.models import Staff
-from bot.directory.roles import Action, can
+from bot.directory.models import Commune, Hamlet, Staff
+from bot.directory.roles import Action, can, head_title
 from bot.outbound.channels import Channel
 from bot.outbound.models import OutboundMessage, OutboxStatus
 from bot.outbound.work import Work
@@ -86,14 +86,16 @@ async def approve_for_hamlet(
             HamletApproval.broadcast_id == broadcast_id, HamletApproval.hamlet_id == hamlet_id
         )
     )
+    hamlet = await work.session.get(Hamlet, hamlet_id)
+    name = hamlet.name if hamlet else f"nơi mã {hamlet_id}"
     if approval is None:
         if await work.session.get(Broadcast, broadcast_id) is None:
             raise ActionError(f"Không có lần gửi mã {broadcast_id}.")
-        raise ActionError("Lần gửi này không gửi tới ấp đã chọn.")
+        raise ActionError(f"Lần gửi này không gửi tới {name}.")
     if approval.status == Status.MISSED:
-        raise ActionError("Đã quá hạn duyệt: ấp này không nhận thông báo lần này.")
+        raise ActionError(f"Đã quá hạn duyệt: {name} không nhận thông báo lần này.")
     if approval.status != Status.AWAITING:
-        raise ActionError("Ấp này đã được trả lời rồi.")
+        raise ActionError(f"{name} đã được trả lời rồi.")
     if staff.id != approval.approver_staff_id:
         approver = (
             await work.session.get(Staff, approval.approver_staff_id)
@@ -101,7 +103,7 @@ async def approve_for_hamlet(
             else None
         )
         who = approver.name if approver else "quản trị xã"
-        raise ActionError(f"Anh/chị không duyệt được cho ấp này: người duyệt là {who}.")
+        raise ActionError(f"Anh/chị không duyệt được cho {name}: người duyệt là {who}.")
     if reject_reason is not None and not reject_reason.strip():
         raise ActionError("Từ chối cần kèm lý do.")
     broadcast = await work.session.get(Broadcast, broadcast_id)
@@ -228,11 +230,18 @@ async def offline_reach(
     )
     if household is None:
         raise ActionError(f"Không có hộ mã {household_code}.")
+    commune = await session.get(Commune, staff.commune_id)
+    word = commune.hamlet_word if commune else "ấp"
     if not can(staff, Action.RECORD_OFFLINE, household.hamlet_id):
-        raise ActionError("Trưởng ấp và tổ công nghệ số chỉ ghi nhận được cho hộ trong ấp mình.")
+        raise ActionError(
+            f"{head_title(word).capitalize()} và tổ công nghệ số chỉ ghi nhận được cho hộ "
+            f"trong {word} mình."
+        )
     campaign = await session.get(Campaign, broadcast.campaign_id)
     if campaign is None or household.hamlet_id not in campaign.hamlet_ids:
-        raise ActionError(f"Lần gửi mã {broadcast_id} không gửi tới ấp của hộ {household_code}.")
+        raise ActionError(
+            f"Lần gửi mã {broadcast_id} không gửi tới {word} của hộ {household_code}."
+        )
     if not broadcast.started_at:
         raise ActionError(f"Lần gửi mã {broadcast_id} chưa gửi đi, chưa ghi nhận được.")
     try:

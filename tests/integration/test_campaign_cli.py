@@ -217,3 +217,19 @@ async def test_the_heads_are_named_with_the_communes_word_and_next_weeks_friday_
         "Đã tạo đợt thông báo số 1: “Họp”, lần gửi đầu lúc 19h30 thứ Sáu 13/11/2026; "
         "đã gửi yêu cầu duyệt tới các trưởng thôn.\n"
     )
+
+
+async def test_a_refused_approval_names_the_hamlet_and_its_approver(cli: Cli) -> None:
+    await cli.meeting("Họp dân tháng 11", "5/11 19h30")
+    async with cli.sessions() as s:
+        firing = await s.scalar(select(Broadcast))
+        assert firing is not None
+    argv = ("approve", str(firing.id), "--hamlet", "Tân Thạnh", "--by", TAN_LAP_HEAD)
+    code, _, err = await cli(*argv)
+    assert code == 1
+    assert "không duyệt được cho Ấp Tân Thạnh: người duyệt là Trần Thị Mai" in err
+    assert "ấp này" not in err
+    code, _, _ = await cli("approve", str(firing.id), "--hamlet", "Tân Lập", "--by", TAN_LAP_HEAD)
+    assert code == 0
+    code, _, err = await cli("approve", str(firing.id), "--hamlet", "Tân Lập", "--by", TAN_LAP_HEAD)
+    assert code == 1 and "Ấp Tân Lập đã được trả lời rồi" in err
