@@ -15,6 +15,7 @@ from bot.chat.faq.book import FaqBook
 from bot.chat.faq.loader import FaqItem
 from bot.chat.models import Conversation, ConversationMode, Handoff
 from bot.chat.person_asks import asks_for_a_person
+from bot.chat.small_talk import SmallTalk, small_talk
 from bot.chat.voice import in_commune_voice
 from bot.clock import day_and_time
 from bot.directory.hamlet_names import HamletNames
@@ -76,15 +77,9 @@ REGISTER_WORDS = {
     "dang ky ban",
     "chon ap",
 }
-GREETING_WORDS = {
+# Words that ask for the menu itself; greetings get the menu too, with a greeting (small_talk).
+MENU_WORDS = {
     "menu",
-    "chao",
-    "xin chao",
-    "alo",
-    "hi",
-    "hello",
-    "chao ad",
-    "chao xa",
     "bat dau",
     "?",
     "tro giup",
@@ -158,6 +153,11 @@ async def on_text(ctx: Context, event: UserText, faq: FaqBook) -> None:
     if await _human_is_answering(ctx, conv):
         await _say_who_has_it(ctx, resident, conv)
         return
+    chatter = small_talk(event.text)
+    if chatter is not None:
+        # Not a question the bot failed: no miss is counted, and a pending choice stays open.
+        await _small_talk(ctx, resident, conv, chatter)
+        return
     if conv.pending and await _answer_pending(ctx, resident, conv, event.text, faq):
         return
     if folded == "0" or asks_for_a_person(event.text):
@@ -175,7 +175,7 @@ async def on_text(ctx: Context, event: UserText, faq: FaqBook) -> None:
     if folded in REGISTER_WORDS:
         await _ask_hamlet(ctx, resident, conv)
         return
-    if folded in GREETING_WORDS or not folded:
+    if folded in MENU_WORDS or not folded:
         await send_menu(ctx, resident, conv, welcome=False)
         return
     choice = read_choice(event.text)
@@ -185,6 +185,26 @@ async def on_text(ctx: Context, event: UserText, faq: FaqBook) -> None:
         if await _answer_pending(ctx, resident, conv, event.text, faq):
             return
     await _answer_question(ctx, resident, conv, event.text, faq)
+
+
+async def _small_talk(
+    ctx: Context, resident: Resident, conv: Conversation, kind: SmallTalk
+) -> None:
+    """A short warm reply to a greeting (with the menu), thanks, or an "ok"/"dạ"."""
+    commune, hamlet_word = await _commune_name(ctx, resident)
+    if kind == "greeting":
+        conv.pending = {"kind": "menu"}
+        ctx.say(
+            resident.zalo_user_id,
+            "greeting",
+            commune=commune,
+            hamlet_word=hamlet_word,
+            topics=[label for label, _ in MENU],
+        )
+    else:
+        ctx.say(
+            resident.zalo_user_id, "thanks" if kind == "thanks" else "acknowledged", commune=commune
+        )
 
 
 async def _answer_question(

@@ -289,3 +289,28 @@ async def test_answers_use_the_communes_hamlet_word_and_one_form_of_address(chat
         await s.commit()
     northern = await chat.reply_to(BA_SAU, question)
     assert "trưởng bản" in northern and "trưởng ấp" not in northern
+
+
+async def test_small_talk_gets_a_warm_reply_and_is_not_a_miss(chat: Chat) -> None:
+    greeting = await chat.reply_to(BA_SAU, "chào em")
+    assert greeting.startswith("UBND Xã Tân Hòa chào bà con") and "1. Chuẩn nghèo" in greeting
+    assert "Xin lỗi" not in greeting and "chưa hiểu" not in greeting
+    vietnamese_only(greeting)
+    miss = await chat.reply_to(BA_SAU, "ad ơi mình muốn mua sim số đẹp")
+    assert "chưa hiểu" in miss
+    for text in ("ok", "dạ", "cảm ơn ad nhiều nha", "alo", "hi ad"):
+        reply = await chat.reply_to(BA_SAU, text)
+        assert "Xin lỗi" not in reply and "chưa hiểu" not in reply, text
+        assert "chuyển câu hỏi" not in reply, text
+        vietnamese_only(reply)
+    async with chat.sessions() as s:
+        conv = await s.scalar(select(Conversation))
+        assert conv is not None and conv.misses == 1 and conv.mode == ConversationMode.BOT
+        assert await s.scalar(select(Handoff)) is None
+    assert "không có gì" in await chat.reply_to(BA_SAU, "cảm ơn")
+
+
+async def test_a_greeting_leaves_the_menu_numbers_working(chat: Chat) -> None:
+    await chat.say(BA_SAU, "alo")
+    topic = await chat.reply_to(BA_SAU, "3")
+    assert topic.startswith("Về bảo hiểm y tế") and "\n1. " in topic

