@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.directory.models import Hamlet, Resident
 from bot.directory.people import CS_WINDOW, may_follow
+from bot.outbound.models import OutboundMessage
 from broadcasts.models import Campaign, Delivery, HamletApproval, Household, HouseholdMember
 
 
@@ -109,8 +110,9 @@ async def count_gaps(
 
 
 def gaps_words(gaps: ReachGaps, *, group_sent: bool) -> str:
-    """The gaps as officials read them: "2 người nhận tin riêng; 3 người chỉ nhận qua nhóm (…); …"."""
-    parts = [f"{gaps.one_to_one} người nhận tin riêng"]
+    """The gaps as officials read them: "2 người được gửi tin riêng; 3 người chỉ có thể nhận qua
+    nhóm (…); …"."""
+    parts = [f"{gaps.one_to_one} người được gửi tin riêng"]
     if gaps.without_copy:
         why = [
             f"{n} {words}"
@@ -121,7 +123,7 @@ def gaps_words(gaps: ReachGaps, *, group_sent: bool) -> str:
             )
             if n
         ]
-        how = "chỉ nhận qua nhóm" if group_sent else "không nhận được qua Zalo"
+        how = "chỉ có thể nhận qua nhóm" if group_sent else "không nhận được qua Zalo"
         parts.append(f"{gaps.without_copy} người {how} ({', '.join(why)})")
     if gaps.households_without_copy:
         off = (
@@ -130,7 +132,7 @@ def gaps_words(gaps: ReachGaps, *, group_sent: bool) -> str:
             else ""
         )
         parts.append(
-            f"{gaps.households_without_copy}/{gaps.households} hộ không có ai nhận tin riêng{off}"
+            f"{gaps.households_without_copy}/{gaps.households} hộ chưa có ai được gửi tin riêng{off}"
         )
     return "; ".join(parts)
 
@@ -154,8 +156,14 @@ async def firing_gaps(session: AsyncSession, broadcast_id: int) -> list[HamletGa
     grouped = set(
         (
             await session.scalars(
-                select(Delivery.hamlet_id).where(
-                    Delivery.broadcast_id == broadcast_id, Delivery.kind == "group"
+                select(Delivery.hamlet_id)
+                .join(OutboundMessage, OutboundMessage.id == Delivery.outbound_id)
+                .where(
+                    Delivery.broadcast_id == broadcast_id,
+                    Delivery.kind == "group",
+                    OutboundMessage.sent_at.is_not(
+                        None
+                    ),  # a group post Zalo refused reached nobody
                 )
             )
         ).all()

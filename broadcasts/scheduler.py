@@ -283,7 +283,9 @@ async def _finish(
         summary += uncertain_summary(unsent, broadcast.id)
         gaps = await firing_gaps(session, broadcast.id)
         if any(g.gaps.without_copy or g.gaps.households_without_copy for g in gaps):
-            summary += "\nAi chưa nhận tin riêng và vì sao:\n" + "\n".join(g.words() for g in gaps)
+            summary += "\nAi chưa được gửi tin riêng, và vì sao:\n" + "\n".join(
+                g.words() for g in gaps
+            )
         text = deps.replies.render(
             "broadcast_report",
             title=campaign.title,

@@ -443,11 +443,11 @@ CSV_HEADER = [
     "Hộ cận nghèo đã tiếp cận",
     "Đã gửi vào nhóm Zalo",
     # Who got no 1:1 copy and why (broadcasts.reach_gaps); empty for a firing sent to groups only.
-    "Người nhận tin riêng",
-    "Không nhận tin riêng: quá 7 ngày chưa nhắn OA",
-    "Không nhận tin riêng: đã ngừng nhận",
-    "Không nhận tin riêng: đã bỏ quan tâm OA",
-    "Hộ không có ai nhận tin riêng",
+    "Người được gửi tin riêng",
+    "Không được gửi tin riêng: quá 7 ngày chưa nhắn OA",
+    "Không được gửi tin riêng: đã ngừng nhận",
+    "Không được gửi tin riêng: đã bỏ quan tâm OA",
+    "Hộ chưa có ai được gửi tin riêng",
     "Hộ chưa có ai liên kết Zalo",
 ]
 

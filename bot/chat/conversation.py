@@ -26,6 +26,7 @@ from bot.directory.people import (
     resident_for,
     staff_for,
 )
+from bot.directory.roles import head_title
 from bot.inbound.context import Context
 from bot.inbound.events import (
     Event,
@@ -379,7 +380,7 @@ async def _say_who_has_it(ctx: Context, resident: Resident, conv: Conversation) 
     ctx.say(
         resident.zalo_user_id,
         "handoff_waiting",
-        helper=_title_of(helper, hamlet_word) + " " + helper.name if helper else None,
+        helper=_helper_words(helper, hamlet_word) if helper else None,
         until=day_and_time(conv.human_until) if conv.human_until else None,
     )
 
@@ -457,7 +458,7 @@ async def start_handoff(
     helper_title = None
     if helper is not None:
         helper.last_handoff_at = ctx.now
-        helper_title = _title_of(helper, hamlet_word) + " " + helper.name
+        helper_title = _helper_words(helper, hamlet_word)
         await notify_staff(
             ctx.session,
             ctx.now,
@@ -488,9 +489,16 @@ async def start_handoff(
     )
 
 
+def _helper_words(staff: Staff, hamlet_word: str) -> str:
+    """How residents are told who helps them: "trưởng ấp Nguyễn Văn Hùng", "Phạm Minh Tuấn (tổ …)"."""
+    if staff.role == StaffRole.DIGITAL_TEAM:
+        return f"{staff.name} (tổ công nghệ số)"
+    return f"{_title_of(staff, hamlet_word)} {staff.name}"
+
+
 def _title_of(staff: Staff, hamlet_word: str) -> str:
     return {
-        StaffRole.HAMLET_HEAD: f"trưởng {hamlet_word}",
+        StaffRole.HAMLET_HEAD: head_title(hamlet_word),
         StaffRole.DIGITAL_TEAM: "tổ công nghệ số",
         StaffRole.OFFICIAL: "cán bộ xã",
         StaffRole.ADMIN: "cán bộ xã",

@@ -43,18 +43,20 @@ _WORDS = {
     "gium": "giup",
     "thiet": "that",
 }
-# Particles that open or close a message without changing it ("alo", "dạ", "ạ", "với", "nha").
+# Particles that open or close a message without changing it ("alo", "dạ", "ạ", "với"). Not
+# "nha", "the", "ta", "ngay": folded, they are also nhà, thẻ, ta, ngày ("gặp người nhà").
 _OPENERS = frozenset({"alo", "da", "oi", "xin chao"})
 _CLOSERS = frozenset(
-    {"a", "ah", "ak", "oi", "vay", "v", "z", "ha", "nhi", "nha", "nhe", "nhen", "di", "voi", "vs"}
-    | {"nghen", "hen", "ne", "the", "ta", "giup", "coi", "luon", "nhanh", "lien", "ngay"}
+    {"a", "ah", "ak", "oi", "vay", "v", "z", "ha", "nhi", "nhe", "nhen", "di", "voi", "vs"}
+    | {"nghen", "hen", "ne", "giup", "coi", "luon", "nhanh"}
 )
 
-# Who a resident asks for; "người" alone, but not "người thân", "người nghèo", "người già" …
+# Who a resident asks for.
 _PERSON = (
     r"(?:(?:co|chu|bac|anh|chi|ong|ba|em) )?"
     r"(?:can bo|nguoi that|nguoi truc|nguoi phu trach|nguoi tra loi|nguoi ho tro|nhan vien"
-    r"|nguoi(?! (?:than|nha|ta|dan|ngheo|gia|khuyet|cao|lao|benh|khac|do|nay))"
+    # "người" alone only at the end or for the commune: "gặp người của xã", not "gặp người bán bảo hiểm"
+    r"|nguoi(?= (?:xa|o xa|cua xa|ubnd|khong phai)\b|$)"
     r"|truong (?:ap|thon|ban|khom|xom|to)|to truong|admin|tong dai vien|tu van vien"
     r"|chu tich|pho chu tich|ubnd|uy ban|ai do|ban quan tri|bo phan ho tro|to cong nghe so)"
 )
@@ -81,14 +83,19 @@ _REQUESTS = (
     re.compile(r"^admin dau(?: roi| het roi)?$"),
     # "có ai trực không", "co ai o do ko", "có cán bộ nào trực không", "ai đang trực vậy"
     re.compile(
-        r"\bco (?:ai|can bo|nguoi|nhan vien|admin)(?: nao)?(?: (?:dang|o|con|do|day|that))*"
-        r" (?:truc|o do|o day|day|tra loi|nghe|rep|online|tren do)\b"
+        r"\bco (?:ai|can bo|nguoi|nhan vien|admin)(?: nao)?(?: (?:dang|con|that))*"
+        r" (?:truc|tra loi|nghe|rep|online)\b"
     ),
+    # "có ai ở đó không", "co ai o day ko": only as the whole end of the message, not "có ai ở đây
+    # biết cách đổi thẻ không"
+    re.compile(r"\bco (?:ai|nguoi|can bo)(?: dang)? (?:o do|o day|day|tren do)(?: khong)?$"),
     re.compile(r"\bco (?:ai|nguoi|ai do) (?:(?:o )?(?:do|day) )?khong$"),
     re.compile(r"\bai (?:dang )?truc\b"),
     # "gọi lại cho tôi", "nhờ cán bộ gọi cho em", "liên hệ lại giúp tôi"
+    # only as the request itself, not "ngân hàng gọi lại cho tôi chưa"
     re.compile(
-        r"\b(?:goi|lien he|nhan tin|nhan) (?:dien )?lai (?:cho |voi )?(?:toi|em|minh|chau|con)\b"
+        r"(?:^|\b(?:nho|xin|lam on|can bo|nhan vien|cho) (?:(?:can bo|nhan vien) )?)"
+        r"(?:goi|lien he|nhan tin|nhan) (?:dien )?lai (?:cho |voi )?(?:toi|em|minh|chau|con)\b"
     ),
     # "không muốn nói chuyện với máy", "máy trả lời sai"
     re.compile(
@@ -97,13 +104,18 @@ _REQUESTS = (
     re.compile(r"\b(?:may|bot|robot) (?:tra loi )?(?:sai|khong dung|khong hieu|linh tinh)\b"),
 )
 
-# Questions *about* staff or a procedure: where, when, which one, their number. The FAQ answers these.
+# Questions *about* staff, another office, or whether something is needed: where, when, which
+# one, their number, "có cần … không". The FAQ answers these, whatever else the message says.
 _ABOUT = re.compile(
-    r"\b(?:o dau|cho nao|dia chi|gio nao|luc nao|khi nao|may gio|ngay nao|buoi nao|thu may|thu \d"
-    r"|thu bay|chu nhat|cuoi tuan|so dien thoai|dien thoai so|so dt|so bao nhieu|la ai|ten gi"
-    r"|can bo nao(?! (?:dang )?truc)|nguoi nao|ai phu trach|phong nao|gio lam|lam viec|thu tuc|ho so|giay to"
-    r"|nhu the nao|the nao|lam sao|ra sao|lam gi|co phai|lua dao|gia mao|otp|mat khau)\b"
+    r"\b(?:o dau|cho nao|dia chi|den dau|toi dau|di dau|gio nao|luc nao|khi nao|may gio|ngay nao"
+    r"|buoi nao|thu may|thu \d|thu bay|chu nhat|cuoi tuan|so dien thoai|dien thoai so|so dt"
+    r"|so bao nhieu|la ai|ten gi|can bo nao(?! (?:dang )?truc)|nguoi nao|ai phu trach|phong nao"
+    r"|gio lam|lam viec|co can(?! bo)|co phai|can phai|co bat buoc|lua dao|gia mao|otp|mat khau"
+    r"|tram y te|benh vien|cong an|nha van hoa|ngan hang|buu dien|truong hoc|tong dai)\b"
 )
+# Questions about a procedure: they veto all but a plain request ("tôi muốn gặp cán bộ để nộp hồ
+# sơ" asks for a person; "gặp cán bộ thì làm thế nào" asks how).
+_HOW = re.compile(r"\b(?:thu tuc|ho so|giay to|nhu the nao|the nao|lam sao|ra sao|lam gi)\b")
 
 
 def _normalised(text: str) -> str:
@@ -119,6 +131,14 @@ def _normalised(text: str) -> str:
 def asks_for_a_person(text: str) -> bool:
     """Whether the message asks to be put through to a person (a helper, an official, a head)."""
     words = _normalised(text)
-    if not words or _ABOUT.search(words):
+    if not words:
         return False
+    if _REQUESTS[2].search(words):  # "người thật": nobody asks the FAQ about that
+        return True
+    if _ABOUT.search(words):
+        return False
+    if _HOW.search(words):
+        return bool(_REQUESTS[0].search(words)) and not re.search(
+            r"\b(?:thi|de) (?:lam|the)", words
+        )
     return any(pattern.search(words) for pattern in _REQUESTS)

@@ -21,8 +21,16 @@ _HAMLET = re.compile(
     r"\b(?:[Tt]hôn(?:, | hoặc |/)(?:bản|ấp)|[Ấấ]p(?:, | hoặc |/)(?:thôn|bản)"
     r"|(?<!nông )(?<!Nông )[Tt]hôn|[Ấấ]p)\b"
 )
-# The corpus's other address forms; "ông bà" is left, it also means grandparents.
-_ADDRESS = re.compile(r"\b([Aa])nh(?: |/)chị\b")
+# Alternatives the corpus lists for every commune: "trưởng thôn (ấp, bản, tổ trưởng tổ dân phố)",
+# "từng thôn, tổ dân phố". A commune has one word: the aside goes, the list becomes that word.
+_WORDS = r"(?:thôn|ấp|bản|tổ dân phố|tổ trưởng tổ dân phố|trưởng (?:thôn|ấp|bản))"
+_ASIDE = re.compile(rf"\s*\({_WORDS}(?:, {_WORDS})*\)")
+_LIST = re.compile(
+    r"\b(?:[Tt]hôn|[Ấấ]p|[Bb]ản|[Tt]ổ dân phố)(?:(?:, | hoặc |/)(?:thôn|ấp|bản|tổ dân phố))+\b"
+)
+# The corpus's other address forms; "ông bà" is left, it also means grandparents, and "anh chị em"
+# means siblings.
+_ADDRESS = re.compile(r"\b([Aa])nh(?: |/)chị\b(?! em)")
 
 
 def _same_case(word: str, like: str) -> str:
@@ -33,6 +41,8 @@ def _same_case(word: str, like: str) -> str:
 def in_commune_voice(text: str, hamlet_word: str) -> str:
     """`text` with the commune's hamlet word and head title, addressing residents as "bà con"."""
     head = head_title(hamlet_word)
+    text = _ASIDE.sub("", text)
+    text = _LIST.sub(lambda m: _same_case(hamlet_word, m.group(0)), text)
     text = _HEAD.sub(lambda m: _same_case(head, m.group(0)), text)
     text = _HAMLET.sub(lambda m: _same_case(hamlet_word, m.group(0)), text)
     return _ADDRESS.sub(lambda m: "Bà con" if m.group(1) == "A" else "bà con", text)

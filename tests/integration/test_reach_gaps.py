@@ -69,24 +69,24 @@ async def test_each_hamlet_says_who_got_no_copy_of_their_own_and_why(database_ur
 
         report = author_texts(svc)
         assert (
-            "Ấp Tân Lập: 1 người nhận tin riêng; 3 người chỉ nhận qua nhóm "
+            "Ấp Tân Lập: 1 người được gửi tin riêng; 3 người chỉ có thể nhận qua nhóm "
             "(2 quá 7 ngày chưa nhắn OA, 1 đã ngừng nhận); "
-            "5/6 hộ không có ai nhận tin riêng, trong đó 2 hộ chưa có ai liên kết Zalo" in report
+            "5/6 hộ chưa có ai được gửi tin riêng, trong đó 2 hộ chưa có ai liên kết Zalo" in report
         )
         assert "1 đã bỏ quan tâm OA" in report
 
         # `loa campaign show`, `loa campaign reach` and the desk's campaign page say the same.
-        why = "1 người nhận tin riêng; 3 người chỉ nhận qua nhóm (2 quá 7 ngày chưa nhắn OA"
+        why = "1 người được gửi tin riêng; 3 người chỉ có thể nhận qua nhóm (2 quá 7 ngày chưa nhắn OA"
         shown = await loa(svc, clock, "show", "1")
         assert "Tiếp cận Ấp Tân Lập: 0/6 hộ (0%)" in shown and why in shown
         table = list(csv.reader(io.StringIO(await loa(svc, clock, "reach"))))
         header, rows = table[0], {row[3]: row for row in table[1:]}
         assert header[-6:] == [
-            "Người nhận tin riêng",
-            "Không nhận tin riêng: quá 7 ngày chưa nhắn OA",
-            "Không nhận tin riêng: đã ngừng nhận",
-            "Không nhận tin riêng: đã bỏ quan tâm OA",
-            "Hộ không có ai nhận tin riêng",
+            "Người được gửi tin riêng",
+            "Không được gửi tin riêng: quá 7 ngày chưa nhắn OA",
+            "Không được gửi tin riêng: đã ngừng nhận",
+            "Không được gửi tin riêng: đã bỏ quan tâm OA",
+            "Hộ chưa có ai được gửi tin riêng",
             "Hộ chưa có ai liên kết Zalo",
         ]
         assert rows["Ấp Tân Lập"][-6:] == ["1", "2", "1", "0", "5", "2"]
@@ -94,7 +94,7 @@ async def test_each_hamlet_says_who_got_no_copy_of_their_own_and_why(database_ur
         async with Visitor(svc) as office:
             assert await office.sign_in() == 303
             _, page, _ = await office.get("/admin/campaigns/1")
-            assert "Ai chưa nhận tin riêng, và vì sao" in page and why in page
+            assert "Ai chưa được gửi tin riêng, và vì sao" in page and why in page
 
 
 async def test_the_demo_commune_has_households_in_every_hamlet_linked_to_its_people(

@@ -78,6 +78,13 @@ ASKS = (
     "gặp nhân viên tư vấn",
     "hông có ai trực hả",
     "có người thật không vậy",
+    "Cho gặp người thật ạ, làm thế nào cũng không được",
+    "Tôi muốn gặp cán bộ để nộp hồ sơ",
+    "Em muốn nói chuyện với cán bộ về thủ tục vay vốn",
+    "nhờ cán bộ gọi lại cho tôi",
+    "gọi lại cho tôi với",
+    "có ai ở đó không",
+    "alo có ai không vậy",
 )
 # Questions that mention staff or people but ask the FAQ something: where, when, which, how.
 QUESTIONS = (
@@ -124,6 +131,33 @@ QUESTIONS = (
     "tôi muốn đăng ký học nghề",
     "trưởng ấp có được thu tiền không",
     "nói chuyện điện thoại bị lừa mất tiền phải làm sao",
+    # whether something is needed, another office, someone else's family or trade
+    "Vay vốn có cần gặp cán bộ ngân hàng không",
+    "Có cần liên hệ trưởng thôn trước không",
+    "Có cần gọi cho cán bộ trước không",
+    "Cho hỏi có cần gặp trưởng ấp xác nhận không",
+    "Có cần gặp người bảo lãnh không",
+    "Tôi muốn nói chuyện với người nhà",
+    "Cho tôi gặp người nhà",
+    "Em cần liên lạc với người nhà",
+    "Tôi cần gặp người cho vay",
+    "Cho tôi gặp người làm thẻ",
+    "Cho tôi liên hệ người bán bảo hiểm",
+    "Tôi cần liên lạc với người bảo lãnh vay vốn",
+    "Tôi cần gặp người đứng tên sổ hộ nghèo",
+    "Cho tôi gặp mặt người con đi làm xa",
+    "Xin cho gặp người vợ",
+    "kết nối người mua nông sản",
+    "Trạm y tế có ai trực không",
+    "Ai trực trạm y tế đêm nay",
+    "Công an xã ai trực tối nay",
+    "Nhà văn hóa ấp có người trực không",
+    "Có ai ở đây biết cách đổi thẻ BHYT không",
+    "Có ai ở đây được vay vốn hộ nghèo chưa",
+    "Ngân hàng gọi lại cho tôi chưa",
+    "Bảo hiểm y tế gọi lại cho tôi được không",
+    "Tổng đài BHXH gọi lại cho tôi bảo cập nhật thông tin",
+    "Muốn gặp trực tiếp cán bộ thì đến đâu",
 )
 
 

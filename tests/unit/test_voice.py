@@ -41,3 +41,11 @@ def test_ban_in_other_words_is_left_alone() -> None:
 
 def test_a_town_reads_its_head_as_to_truong() -> None:
     assert "báo tổ trưởng" in in_commune_voice("Bà con báo trưởng thôn.", "tổ dân phố")
+
+
+def test_the_corpus_lists_of_hamlet_words_become_the_communes_one_word() -> None:
+    text = "Số điện thoại của trưởng thôn (ấp, bản, tổ trưởng tổ dân phố) được lập ở từng thôn, tổ dân phố."
+    assert in_commune_voice(text, "ấp") == "Số điện thoại của trưởng ấp được lập ở từng ấp."
+    assert in_commune_voice("Thôn, bản họp; anh chị em trong nhà.", "ấp") == (
+        "Ấp họp; anh chị em trong nhà."
+    )
