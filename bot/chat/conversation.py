@@ -211,7 +211,7 @@ async def _small_talk(
 async def _answer_question(
     ctx: Context, resident: Resident, conv: Conversation, text: str, faq: FaqBook
 ) -> None:
-    decision = faq.decide(text)
+    decision = await faq.decide_off_loop(text)
     if decision.outcome == "answer" and decision.entry_id:
         conv.misses = 0
         conv.pending = None

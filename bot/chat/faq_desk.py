@@ -84,7 +84,7 @@ async def faq_list(request: web.Request) -> web.StreamResponse:
         drafts = (await session.scalars(select(FaqDraft).order_by(FaqDraft.entry_id))).all()
     decision = None
     if tried:
-        made = rt.faq.decide(tried)
+        made = await rt.faq.decide_off_loop(tried)
         decision = {
             "outcome": OUTCOMES.get(made.outcome, made.outcome),
             "kind": made.outcome,
@@ -394,7 +394,7 @@ async def unanswered_page(request: web.Request) -> web.StreamResponse:
         groups = await unanswered_groups(session)
     rows = []
     for g in groups[:UNANSWERED_SHOWN]:
-        decision = rt.faq.decide(g.examples[0])
+        decision = await rt.faq.decide_off_loop(g.examples[0])
         near = decision.entry_id or (decision.alternatives[0].id if decision.alternatives else "")
         rows.append(
             {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -40,6 +41,11 @@ class FaqBook:
         if self._matcher is None:
             return Decision("fallback", None, 0.0, [])
         return self._matcher.decide(text)
+
+    async def decide_off_loop(self, text: str) -> Decision:
+        """decide() in a worker thread: the semantic scorer spends tens of milliseconds on the CPU
+        per message (releasing the GIL), which on the event loop would hold up every webhook."""
+        return await asyncio.to_thread(self.decide, text)
 
     def entry(self, entry_id: str) -> FaqItem:
         """One entry by id."""
